@@ -1,0 +1,6 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod lab;
+pub mod lint;
+pub mod logs;
+pub mod probe;

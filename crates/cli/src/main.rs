@@ -1,0 +1,51 @@
+//! The `originlens` binary: argument parsing and rendering only. The work is done by the library
+//! crates (`originlens-wire`, `-probe`, `-lab`, `-logs`, `-lint`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod exit;
+
+use exit::Exit;
+
+/// Why does the edge show my visitors a 520?
+#[derive(Parser, Debug)]
+#[command(name = "originlens", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Talk to the origin directly, keep the raw bytes, name the cause and predict what the visitor sees.
+    Probe(cmd::probe::Args),
+    /// Run an origin that misbehaves on purpose, one route per cause.
+    Lab(cmd::lab::Args),
+    /// Read origin logs and explain the lines that matter.
+    Logs(cmd::logs::Args),
+    /// Check nginx and PHP-FPM configuration for settings that cause 5xx at the edge.
+    Lint(cmd::lint::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe(args) => cmd::probe::run(args),
+        Command::Lab(args) => cmd::lab::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::Lint(args) => cmd::lint::run(args),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            if exit::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("originlens: error: {err:#}");
+            Exit::Error.into()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! A deliberately broken origin for reproducing every cause.

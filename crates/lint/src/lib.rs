@@ -1,0 +1,1 @@
+//! nginx and PHP-FPM configuration linter.
