@@ -1,0 +1,238 @@
+//! The socket side: accept, read a request head, look up the route, perform its behaviour.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use crate::behaviour::{head_of, Behaviour, End, Step, HOLD_MAX, RESET_PAUSE};
+use crate::request::{self, Request};
+use crate::routes::route;
+
+/// How long a connection may sit idle waiting for a (next) request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a FIN-closed connection drains the peer's bytes before it is dropped.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A bound lab listener. [`Lab::serve`] runs it.
+#[derive(Debug)]
+pub struct Lab {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Lab {
+    /// Binds `addr` (port 0 picks a free port). Any address is accepted here; the CLI is the one
+    /// that refuses non-loopback addresses without `--allow-public`.
+    pub async fn bind(addr: SocketAddr) -> io::Result<Lab> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Lab { listener, addr })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the task is dropped. Each connection runs on its own task.
+    pub async fn serve(self) -> io::Result<()> {
+        self.serve_until(std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes. Connections still open are left to the runtime, which
+    /// cancels them when it is dropped.
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(connection(stream));
+                    }
+                    // EMFILE, ECONNABORTED and friends are transient: back off, keep serving.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                },
+            }
+        }
+    }
+}
+
+/// A lab running on its own thread with its own single-threaded runtime. Dropping it stops the
+/// server and closes every connection.
+#[derive(Debug)]
+pub struct LabHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl LabHandle {
+    /// Binds `addr` and starts serving; returns once the listener is bound.
+    pub fn start(addr: SocketAddr) -> io::Result<LabHandle> {
+        let (bound_tx, bound_rx) = mpsc::channel();
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("originlens-lab".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let lab = match Lab::bind(addr).await {
+                        Ok(lab) => lab,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = bound_tx.send(Ok(lab.local_addr()));
+                    let _ = lab
+                        .serve_until(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await;
+                });
+                // Dropping the runtime here cancels every connection task.
+            })?;
+        let addr = bound_rx
+            .recv()
+            .map_err(|_| io::Error::other("lab thread ended before binding"))??;
+        Ok(LabHandle {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the lab listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for LabHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One connection: requests in a loop while the routes keep it alive.
+async fn connection(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    loop {
+        let read = tokio::time::timeout(IDLE_TIMEOUT, request::read(&mut stream, &mut buf)).await;
+        let req = match read {
+            Ok(Ok(request::Read::Request(req))) => req,
+            Ok(Ok(request::Read::Bad(bytes))) => {
+                let _ = stream.write_all(bytes).await;
+                finish(stream, End::Fin).await;
+                return;
+            }
+            // Peer closed, I/O error or idle timeout: nothing more to do.
+            Ok(Ok(request::Read::Closed)) | Ok(Err(_)) | Err(_) => return,
+        };
+        match respond(&mut stream, &req).await {
+            Ok(Some(End::KeepAlive)) if !req.close => continue,
+            Ok(Some(End::KeepAlive)) => return finish(stream, End::Fin).await,
+            Ok(Some(end)) => return finish(stream, end).await,
+            Ok(None) => return hold(stream).await,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Writes the route's bytes; returns how the connection should end (`None`: hang).
+async fn respond(stream: &mut TcpStream, req: &Request) -> io::Result<Option<End>> {
+    let Some(route) = route(&req.path) else {
+        let body = format!("no such route: {}\ntry / for the list\n", req.path);
+        let head = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await?;
+        if !req.is_head() {
+            stream.write_all(body.as_bytes()).await?;
+        }
+        return Ok(Some(End::KeepAlive));
+    };
+    match route.behaviour {
+        Behaviour::Reply { bytes, end } => {
+            // Only keep-alive routes are HEAD-aware: the others misbehave the same for every method.
+            let bytes = if end == End::KeepAlive && req.is_head() {
+                head_of(bytes)
+            } else {
+                bytes
+            };
+            stream.write_all(bytes).await?;
+            Ok(Some(end))
+        }
+        Behaviour::Script { steps, end } => {
+            for step in steps {
+                match step {
+                    Step::Write(b) => stream.write_all(b).await?,
+                    Step::Sleep(d) => tokio::time::sleep(*d).await,
+                }
+            }
+            Ok(Some(end))
+        }
+        Behaviour::Fin => Ok(Some(End::Fin)),
+        Behaviour::Reset => Ok(Some(End::Reset)),
+        Behaviour::Hang => Ok(None),
+    }
+}
+
+/// Ends the connection as `end` says (never `KeepAlive` here).
+async fn finish(mut stream: TcpStream, end: End) {
+    match end {
+        End::Fin | End::KeepAlive => {
+            let _ = stream.shutdown().await;
+            // Closing with unread request bytes would send RST instead of the FIN we promised.
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(&mut stream)).await;
+        }
+        End::Hold => hold(stream).await,
+        End::Reset => reset(stream).await,
+    }
+}
+
+/// Keeps the connection open, writing nothing, until the peer closes or [`HOLD_MAX`] passes.
+async fn hold(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(HOLD_MAX, drain(&mut stream)).await;
+}
+
+/// Aborts with RST, after [`RESET_PAUSE`] so that written bytes reach the peer before the RST.
+async fn reset(stream: TcpStream) {
+    tokio::time::sleep(RESET_PAUSE).await;
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+/// Reads and discards until EOF or an error.
+async fn drain(stream: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut sink).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
