@@ -1,12 +1,169 @@
-//! `originlens lab`.
+//! `originlens lab`: run the deliberately broken origin, or list its routes.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use originlens_lab::{routes, Lab, Route};
 
 use crate::exit::Exit;
 
 /// Arguments of `originlens lab`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8520")]
+    listen: SocketAddr,
+    /// Allow a non-loopback listen address: the lab answers anyone with broken HTTP.
+    #[arg(long)]
+    allow_public: bool,
+    /// Print the routes and what the edge makes of each, then exit.
+    #[arg(long)]
+    list: bool,
+    /// Output format of `--list`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Output format of `--list`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// An aligned table.
+    Text,
+    /// A JSON array, one object per route.
+    Json,
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`originlens lab` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            Format::Text => write_table(&mut out, routes())?,
+            Format::Json => write_json(&mut out, routes())?,
+        }
+        out.flush()?;
+        return Ok(Exit::Clean);
+    }
+    if !args.listen.ip().is_loopback() && !args.allow_public {
+        anyhow::bail!(
+            "{} is not a loopback address; the lab serves broken HTTP on purpose, \
+             so pass --allow-public to listen there",
+            args.listen
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args.listen))?;
+    Ok(Exit::Clean)
+}
+
+async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
+    let lab = Lab::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let bound = lab.local_addr();
+    // Printed line by line so a wrapper (or a test) can read the address as soon as it is bound.
+    println!(
+        "originlens lab: {} routes on http://{bound}/",
+        routes().len()
+    );
+    println!(
+        "try: originlens probe http://{bound}/empty   (list: originlens lab --list; stop: Ctrl-C)"
+    );
+    tokio::select! {
+        served = lab.serve() => served.context("serving")?,
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for Ctrl-C")?,
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, routes: &[Route]) -> std::io::Result<()> {
+    let path_w = routes
+        .iter()
+        .map(|r| r.path.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let cause = |r: &Route| r.expect.cause.map_or("-", |c| c.as_str());
+    let cause_w = routes
+        .iter()
+        .map(|r| cause(r).len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "{:path_w$}  VISITOR      {:cause_w$}  SUMMARY",
+        "PATH", "CAUSE"
+    )?;
+    for r in routes {
+        let e = &r.expect;
+        let visitor = format!("{} {}", e.status, e.generated_by.as_str());
+        let mut summary = r.summary.to_owned();
+        if r.hint.method != "GET" {
+            summary.push_str(&format!(" [probe with {}]", r.hint.method));
+        }
+        if let Some(t) = r.hint.read_timeout {
+            summary.push_str(&format!(" [read timeout {}s]", t.as_secs_f32()));
+        }
+        writeln!(
+            out,
+            "{:path_w$}  {visitor:11}  {:cause_w$}  {summary}",
+            r.path,
+            cause(r)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_json(out: &mut impl Write, routes: &[Route]) -> anyhow::Result<()> {
+    let rows: Vec<_> = routes
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "path": r.path,
+                "summary": r.summary,
+                "status": r.expect.status,
+                "generated_by": r.expect.generated_by,
+                "cause": r.expect.cause,
+                "finding": r.expect.finding,
+                "method": r.hint.method,
+                "read_timeout_ms": r.hint.read_timeout.map(|t| t.as_millis() as u64),
+            })
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &rows)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn defaults_to_loopback_8520() {
+        let cli = Cli::parse_from(["lab"]);
+        assert_eq!(cli.args.listen, "127.0.0.1:8520".parse().unwrap());
+        assert!(!cli.args.allow_public && !cli.args.list);
+        assert_eq!(cli.args.format, Format::Text);
+    }
+
+    #[test]
+    fn public_address_needs_the_flag() {
+        let cli = Cli::parse_from(["lab", "--listen", "0.0.0.0:0"]);
+        let err = run(cli.args).unwrap_err();
+        assert!(err.to_string().contains("--allow-public"), "{err}");
+    }
 }
