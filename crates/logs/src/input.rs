@@ -1,0 +1,233 @@
+//! Turning command-line operands into readable inputs: files, directories (their files),
+//! glob patterns, `-` for stdin, and gzip-compressed rotations (detected by their magic bytes,
+//! not their name). Problems become [`Note`]s; nothing here panics.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::sink::{Note, NoteKind};
+
+/// One input to scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputSpec {
+    /// Standard input.
+    Stdin,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl InputSpec {
+    /// The name used in output (`-` for stdin).
+    pub fn name(&self) -> String {
+        match self {
+            InputSpec::Stdin => "-".to_owned(),
+            InputSpec::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+fn read_error(input: &str, message: String) -> Note {
+    Note {
+        kind: NoteKind::ReadError,
+        input: input.to_owned(),
+        line: None,
+        offset: None,
+        message,
+    }
+}
+
+/// Expands operands: `-` is stdin, a directory gives its regular files (sorted, not
+/// recursive), a pattern with `*`, `?` or `[` is a glob. Missing paths and empty globs become
+/// read-error notes.
+pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
+    let mut inputs = Vec::new();
+    let mut notes = Vec::new();
+    for op in operands {
+        if op == "-" {
+            inputs.push(InputSpec::Stdin);
+            continue;
+        }
+        let path = Path::new(op);
+        if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(rd) => {
+                    let mut files: Vec<PathBuf> = rd
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect();
+                    files.sort();
+                    inputs.extend(files.into_iter().map(InputSpec::Path));
+                }
+                Err(e) => notes.push(read_error(op, format!("cannot list directory: {e}"))),
+            }
+        } else if path.exists() {
+            inputs.push(InputSpec::Path(path.to_owned()));
+        } else if op.contains(['*', '?', '[']) {
+            match glob::glob(op) {
+                Ok(paths) => {
+                    let mut found: Vec<PathBuf> = paths
+                        .filter_map(Result::ok)
+                        .filter(|p| p.is_file())
+                        .collect();
+                    found.sort();
+                    if found.is_empty() {
+                        notes.push(read_error(op, "the pattern matches no file".into()));
+                    }
+                    inputs.extend(found.into_iter().map(InputSpec::Path));
+                }
+                Err(e) => notes.push(read_error(op, format!("bad glob pattern: {e}"))),
+            }
+        } else {
+            notes.push(read_error(op, "no such file or directory".into()));
+        }
+    }
+    (inputs, notes)
+}
+
+/// Compression formats recognised by their first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip (one or more members, as logrotate writes).
+    Gzip,
+    /// A format this reader does not decompress (xz, zstd, bzip2).
+    Unsupported(&'static str),
+}
+
+/// Looks at the first bytes.
+pub fn sniff(head: &[u8]) -> Compression {
+    match head {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Compression::Unsupported("xz"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Unsupported("zstd"),
+        [b'B', b'Z', b'h', ..] => Compression::Unsupported("bzip2"),
+        _ => Compression::None,
+    }
+}
+
+/// Wraps a reader, decompressing gzip when its first bytes say so. Unsupported formats are an
+/// error naming the format.
+pub fn decode<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    let head = buffered.fill_buf()?.to_vec();
+    match sniff(&head) {
+        Compression::None => Ok(Box::new(buffered)),
+        Compression::Gzip => Ok(Box::new(MultiGzDecoder::new(buffered))),
+        Compression::Unsupported(name) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{name}-compressed input is not supported; decompress it and pipe it in"),
+        )),
+    }
+}
+
+/// What identifies an open file, to notice rotation or truncation while it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+}
+
+/// The identity of an open file.
+pub fn identity(file: &File) -> Option<FileIdentity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().ok()?;
+        Some(FileIdentity {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// After reading `path` to the end: a note if the path now names another file (rotated) or the
+/// file shrank (truncated, `copytruncate`).
+pub fn rotation_note(
+    path: &Path,
+    before: FileIdentity,
+    bytes_read: u64,
+    compressed: bool,
+) -> Option<Note> {
+    let now = File::open(path).ok().and_then(|f| identity(&f));
+    let name = path.display().to_string();
+    let message = match now {
+        None => "the file disappeared while it was read (rotated away); lines written after that are not in this scan".to_owned(),
+        Some(n) if (n.dev, n.ino) != (before.dev, before.ino) => {
+            "the file was rotated while it was read (the path now names a new file); lines written to the new file are not in this scan".to_owned()
+        }
+        Some(n) if n.len < before.len || (!compressed && n.len < bytes_read) => format!(
+            "the file was truncated while it was read ({} bytes at open, {} now); some lines may be missing",
+            before.len, n.len
+        ),
+        _ => return None,
+    };
+    Some(Note {
+        kind: NoteKind::Rotated,
+        input: name,
+        line: None,
+        offset: Some(bytes_read),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_detected_by_content() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"hello\n").unwrap();
+        let gz = enc.finish().unwrap();
+        let mut out = String::new();
+        decode(&gz[..]).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "hello\n");
+        let mut plain = String::new();
+        decode(&b"plain\n"[..])
+            .unwrap()
+            .read_to_string(&mut plain)
+            .unwrap();
+        assert_eq!(plain, "plain\n");
+    }
+
+    #[test]
+    fn unsupported_compression_is_named() {
+        let err = decode(&[0x28u8, 0xb5, 0x2f, 0xfd, 0, 0][..]).err().unwrap();
+        assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn expand_reports_missing_and_lists_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.log"), "x\n").unwrap();
+        std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
+        let missing = dir.path().join("nope.log").display().to_string();
+        let pattern = dir.path().join("*.log").display().to_string();
+        let (inputs, notes) = expand(&[
+            dir.path().display().to_string(),
+            missing.clone(),
+            pattern,
+            "-".into(),
+        ]);
+        assert_eq!(inputs.len(), 5);
+        assert!(inputs[0].name().ends_with("a.log"));
+        assert_eq!(inputs[4], InputSpec::Stdin);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].input, missing);
+        assert_eq!(notes[0].kind, NoteKind::ReadError);
+    }
+}
