@@ -1,0 +1,117 @@
+//! Rendering a lint report: compiler-style text, JSON lines, SARIF.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use originlens_lint::report::{self, JsonError, JsonFinding, JsonLine, JsonSummary};
+use originlens_lint::{Finding, Report, Severity};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn severity_style(severity: Severity) -> Style {
+    let color = match severity {
+        Severity::Error => AnsiColor::Red,
+        Severity::Warning => AnsiColor::Yellow,
+        Severity::Info => AnsiColor::Cyan,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+/// `path:line:col: warning[rule-id]: message`, then the cause, why and fix indented below.
+/// Load errors go to `err`, in the same shape.
+pub fn text(report: &Report, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<()> {
+    for e in &report.errors {
+        let style = severity_style(Severity::Error);
+        writeln!(
+            err,
+            "{BOLD}{e_place}{BOLD:#}: {style}error{style:#}: {}",
+            e.message,
+            e_place = place(e)
+        )?;
+    }
+    for f in &report.findings {
+        finding(f, out)?;
+    }
+    let summary = JsonSummary::new(report);
+    writeln!(
+        out,
+        "{BOLD}originlens lint{BOLD:#}: {} file{}, {} error{}, {} warning{}, {} info{}{}",
+        summary.files,
+        plural(summary.files),
+        summary.errors,
+        plural(summary.errors),
+        summary.warnings,
+        plural(summary.warnings),
+        summary.infos,
+        plural(summary.infos),
+        if report.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} file{} could not be read or parsed",
+                report.errors.len(),
+                plural(report.errors.len())
+            )
+        }
+    )
+}
+
+fn place(e: &originlens_lint::LoadError) -> String {
+    match &e.span {
+        Some(span) => span.to_string(),
+        None => e.file.display().to_string(),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn finding(f: &Finding, out: &mut impl Write) -> std::io::Result<()> {
+    let style = severity_style(f.rule.severity);
+    writeln!(
+        out,
+        "{BOLD}{}{BOLD:#}: {style}{}[{}]{style:#}: {}",
+        f.span, f.rule.severity, f.rule.id, f.message
+    )?;
+    let cause = f.rule.cause.map_or("no cause of its own", |c| c.as_str());
+    writeln!(
+        out,
+        "  {DIM}={DIM:#} leads to: {BOLD}{cause}{BOLD:#}, visitor sees {}",
+        f.rule.visitor
+    )?;
+    writeln!(out, "  {DIM}={DIM:#} why: {}", f.rule.why)?;
+    writeln!(out, "  {DIM}={DIM:#} fix:")?;
+    for line in f.fix().lines() {
+        writeln!(out, "        {line}")?;
+    }
+    Ok(())
+}
+
+/// One JSON object per line: findings, load errors, then a summary.
+pub fn json(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
+    for e in &report.errors {
+        serde_json::to_writer(&mut *out, &JsonLine::Error(JsonError::new(e)))?;
+        writeln!(out)?;
+    }
+    for f in &report.findings {
+        serde_json::to_writer(&mut *out, &JsonLine::Finding(JsonFinding::new(f)))?;
+        writeln!(out)?;
+    }
+    serde_json::to_writer(&mut *out, &JsonLine::Summary(JsonSummary::new(report)))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// One SARIF 2.1.0 document.
+pub fn sarif(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
+    let log = report::sarif(report, env!("CARGO_PKG_VERSION"));
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    writeln!(out)?;
+    Ok(())
+}

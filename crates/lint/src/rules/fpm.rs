@@ -1,0 +1,200 @@
+//! The PHP-FPM pool rules.
+
+use super::catalog::*;
+use super::{Finding, Options};
+use crate::fpm::{is_true, FpmConfig, Pool};
+use crate::units::{format_size, fpm_seconds, php_size, PhpSize};
+
+/// Below this a listen backlog overflows on an ordinary burst.
+const MIN_LISTEN_BACKLOG: i64 = 128;
+/// PHP's default `memory_limit`.
+const DEFAULT_MEMORY_LIMIT: u64 = 128 << 20;
+
+pub(super) fn check(config: &FpmConfig, options: &Options, out: &mut Vec<Finding>) {
+    for pool in &config.pools {
+        terminate_timeout(pool, options, out);
+        catch_workers_output(pool, out);
+        memory(pool, options, out);
+        backlog(pool, out);
+        max_requests(pool, out);
+        slowlog(pool, out);
+    }
+}
+
+/// Seconds of an entry, with 0 meaning "off" kept as 0.
+fn seconds(pool: &Pool, key: &str) -> Option<u64> {
+    pool.get(key).and_then(|e| fpm_seconds(&e.value))
+}
+
+fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
+    let entry = pool.get("request_terminate_timeout");
+    let secs = seconds(pool, "request_terminate_timeout").unwrap_or(0);
+    if secs == 0 {
+        let span = entry.map_or(&pool.span, |e| &e.span);
+        out.push(Finding::new(
+            &FPM_TERMINATE_TIMEOUT_UNSET,
+            span,
+            format!(
+                "pool [{}] has no request_terminate_timeout: a request stuck on I/O keeps its worker",
+                pool.name
+            ),
+        ));
+        return;
+    }
+    let Some(entry) = entry else { return };
+    if secs > options.edge_read_timeout {
+        out.push(
+            Finding::new(
+                &FPM_TERMINATE_TIMEOUT_BEYOND_EDGE,
+                &entry.span,
+                format!(
+                    "request_terminate_timeout is {secs}s, longer than the edge's {}s read timeout: \
+                     the edge answers 524 while the worker keeps running",
+                    options.edge_read_timeout
+                ),
+            )
+            .with_fix(format!(
+                "request_terminate_timeout = {}s",
+                options.edge_read_timeout.saturating_sub(5).max(1)
+            )),
+        );
+    }
+    let max_execution = pool
+        .php_setting("max_execution_time")
+        .and_then(|e| e.value.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0);
+    if let Some(max_execution) = max_execution {
+        if secs <= max_execution {
+            out.push(
+                Finding::new(
+                    &FPM_TERMINATE_BEFORE_PHP_LIMIT,
+                    &entry.span,
+                    format!(
+                        "request_terminate_timeout ({secs}s) is not above max_execution_time \
+                         ({max_execution}s): PHP-FPM kills the worker before PHP can fail the request"
+                    ),
+                )
+                .with_fix(format!(
+                    "php_admin_value[max_execution_time] = {}",
+                    (secs * 2 / 3).max(1)
+                )),
+            );
+        }
+    }
+}
+
+fn catch_workers_output(pool: &Pool, out: &mut Vec<Finding>) {
+    let entry = pool.get("catch_workers_output");
+    if entry.is_some_and(|e| is_true(&e.value)) {
+        return;
+    }
+    let span = entry.map_or(&pool.span, |e| &e.span);
+    out.push(Finding::new(
+        &FPM_CATCH_WORKERS_OUTPUT_OFF,
+        span,
+        format!(
+            "pool [{}] discards its workers' stderr (catch_workers_output is off)",
+            pool.name
+        ),
+    ));
+}
+
+fn memory(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
+    let entry = pool.php_setting("memory_limit");
+    let limit = match entry.map(|e| php_size(&e.value)) {
+        Some(Some(PhpSize::Unlimited)) => {
+            let span = &entry.expect("checked above").span;
+            out.push(Finding::new(
+                &FPM_MEMORY_UNBOUNDED,
+                span,
+                "memory_limit is -1: a runaway request is stopped by the OOM killer, not by PHP",
+            ));
+            return;
+        }
+        Some(Some(PhpSize::Bytes(b))) => b,
+        Some(None) => return,
+        None => DEFAULT_MEMORY_LIMIT,
+    };
+    let (Some(host), Some(children_entry)) = (options.host_memory, pool.get("pm.max_children"))
+    else {
+        return;
+    };
+    let Ok(children) = children_entry.value.trim().parse::<u64>() else {
+        return;
+    };
+    let total = limit.saturating_mul(children);
+    if total > host {
+        let origin = if entry.is_some() {
+            ""
+        } else {
+            " (PHP default)"
+        };
+        let fits = (host / limit.max(1)).max(1);
+        out.push(
+            Finding::new(
+                &FPM_MEMORY_EXCEEDS_HOST,
+                &children_entry.span,
+                format!(
+                    "pm.max_children {children} x memory_limit {}{origin} = {} is more than the \
+                     host's {}",
+                    format_size(limit),
+                    format_size(total),
+                    format_size(host)
+                ),
+            )
+            .with_fix(format!("pm.max_children = {fits}")),
+        );
+    }
+}
+
+fn backlog(pool: &Pool, out: &mut Vec<Finding>) {
+    let Some(entry) = pool.get("listen.backlog") else {
+        return;
+    };
+    let Ok(value) = entry.value.trim().parse::<i64>() else {
+        return;
+    };
+    // -1 means the system's maximum.
+    if (0..MIN_LISTEN_BACKLOG).contains(&value) {
+        out.push(Finding::new(
+            &FPM_LISTEN_BACKLOG_LOW,
+            &entry.span,
+            format!(
+                "listen.backlog is {value}: a burst beyond the busy workers overflows it and nginx \
+                 answers 502"
+            ),
+        ));
+    }
+}
+
+fn max_requests(pool: &Pool, out: &mut Vec<Finding>) {
+    let entry = pool.get("pm.max_requests");
+    if entry.is_some_and(|e| e.value.trim().parse::<u64>().is_ok_and(|n| n > 0)) {
+        return;
+    }
+    let span = entry.map_or(&pool.span, |e| &e.span);
+    out.push(Finding::new(
+        &FPM_MAX_REQUESTS_UNSET,
+        span,
+        format!(
+            "pool [{}] never recycles its workers (pm.max_requests is 0)",
+            pool.name
+        ),
+    ));
+}
+
+fn slowlog(pool: &Pool, out: &mut Vec<Finding>) {
+    let entry = pool.get("request_slowlog_timeout");
+    if seconds(pool, "request_slowlog_timeout").is_some_and(|s| s > 0) {
+        return;
+    }
+    let span = entry.map_or(&pool.span, |e| &e.span);
+    out.push(Finding::new(
+        &FPM_SLOWLOG_OFF,
+        span,
+        format!(
+            "pool [{}] has no slow log (request_slowlog_timeout is 0)",
+            pool.name
+        ),
+    ));
+}

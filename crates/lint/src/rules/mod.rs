@@ -1,0 +1,159 @@
+//! Rules: each one an id, a severity, the cause it leads to, why and the fix ([`Rule`], listed in
+//! [`catalog`]), and a check that walks the parsed configuration and reports [`Finding`]s.
+
+pub mod catalog;
+mod edge;
+mod fpm;
+mod nginx;
+
+use std::fmt;
+
+use originlens_wire::Cause;
+use serde::Serialize;
+
+use crate::fpm::FpmConfig;
+use crate::span::Span;
+
+pub use catalog::ALL;
+pub use edge::CLOUDFLARE_IPV4;
+
+/// How serious a finding is; an `error` makes `originlens lint` exit 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing: adds to a failure rather than causing one.
+    Info,
+    /// Leads to the named status under some load, timing or response.
+    Warning,
+    /// Leads to the named status for the configuration as written.
+    Error,
+}
+
+impl Severity {
+    /// Stable lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which kind of configuration a rule reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// nginx.
+    Nginx,
+    /// A PHP-FPM pool.
+    Fpm,
+}
+
+/// A rule's fixed description.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable id, e.g. `nginx-head-buffer-too-small`.
+    pub id: &'static str,
+    /// Severity of every finding of this rule.
+    pub severity: Severity,
+    /// What the rule reads.
+    pub target: Target,
+    /// The cause id it leads to; `None` for rules that hide evidence rather than cause a status.
+    pub cause: Option<Cause>,
+    /// What the visitor sees behind Cloudflare when it happens.
+    pub visitor: &'static str,
+    /// One line: what is wrong.
+    pub summary: &'static str,
+    /// Why it leads to that status.
+    pub why: &'static str,
+    /// The fix, as a configuration snippet.
+    pub fix: &'static str,
+}
+
+/// One rule firing at one place.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The rule.
+    pub rule: &'static Rule,
+    /// Where: the directive in effect, or the block that leaves a default in effect.
+    pub span: Span,
+    /// What is wrong here, with the values involved.
+    pub message: String,
+    /// A fix for this place (falls back to the rule's).
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(rule: &'static Rule, span: &Span, message: impl Into<String>) -> Finding {
+        Finding {
+            rule,
+            span: span.clone(),
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    fn with_fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// The fix snippet for this finding.
+    pub fn fix(&self) -> &str {
+        self.fix.as_deref().unwrap_or(self.rule.fix)
+    }
+}
+
+/// What the rules compare the configuration against.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The response head size measured by `originlens probe`, if known.
+    pub head_bytes: Option<u64>,
+    /// The edge's proxy read timeout in seconds (Cloudflare: 125; Enterprise up to 6000).
+    pub edge_read_timeout: u64,
+    /// How long the edge keeps an idle origin connection for reuse, in seconds (Cloudflare: 900).
+    pub edge_idle_timeout: u64,
+    /// The origin host's memory in bytes, to judge `memory_limit × pm.max_children`.
+    pub host_memory: Option<u64>,
+}
+
+/// Cloudflare's proxy read timeout (`cloudflare-52x.md` §2).
+pub const EDGE_READ_TIMEOUT: u64 = 125;
+/// Cloudflare's proxy idle timeout for pooled origin connections.
+pub const EDGE_IDLE_TIMEOUT: u64 = 900;
+/// The response-head budget the runbook and older edge documentation quote (16 KB); today's
+/// hard limit is 128 KB, but a head above 16 KB already needs a buffer nginx does not have by
+/// default.
+pub const HEAD_BUDGET: u64 = 16 * 1024;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            head_bytes: None,
+            edge_read_timeout: EDGE_READ_TIMEOUT,
+            edge_idle_timeout: EDGE_IDLE_TIMEOUT,
+            host_memory: None,
+        }
+    }
+}
+
+/// Runs every rule over the parsed configurations; findings are sorted by place and unique.
+pub fn check(nginx: &[crate::nginx::Config], fpm: &[FpmConfig], options: &Options) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for config in nginx {
+        nginx::check(config, fpm, options, &mut out);
+    }
+    for config in fpm {
+        fpm::check(config, options, &mut out);
+    }
+    out.sort_by(|a, b| (&a.span, a.rule.id, &a.message).cmp(&(&b.span, b.rule.id, &b.message)));
+    out.dedup_by(|a, b| a.span == b.span && a.rule.id == b.rule.id && a.message == b.message);
+    out
+}
