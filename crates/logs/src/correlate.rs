@@ -298,3 +298,131 @@ fn incident(events: &[Event], members: Vec<usize>) -> Incident {
         events: members.iter().map(|&i| events[i].id).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{Analysis, Report, ReportOptions};
+    use crate::timestamp::TimeContext;
+    use crate::Scanner;
+    use originlens_wire::Cause;
+
+    fn analyse(inputs: &[(&str, &str)], boot: Option<&str>) -> Analysis {
+        let scanner = Scanner::new(TimeContext {
+            tz: jiff::tz::TimeZone::UTC,
+            boot: boot.map(|b| b.parse().unwrap()),
+            now: "2024-06-01T00:00:00Z".parse().unwrap(),
+        });
+        let mut report = Report::new(ReportOptions::default());
+        for (name, text) in inputs {
+            let i = report.input(name);
+            scanner.scan_bytes(i, name, text.as_bytes(), &mut report);
+        }
+        report.finish()
+    }
+
+    const NGINX_N1: &str = "2024/01/02 03:04:05 [error] 2211#2211: *9141 upstream prematurely closed connection while reading response header from upstream, client: 172.70.42.10, server: example.com, request: \"GET /api/orders HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"\n";
+
+    #[test]
+    fn nginx_fpm_and_kernel_lines_are_one_crash() {
+        let a = analyse(
+            &[
+                ("error.log", NGINX_N1),
+                ("fpm.log", "[02-Jan-2024 03:04:05] WARNING: [pool www] child 48211 exited on signal 11 (SIGSEGV - core dumped) after 912.503112 seconds from start\n"),
+                ("kern.log", "Jan  2 03:04:04 web1 kernel: [1234567.891011] php-fpm8.2[48211]: segfault at 0 ip 00007f3a1c2b4d10 sp 00007ffd9a8c1f40 error 4 in opcache.so[7f3a1c000000+5a3000]\n"),
+                ("access.log", "172.70.42.10 - - [02/Jan/2024:03:04:05 +0000] \"GET /api/orders HTTP/1.1\" 502 166 \"-\" \"Mozilla/5.0\"\n"),
+            ],
+            None,
+        );
+        assert_eq!(a.incidents.len(), 1, "{:#?}", a.incidents);
+        let inc = &a.incidents[0];
+        assert_eq!(inc.cause, Cause::CrashSignal);
+        assert_eq!(inc.status, "502");
+        assert!(!inc.edge_facing);
+        assert_eq!(inc.events.len(), 4);
+        assert!(
+            inc.story.contains("php-fpm child died on a signal") || inc.story.contains("segfault"),
+            "{}",
+            inc.story
+        );
+        assert_eq!(a.summary[0].cause, Cause::CrashSignal);
+        assert_eq!(a.summary[0].incidents, 1);
+    }
+
+    #[test]
+    fn fpm_timeout_kill_wins_over_the_sigterm_it_causes() {
+        let a = analyse(
+            &[
+                ("error.log", &NGINX_N1.replace("03:04:05", "03:05:05")),
+                ("fpm.log", "[02-Jan-2024 03:05:05] WARNING: [pool www] child 48213, script '/var/www/html/index.php' (request: \"POST /index.php\") execution timed out (60.000612 sec), terminating\n[02-Jan-2024 03:05:06] WARNING: [pool www] child 48213 exited on signal 15 (SIGTERM) after 70.1 seconds from start\n"),
+            ],
+            None,
+        );
+        assert_eq!(a.incidents.len(), 1);
+        assert_eq!(a.incidents[0].cause, Cause::TimeoutKill);
+        assert_eq!(a.incidents[0].status, "502");
+    }
+
+    #[test]
+    fn kernel_oom_lines_and_sigkill_are_one_oom() {
+        let kern = "[1000.000001] php-fpm8.2 invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0\n[1000.000900] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/php8.2-fpm.service,task=php-fpm8.2,pid=48214,uid=33\n[1000.001200] Out of memory: Killed process 48214 (php-fpm8.2) total-vm:912340kB, anon-rss:523456kB, file-rss:1204kB, shmem-rss:45678kB, UID:33 pgtables:1400kB oom_score_adj:0\n";
+        let a = analyse(
+            &[
+                ("dmesg", kern),
+                ("fpm.log", "[02-Jan-2024 00:16:41] WARNING: [pool www] child 48214 exited on signal 9 (SIGKILL) after 5.0 seconds from start\n"),
+            ],
+            Some("2024-01-02T00:00:00Z"),
+        );
+        assert_eq!(a.incidents.len(), 1, "{:#?}", a.incidents);
+        assert_eq!(a.incidents[0].cause, Cause::OomKill);
+        assert_eq!(a.incidents[0].layers.len(), 2);
+    }
+
+    #[test]
+    fn an_edge_worker_crash_is_a_520() {
+        let a = analyse(
+            &[("error.log", "2024/01/02 03:04:05 [alert] 1022#1022: worker process 2211 exited on signal 11 (core dumped)\n")],
+            None,
+        );
+        assert_eq!(a.incidents[0].status, "520");
+        assert!(a.incidents[0].edge_facing);
+    }
+
+    #[test]
+    fn failures_apart_in_time_are_separate_incidents() {
+        let mut log = String::new();
+        for (t, line) in [("03:04:05", NGINX_N1), ("03:10:00", NGINX_N1)] {
+            log.push_str(&line.replace("03:04:05", t));
+        }
+        log.push_str("2024/01/02 03:20:00 [crit] 1#1: *5 connect() to unix:/run/php/php8.2-fpm.sock failed (2: No such file or directory) while connecting to upstream, client: 1.2.3.4\n");
+        log.push_str("2024/01/02 03:20:01 [crit] 1#1: *6 connect() to unix:/run/php/php8.2-fpm.sock failed (2: No such file or directory) while connecting to upstream, client: 1.2.3.4\n");
+        let a = analyse(&[("error.log", &log)], None);
+        let causes: Vec<Cause> = a.incidents.iter().map(|i| i.cause).collect();
+        assert_eq!(
+            causes,
+            vec![
+                Cause::ResponseEmpty,
+                Cause::ResponseEmpty,
+                Cause::UpstreamUnreachable
+            ]
+        );
+        assert_eq!(a.incidents[2].events.len(), 2);
+    }
+
+    #[test]
+    fn since_until_filter_events_but_keep_undated_ones() {
+        let scanner = Scanner::new(TimeContext::default());
+        let mut report = Report::new(ReportOptions {
+            since: Some("2024-01-02T03:05:00Z".parse().unwrap()),
+            ..ReportOptions::default()
+        });
+        let i = report.input("e");
+        let text = format!("{NGINX_N1}{}", NGINX_N1.replace("03:04:05", "03:06:00"));
+        scanner.scan_bytes(i, "e", text.as_bytes(), &mut report);
+        let j = report.input("node");
+        scanner.scan_bytes(j, "node", b"Node.js v20.11.0\n", &mut report);
+        let a = report.finish();
+        assert_eq!(a.totals.outside_time_range, 1);
+        assert_eq!(a.timeline.len(), 2);
+        assert!(a.timeline[1].time.is_none());
+    }
+}

@@ -460,3 +460,189 @@ pub fn count_newlines(hay: &[u8]) -> u64 {
     total += lanes.iter().map(|&x| u64::from(x)).sum::<u64>();
     total + rest.iter().filter(|&&b| b == b'\n').count() as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::TimeSource;
+
+    #[derive(Default)]
+    struct Collect {
+        hits: Vec<(u64, u64, &'static str, Option<Timestamp>, TimeSource)>,
+        notes: Vec<Note>,
+        stats: Vec<InputStats>,
+    }
+
+    impl Sink for Collect {
+        fn matched(&mut self, m: &LineMatch<'_>) {
+            self.hits.push((
+                m.line_number,
+                m.offset,
+                m.signature.id,
+                m.time,
+                m.time_source,
+            ));
+        }
+        fn note(&mut self, note: Note) {
+            self.notes.push(note);
+        }
+        fn finish(&mut self, stats: &InputStats) {
+            self.stats.push(stats.clone());
+        }
+    }
+
+    fn ctx() -> TimeContext {
+        TimeContext {
+            tz: jiff::tz::TimeZone::UTC,
+            boot: None,
+            now: "2024-06-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn run(scanner: &Scanner, data: &[u8]) -> Collect {
+        let mut c = Collect::default();
+        scanner.scan_bytes(0, "t.log", data, &mut c);
+        c
+    }
+
+    const NOISE: &str =
+        "2024/01/02 03:04:04 [error] 1#1: *1 open() \"/x\" failed (2: No such file or directory)\n";
+    const HIT: &str = "2024/01/02 03:04:05 [error] 1#1: *2 upstream sent too big header while reading response header from upstream, client: 1.2.3.4\n";
+
+    #[test]
+    fn counts_lines_and_offsets_across_chunk_boundaries() {
+        let mut data = String::new();
+        let mut expect = Vec::new();
+        for i in 0..200u64 {
+            if i % 37 == 5 {
+                expect.push((i + 1, data.len() as u64));
+                data.push_str(HIT);
+            } else {
+                data.push_str(NOISE);
+            }
+        }
+        let whole = run(&Scanner::new(ctx()), data.as_bytes());
+        for chunk in [16, 64, 100, 997] {
+            let c = run(
+                &Scanner::new(ctx()).with_limits(chunk, 1 << 20),
+                data.as_bytes(),
+            );
+            let got: Vec<(u64, u64)> = c.hits.iter().map(|h| (h.0, h.1)).collect();
+            assert_eq!(got, expect, "chunk {chunk}");
+            assert_eq!(c.stats[0].lines, 200);
+            assert_eq!(c.stats[0].bytes, data.len() as u64);
+        }
+        assert_eq!(whole.hits.len(), expect.len());
+    }
+
+    #[test]
+    fn newline_count_matches_naive() {
+        let data: Vec<u8> = (0..100_000u32)
+            .map(|i| if i % 7 == 0 { b'\n' } else { b'a' })
+            .collect();
+        for len in [0, 1, 31, 32, 33, 8160, 8161, 100_000] {
+            let naive = data[..len].iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(count_newlines(&data[..len]), naive, "{len}");
+        }
+    }
+
+    #[test]
+    fn stampless_lines_take_the_nearest_stamp_and_say_so() {
+        let data = "Jan 02 03:04:05 web1 node[1]: starting\n<--- Last few GCs --->\nFATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n";
+        let c = run(&Scanner::new(ctx()), data.as_bytes());
+        assert_eq!(c.hits.len(), 1);
+        assert_eq!(c.hits[0].2, "J1");
+        assert_eq!(c.hits[0].3, Some("2024-01-02T03:04:05Z".parse().unwrap()));
+        assert_eq!(c.hits[0].4, TimeSource::Neighbour { line: 1 });
+        assert!(c
+            .notes
+            .iter()
+            .any(|n| n.kind == NoteKind::NeighbourTime && n.line == Some(3)));
+        // Nothing stamped anywhere: no time, no invention.
+        let c = run(&Scanner::new(ctx()), b"Node.js v20.11.0\n");
+        assert_eq!((c.hits[0].3, c.hits[0].4), (None, TimeSource::Missing));
+    }
+
+    #[test]
+    fn dmesg_needs_a_boot_time() {
+        let line = b"[ 100.500000] php-fpm8.2[1]: segfault at 0 ip 0 sp 0 error 4 in x.so[1+2]\n";
+        let c = run(&Scanner::new(ctx()), line);
+        assert_eq!(c.hits[0].4, TimeSource::Unresolved);
+        assert!(c
+            .notes
+            .iter()
+            .any(|n| n.kind == NoteKind::Time && n.message.contains("--boot-time")));
+        let mut t = ctx();
+        t.boot = Some("2024-01-02T00:00:00Z".parse().unwrap());
+        let c = run(&Scanner::new(t), line);
+        assert_eq!(c.hits[0].3, Some("2024-01-02T00:01:40.5Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn hostile_input_gives_notes_not_panics() {
+        let mut data = Vec::new();
+        data.extend_from_slice(NOISE.as_bytes());
+        data.extend_from_slice(b"\x00\x00\x00\xff\xfe binary junk \x00\n");
+        data.extend_from_slice(&vec![b'x'; 300_000]); // a long line
+        data.push(b'\n');
+        data.extend_from_slice(b"2024/01/02 03:04:05 [error] 1#1: *3 upstream sent too big header while reading response header from upstream, client: \xff\xfe\n");
+        data.extend_from_slice(HIT.trim_end().as_bytes()); // truncated last line
+        let c = run(&Scanner::new(ctx()).with_limits(4096, 65_536), &data);
+        let kinds: Vec<NoteKind> = c.notes.iter().map(|n| n.kind).collect();
+        assert!(kinds.contains(&NoteKind::Binary), "{kinds:?}");
+        assert!(kinds.contains(&NoteKind::LongLine), "{kinds:?}");
+        assert!(kinds.contains(&NoteKind::InvalidUtf8), "{kinds:?}");
+        assert!(kinds.contains(&NoteKind::TruncatedLastLine), "{kinds:?}");
+        let binary = c.notes.iter().find(|n| n.kind == NoteKind::Binary).unwrap();
+        assert_eq!(binary.offset, Some(NOISE.len() as u64));
+        // Both real lines are still found, with the right numbers.
+        let lines: Vec<u64> = c.hits.iter().map(|h| h.0).collect();
+        assert_eq!(lines, vec![4, 5]);
+        assert_eq!(c.stats[0].lines, 5);
+    }
+
+    #[test]
+    fn a_megabyte_line_is_kept_whole_by_default() {
+        let mut data = vec![b'y'; 1 << 20];
+        data.extend_from_slice(
+            b" upstream sent too big header while reading response header from upstream\n",
+        );
+        let c = run(&Scanner::new(ctx()), &data);
+        assert_eq!(c.hits.len(), 1);
+        assert!(c.notes.iter().all(|n| n.kind != NoteKind::LongLine));
+    }
+
+    struct FailingReader {
+        sent: bool,
+    }
+
+    impl Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.sent {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            self.sent = true;
+            buf[..HIT.len()].copy_from_slice(HIT.as_bytes());
+            Ok(HIT.len())
+        }
+    }
+
+    #[test]
+    fn read_errors_keep_what_was_read_and_name_the_offset() {
+        let mut c = Collect::default();
+        let stats = Scanner::new(ctx()).scan(0, "bad.log", FailingReader { sent: false }, &mut c);
+        assert!(stats.failed);
+        assert_eq!(c.hits.len(), 1);
+        let note = &c.notes[0];
+        assert_eq!(note.kind, NoteKind::ReadError);
+        assert_eq!(note.offset, Some(HIT.len() as u64));
+        assert!(note.message.contains("disk on fire"));
+    }
+
+    #[test]
+    fn crlf_lines_match() {
+        let data = HIT.replace('\n', "\r\n");
+        let c = run(&Scanner::new(ctx()), data.as_bytes());
+        assert_eq!(c.hits.len(), 1);
+    }
+}
