@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// How the origin ends its side of the exchange after writing its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum End {
     /// Close with FIN (`shutdown(SHUT_WR)`), then drain the peer's bytes briefly so the close
     /// stays a FIN and never turns into an RST because of unread request bytes.
@@ -14,6 +15,9 @@ pub enum End {
     /// Keep the connection open for the next request (clean routes). A response to `HEAD` is cut
     /// after its head.
     KeepAlive,
+    /// As [`End::KeepAlive`], but close with FIN once the connection has been idle this long: an
+    /// origin whose keep-alive timeout is shorter than the edge's pool (`keepalive.race`).
+    IdleClose(Duration),
     /// Hold the connection open without writing until the peer closes (at most [`HOLD_MAX`]).
     Hold,
     /// Abort with RST (`SO_LINGER` zero, then close), after a short pause that lets the written
@@ -23,6 +27,7 @@ pub enum End {
 
 /// One timed step of a [`Behaviour::Script`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Step {
     /// Write these bytes.
     Write(&'static [u8]),
@@ -32,6 +37,7 @@ pub enum Step {
 
 /// What the server does on the socket for one route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Behaviour {
     /// Write `bytes`, then end as `end` says.
     Reply {
@@ -77,6 +83,11 @@ impl Behaviour {
                 .collect(),
             Behaviour::Fin | Behaviour::Reset | Behaviour::Hang => Vec::new(),
         }
+    }
+
+    /// Does the connection stay open for another request?
+    pub fn keeps_alive(&self) -> bool {
+        matches!(self.end(), Some(End::KeepAlive | End::IdleClose(_)))
     }
 
     /// How the connection ends: `None` for [`Behaviour::Hang`], which never ends by itself.

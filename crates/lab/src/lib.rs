@@ -7,6 +7,23 @@
 //!
 //! [`Lab`] is the bound listener for an existing tokio runtime; [`LabHandle`] runs one on its own
 //! thread, for tests and `originlens probe --lab`.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! use originlens_lab::{route, LabHandle};
+//! use originlens_wire::Cause;
+//!
+//! let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+//! let mut s = TcpStream::connect(lab.addr()).unwrap();
+//! s.write_all(b"GET /empty HTTP/1.1\r\nHost: lab\r\n\r\n").unwrap();
+//! let mut got = Vec::new();
+//! s.read_to_end(&mut got).unwrap();
+//! assert!(got.is_empty()); // FIN before any byte...
+//! let expect = route("/empty").unwrap().expect;
+//! assert_eq!((expect.status, expect.cause), (520, Some(Cause::ResponseEmpty))); // ...is a 520
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -120,6 +120,8 @@ pub fn route(path: &str) -> Option<&'static Route> {
 pub const ENCODED_TEXT: &[u8] = b"originlens lab: this text is compressed. ";
 /// How often [`ENCODED_TEXT`] repeats in the decoded body.
 pub const ENCODED_REPEAT: usize = 48;
+/// How long `/keepalive-short` keeps an idle connection.
+pub const KEEPALIVE_SHORT: Duration = Duration::from_secs(1);
 /// The head size of `/head-20k` (a warning only at Cloudflare).
 pub const HEAD_20K: usize = 20 * 1024;
 /// The head size of `/head-130k` (over Cloudflare's 128 KB).
@@ -176,6 +178,13 @@ fn build() -> Vec<Route> {
             fin(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nok, until the connection closes\n"), pass(200)),
         Route { hint: ProbeHint::HEAD, ..r("/head-aware", "a clean 200; HEAD gets the head only",
             keep(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n"), pass(200)) },
+        // Fine for one request; an edge that pools the connection longer than 1 s loses the race.
+        r("/keepalive-short", "a clean 200, then FIN after 1 s idle (Keep-Alive: timeout=1)",
+            Behaviour::Reply {
+                bytes: b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok",
+                end: End::IdleClose(KEEPALIVE_SHORT),
+            },
+            pass(200)),
         r("/gzip-ok", "a valid gzip body with its compressed length", keep(gzip_ok()), pass(200)),
         r("/br-ok", "a valid br body with its compressed length", keep(br_ok()), pass(200)),
 
@@ -644,13 +653,7 @@ mod tests {
     #[test]
     fn clean_keep_alive_routes_are_well_formed() {
         let clean = routes().iter().filter(|r| {
-            matches!(
-                r.behaviour,
-                Behaviour::Reply {
-                    end: End::KeepAlive,
-                    ..
-                }
-            )
+            matches!(r.behaviour, Behaviour::Reply { .. }) && r.behaviour.keeps_alive()
         });
         let mut n = 0;
         for r in clean {

@@ -140,8 +140,9 @@ impl Drop for LabHandle {
 async fn connection(mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
+    let mut idle = IDLE_TIMEOUT;
     loop {
-        let read = tokio::time::timeout(IDLE_TIMEOUT, request::read(&mut stream, &mut buf)).await;
+        let read = tokio::time::timeout(idle, request::read(&mut stream, &mut buf)).await;
         let req = match read {
             Ok(Ok(request::Read::Request(req))) => req,
             Ok(Ok(request::Read::Bad(bytes))) => {
@@ -149,12 +150,15 @@ async fn connection(mut stream: TcpStream) {
                 finish(stream, End::Fin).await;
                 return;
             }
-            // Peer closed, I/O error or idle timeout: nothing more to do.
-            Ok(Ok(request::Read::Closed)) | Ok(Err(_)) | Err(_) => return,
+            // Idle too long: close with FIN, as an origin's keep-alive timeout does.
+            Err(_) => return finish(stream, End::Fin).await,
+            // Peer closed or I/O error: nothing more to do.
+            Ok(Ok(request::Read::Closed)) | Ok(Err(_)) => return,
         };
         match respond(&mut stream, &req).await {
-            Ok(Some(End::KeepAlive)) if !req.close => continue,
-            Ok(Some(End::KeepAlive)) => return finish(stream, End::Fin).await,
+            Ok(Some(End::KeepAlive)) if !req.close => idle = IDLE_TIMEOUT,
+            Ok(Some(End::IdleClose(after))) if !req.close => idle = after,
+            Ok(Some(End::KeepAlive | End::IdleClose(_))) => return finish(stream, End::Fin).await,
             Ok(Some(end)) => return finish(stream, end).await,
             Ok(None) => return hold(stream).await,
             Err(_) => return,
@@ -179,7 +183,7 @@ async fn respond(stream: &mut TcpStream, req: &Request) -> io::Result<Option<End
     match route.behaviour {
         Behaviour::Reply { bytes, end } => {
             // Only keep-alive routes are HEAD-aware: the others misbehave the same for every method.
-            let bytes = if end == End::KeepAlive && req.is_head() {
+            let bytes = if route.behaviour.keeps_alive() && req.is_head() {
                 head_of(bytes)
             } else {
                 bytes
@@ -202,10 +206,10 @@ async fn respond(stream: &mut TcpStream, req: &Request) -> io::Result<Option<End
     }
 }
 
-/// Ends the connection as `end` says (never `KeepAlive` here).
+/// Ends the connection as `end` says (the keep-alive ends mean FIN here).
 async fn finish(mut stream: TcpStream, end: End) {
     match end {
-        End::Fin | End::KeepAlive => {
+        End::Fin | End::KeepAlive | End::IdleClose(_) => {
             let _ = stream.shutdown().await;
             // Closing with unread request bytes would send RST instead of the FIN we promised.
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(&mut stream)).await;

@@ -82,7 +82,7 @@ fn check_route(addr: SocketAddr, r: &Route) {
     s.write_all(&request(method, r.path)).unwrap();
     let want = r.behaviour.bytes();
     match r.behaviour.end() {
-        Some(End::KeepAlive) => {
+        _ if r.behaviour.keeps_alive() => {
             let want = if method == "HEAD" {
                 head_of(&want).to_vec()
             } else {
@@ -297,6 +297,24 @@ fn keep_alive_serves_a_sequence_and_pipelined_requests() {
 }
 
 #[test]
+fn keepalive_short_closes_an_idle_connection_after_a_second() {
+    let lab = lab();
+    let mut s = connect(lab.addr(), SLOW);
+    let want = route("/keepalive-short").unwrap().behaviour.bytes();
+    for _ in 0..2 {
+        s.write_all(&request("GET", "/keepalive-short")).unwrap();
+        assert_eq!(read_n(&mut s, want.len()), want);
+    }
+    let idle = Instant::now();
+    assert_eq!(read_all(&mut s), (Vec::new(), Ending::Fin));
+    let waited = idle.elapsed();
+    assert!(
+        (900..2500).contains(&waited.as_millis()),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
 fn hostile_requests_do_not_break_the_server() {
     let lab = lab();
     let oversized = vec![b'A'; MAX_HEAD + 10];
@@ -380,7 +398,8 @@ fn behaviours_cover_every_kind() {
     assert!(has(|b| matches!(b, Behaviour::Reset)));
     assert!(has(|b| matches!(b, Behaviour::Hang)));
     assert!(has(|b| matches!(b, Behaviour::Script { .. })));
-    for end in [End::Fin, End::KeepAlive, End::Hold, End::Reset] {
+    let idle = End::IdleClose(originlens_lab::routes::KEEPALIVE_SHORT);
+    for end in [End::Fin, End::KeepAlive, End::Hold, End::Reset, idle] {
         assert!(
             routes()
                 .iter()
