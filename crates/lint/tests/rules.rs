@@ -1,0 +1,321 @@
+//! Every rule, both ways: a configuration that makes it fire and a near-identical one that does
+//! not. A rule added to the catalogue without a case here fails `every_rule_has_cases`.
+
+use std::path::PathBuf;
+
+use originlens_lint::rules::{catalog, Options};
+use originlens_lint::{lint, LoadOptions};
+
+/// One case: the rule, the nginx and PHP-FPM text, the options.
+struct Case {
+    rule: &'static str,
+    fires: (&'static str, &'static str),
+    quiet: (&'static str, &'static str),
+    options: Options,
+}
+
+fn opts() -> Options {
+    Options::default()
+}
+
+fn with_head(bytes: u64) -> Options {
+    Options {
+        head_bytes: Some(bytes),
+        ..Options::default()
+    }
+}
+
+fn with_memory(bytes: u64) -> Options {
+    Options {
+        host_memory: Some(bytes),
+        ..Options::default()
+    }
+}
+
+/// An nginx site around `location`'s body.
+macro_rules! site {
+    ($http:literal, $server:literal, $location:literal) => {
+        concat!(
+            "events {}\nhttp {\n",
+            $http,
+            "\n server {\n  listen 8080;\n",
+            $server,
+            "\n  location / {\n",
+            $location,
+            "\n  }\n }\n}\n"
+        )
+    };
+}
+
+const POOL: &str = "[www]\nuser = www-data\nlisten = /run/php/www.sock\npm = static\npm.max_children = 4\n";
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            rule: "nginx-head-buffer-too-small",
+            fires: (site!("", "", "proxy_pass http://127.0.0.1:3000;"), ""),
+            quiet: (
+                site!("", "", "proxy_buffer_size 16k; proxy_buffers 8 16k; proxy_pass http://127.0.0.1:3000;"),
+                "",
+            ),
+            options: with_head(14238),
+        },
+        Case {
+            rule: "nginx-head-buffer-below-budget",
+            fires: (site!("", "", "fastcgi_pass 127.0.0.1:9000;"), ""),
+            quiet: (
+                site!("fastcgi_buffer_size 16k; fastcgi_buffers 8 16k;", "", "fastcgi_pass 127.0.0.1:9000;"),
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-busy-buffers-invalid",
+            fires: (site!("proxy_buffer_size 32k;", "", "return 200;"), ""),
+            quiet: (site!("proxy_buffer_size 32k; proxy_buffers 8 32k;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-read-timeout-beyond-edge",
+            fires: (site!("", "", "proxy_read_timeout 300s; proxy_pass http://127.0.0.1:3000;"), ""),
+            quiet: (site!("", "", "proxy_read_timeout 100s; proxy_pass http://127.0.0.1:3000;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-read-timeout-short",
+            fires: (site!("proxy_read_timeout 3s;", "", "proxy_pass http://127.0.0.1:3000;"), ""),
+            quiet: (site!("proxy_read_timeout 3s;", "", "proxy_read_timeout 30s; proxy_pass http://127.0.0.1:3000;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-fastcgi-timeout-before-fpm",
+            fires: (
+                site!("", "", "fastcgi_pass unix:/run/php/www.sock;"),
+                "[www]\nlisten = /run/php/www.sock\nrequest_terminate_timeout = 90s\n",
+            ),
+            quiet: (
+                site!("", "", "fastcgi_read_timeout 100s; fastcgi_pass unix:/run/php/www.sock;"),
+                "[www]\nlisten = /run/php/www.sock\nrequest_terminate_timeout = 90s\n",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-keepalive-timeout-short",
+            fires: (site!("", "", "return 200;"), ""),
+            quiet: (site!("keepalive_timeout 905s;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-keepalive-requests-low",
+            fires: (site!("", "keepalive_requests 100;", "return 200;"), ""),
+            quiet: (site!("", "keepalive_requests 10000;", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-upstream-keepalive-unused",
+            fires: (
+                site!("upstream app { server 127.0.0.1:3000; keepalive 8; }", "", "proxy_pass http://app;"),
+                "",
+            ),
+            quiet: (
+                site!(
+                    "upstream app { server 127.0.0.1:3000; keepalive 8; }",
+                    "proxy_http_version 1.1; proxy_set_header Connection \"\";",
+                    "proxy_pass http://app;"
+                ),
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-return-444",
+            fires: (site!("", "", "return 444;"), ""),
+            quiet: (site!("", "", "return 403;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-deny-edge",
+            fires: (site!("", "", "allow 203.0.113.7; deny all;"), ""),
+            quiet: (
+                site!(
+                    "set_real_ip_from 173.245.48.0/20; real_ip_header CF-Connecting-IP;",
+                    "",
+                    "allow 203.0.113.7; deny all;"
+                ),
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-h2-header-limit-small",
+            fires: (site!("", "listen 8443 http2;", "return 200;"), ""),
+            quiet: (site!("large_client_header_buffers 4 32k;", "listen 8443 http2;", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-server-tokens",
+            fires: (site!("", "", "return 200;"), ""),
+            quiet: (site!("server_tokens off;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-x-powered-by",
+            fires: (
+                site!("proxy_hide_header X-Powered-By;", "", "proxy_hide_header X-Debug; proxy_pass http://127.0.0.1:3000;"),
+                "",
+            ),
+            quiet: (
+                site!("proxy_hide_header X-Powered-By;", "", "proxy_pass http://127.0.0.1:3000;"),
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-error-log-hides-evidence",
+            fires: (site!("error_log logs/error.log crit;", "", "return 200;"), ""),
+            quiet: (site!("error_log logs/error.log error;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-terminate-timeout-unset",
+            fires: ("", POOL),
+            quiet: ("", "[www]\nrequest_terminate_timeout = 60s\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-terminate-timeout-beyond-edge",
+            fires: ("", "[www]\nrequest_terminate_timeout = 5m\n"),
+            quiet: ("", "[www]\nrequest_terminate_timeout = 2m\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-terminate-before-php-limit",
+            fires: ("", "[www]\nrequest_terminate_timeout = 30\nphp_admin_value[max_execution_time] = 60\n"),
+            quiet: ("", "[www]\nrequest_terminate_timeout = 90\nphp_admin_value[max_execution_time] = 60\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-catch-workers-output-off",
+            fires: ("", "[www]\ncatch_workers_output = no\n"),
+            quiet: ("", "[www]\ncatch_workers_output = yes\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-memory-unbounded",
+            fires: ("", "[www]\nphp_admin_value[memory_limit] = -1\n"),
+            quiet: ("", "[www]\nphp_admin_value[memory_limit] = 512M\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-memory-exceeds-host",
+            fires: ("", "[www]\npm.max_children = 40\nphp_admin_value[memory_limit] = 256M\n"),
+            quiet: ("", "[www]\npm.max_children = 10\nphp_admin_value[memory_limit] = 256M\n"),
+            options: with_memory(4 << 30),
+        },
+        Case {
+            rule: "fpm-listen-backlog-low",
+            fires: ("", "[www]\nlisten.backlog = 16\n"),
+            quiet: ("", "[www]\nlisten.backlog = 511\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-max-requests-unset",
+            fires: ("", "[www]\npm.max_requests = 0\n"),
+            quiet: ("", "[www]\npm.max_requests = 500\n"),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-slowlog-off",
+            fires: ("", "[www]\nrequest_slowlog_timeout = 0\n"),
+            quiet: ("", "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /tmp/slow.log\n"),
+            options: opts(),
+        },
+    ]
+}
+
+/// Lints the given nginx and PHP-FPM texts (either may be empty) and returns the rule ids.
+fn fired(nginx: &str, fpm: &str, options: &Options) -> Vec<&'static str> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if !nginx.is_empty() {
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, nginx).unwrap();
+        paths.push(path);
+    }
+    if !fpm.is_empty() {
+        let path = dir.path().join("www.conf");
+        std::fs::write(&path, fpm).unwrap();
+        paths.push(path);
+    }
+    let report = lint(&paths, &LoadOptions::default(), options);
+    assert!(report.errors.is_empty(), "load errors: {:?}", report.errors);
+    report.findings.iter().map(|f| f.rule.id).collect()
+}
+
+#[test]
+fn each_rule_fires_and_stays_quiet() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let on = fired(case.fires.0, case.fires.1, &case.options);
+        if !on.contains(&case.rule) {
+            failures.push(format!("{} did not fire; got {on:?}", case.rule));
+        }
+        let off = fired(case.quiet.0, case.quiet.1, &case.options);
+        if off.contains(&case.rule) {
+            failures.push(format!("{} fired on the quiet case", case.rule));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_has_cases() {
+    let cases = cases();
+    for rule in catalog::ALL {
+        assert!(
+            cases.iter().any(|c| c.rule == rule.id),
+            "rule {} has no fire/quiet case",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn findings_point_at_the_directive_in_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(
+        &path,
+        "events {}\nhttp {\n  proxy_read_timeout 300s;\n  server {\n    location / { proxy_pass http://127.0.0.1:1; }\n  }\n}\n",
+    )
+    .unwrap();
+    let report = lint(&[path], &LoadOptions::default(), &Options::default());
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "nginx-read-timeout-beyond-edge")
+        .expect("the inherited timeout is judged in the location");
+    assert_eq!((f.span.line, f.span.col), (3, 3));
+}
+
+#[test]
+fn a_parse_failure_is_an_error_not_an_empty_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, "http {\n  server {\n}\n").unwrap();
+    let report = lint(&[path], &LoadOptions::default(), &Options::default());
+    assert_eq!(report.errors.len(), 1);
+    let span = report.errors[0].span.as_ref().unwrap();
+    assert_eq!(span.line, 4);
+    assert!(report.errors[0].message.contains("unexpected end of file"));
+}
+
+#[test]
+fn ids_are_unique_and_documented_in_the_readme() {
+    let readme = include_str!("../README.md");
+    let mut seen = std::collections::HashSet::new();
+    for rule in catalog::ALL {
+        assert!(seen.insert(rule.id), "duplicate id {}", rule.id);
+        assert!(readme.contains(&format!("`{}`", rule.id)), "README lacks {}", rule.id);
+    }
+}
