@@ -113,16 +113,43 @@ pub fn sniff(head: &[u8]) -> Compression {
 /// Wraps a reader, decompressing gzip when its first bytes say so. Unsupported formats are an
 /// error naming the format.
 pub fn decode<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    decode_with(reader).map(|(r, _)| r)
+}
+
+fn decode_with<'a, R: Read + 'a>(reader: R) -> io::Result<(Box<dyn Read + 'a>, Compression)> {
     let mut buffered = BufReader::with_capacity(64 << 10, reader);
-    let head = buffered.fill_buf()?.to_vec();
-    match sniff(&head) {
-        Compression::None => Ok(Box::new(buffered)),
-        Compression::Gzip => Ok(Box::new(MultiGzDecoder::new(buffered))),
+    let head = buffered.fill_buf()?;
+    let kind = sniff(head);
+    match kind {
+        Compression::None => Ok((Box::new(buffered), kind)),
+        Compression::Gzip => Ok((Box::new(MultiGzDecoder::new(buffered)), kind)),
         Compression::Unsupported(name) => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{name}-compressed input is not supported; decompress it and pipe it in"),
         )),
     }
+}
+
+/// An opened file, ready to scan.
+pub struct Opened {
+    /// The (decompressed) content.
+    pub reader: Box<dyn Read>,
+    /// The file's identity at open, for [`rotation_note`].
+    pub identity: Option<FileIdentity>,
+    /// How the file is compressed.
+    pub compression: Compression,
+}
+
+/// Opens a file for scanning, decompressing gzip.
+pub fn open(path: &Path) -> io::Result<Opened> {
+    let file = File::open(path)?;
+    let identity = identity(&file);
+    let (reader, compression) = decode_with(file)?;
+    Ok(Opened {
+        reader,
+        identity,
+        compression,
+    })
 }
 
 /// What identifies an open file, to notice rotation or truncation while it is read.

@@ -45,6 +45,8 @@ pub use catalog::{Role, Signature, Verdict, SIGNATURES};
 pub use correlate::{correlate, Incident};
 pub use event::Event;
 pub use fields::Fields;
+/// The instant type used throughout (re-exported so callers need not depend on jiff).
+pub use jiff::Timestamp;
 pub use report::{Analysis, CauseSummary, Report, ReportOptions, Totals};
 pub use scan::Scanner;
 pub use sink::{InputStats, LineMatch, Note, NoteKind, Sink, TimeSource};

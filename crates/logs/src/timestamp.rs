@@ -87,6 +87,36 @@ impl Default for TimeContext {
 }
 
 impl TimeContext {
+    /// Builds a context from command-line style values: `tz` is an IANA name (`Europe/Berlin`),
+    /// `UTC`, or a fixed offset (`+02:00`); default this machine's zone. `boot` is `auto`
+    /// (read `/proc/stat`) or an RFC 3339 instant.
+    pub fn from_flags(tz: Option<&str>, boot: Option<&str>) -> Result<TimeContext, String> {
+        let tz = match tz {
+            None => TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            Some(name) => zone(name)?,
+        };
+        let boot = match boot {
+            None => None,
+            Some("auto") => Some(crate::bound::boot_time()?),
+            Some(s) => Some(s.parse::<Timestamp>().map_err(|e| {
+                format!("--boot-time `{s}`: expected `auto` or an instant like 2024-01-02T03:04:05Z ({e})")
+            })?),
+        };
+        Ok(TimeContext {
+            tz,
+            boot,
+            now: Timestamp::now(),
+        })
+    }
+
+    /// `2024-01-02 03:04:05` in the context's zone.
+    pub fn format(&self, t: Timestamp) -> String {
+        self.tz
+            .to_datetime(t)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
     /// Resolves a stamp; `None` when it needs a boot time that was not given, or names a day
     /// that does not exist.
     pub fn resolve(&self, stamp: &Stamp) -> Option<Timestamp> {
@@ -111,6 +141,19 @@ impl TimeContext {
                 .ok(),
         }
     }
+}
+
+/// A zone by name, `UTC`, or a fixed offset like `+02:00` / `-0700`.
+pub fn zone(name: &str) -> Result<TimeZone, String> {
+    if let Some((off, used)) = offset(name.as_bytes(), 0) {
+        if used == name.len() {
+            return Ok(TimeZone::fixed(off));
+        }
+    }
+    if name.eq_ignore_ascii_case("utc") || name == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    TimeZone::get(name).map_err(|e| format!("unknown time zone `{name}`: {e}"))
 }
 
 /// Parses the stamp a line starts with (or, for access logs, the first `[...]` field).
