@@ -47,7 +47,8 @@ macro_rules! site {
     };
 }
 
-const POOL: &str = "[www]\nuser = www-data\nlisten = /run/php/www.sock\npm = static\npm.max_children = 4\n";
+const POOL: &str =
+    "[www]\nuser = www-data\nlisten = /run/php/www.sock\npm = static\npm.max_children = 4\n";
 
 fn cases() -> Vec<Case> {
     vec![
@@ -55,7 +56,11 @@ fn cases() -> Vec<Case> {
             rule: "nginx-head-buffer-too-small",
             fires: (site!("", "", "proxy_pass http://127.0.0.1:3000;"), ""),
             quiet: (
-                site!("", "", "proxy_buffer_size 16k; proxy_buffers 8 16k; proxy_pass http://127.0.0.1:3000;"),
+                site!(
+                    "",
+                    "",
+                    "proxy_buffer_size 16k; proxy_buffers 8 16k; proxy_pass http://127.0.0.1:3000;"
+                ),
                 "",
             ),
             options: with_head(14238),
@@ -64,7 +69,11 @@ fn cases() -> Vec<Case> {
             rule: "nginx-head-buffer-below-budget",
             fires: (site!("", "", "fastcgi_pass 127.0.0.1:9000;"), ""),
             quiet: (
-                site!("fastcgi_buffer_size 16k; fastcgi_buffers 8 16k;", "", "fastcgi_pass 127.0.0.1:9000;"),
+                site!(
+                    "fastcgi_buffer_size 16k; fastcgi_buffers 8 16k;",
+                    "",
+                    "fastcgi_pass 127.0.0.1:9000;"
+                ),
                 "",
             ),
             options: opts(),
@@ -72,19 +81,54 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "nginx-busy-buffers-invalid",
             fires: (site!("proxy_buffer_size 32k;", "", "return 200;"), ""),
-            quiet: (site!("proxy_buffer_size 32k; proxy_buffers 8 32k;", "", "return 200;"), ""),
+            quiet: (
+                site!(
+                    "proxy_buffer_size 32k; proxy_buffers 8 32k;",
+                    "",
+                    "return 200;"
+                ),
+                "",
+            ),
             options: opts(),
         },
         Case {
             rule: "nginx-read-timeout-beyond-edge",
-            fires: (site!("", "", "proxy_read_timeout 300s; proxy_pass http://127.0.0.1:3000;"), ""),
-            quiet: (site!("", "", "proxy_read_timeout 100s; proxy_pass http://127.0.0.1:3000;"), ""),
+            fires: (
+                site!(
+                    "",
+                    "",
+                    "proxy_read_timeout 300s; proxy_pass http://127.0.0.1:3000;"
+                ),
+                "",
+            ),
+            quiet: (
+                site!(
+                    "",
+                    "",
+                    "proxy_read_timeout 100s; proxy_pass http://127.0.0.1:3000;"
+                ),
+                "",
+            ),
             options: opts(),
         },
         Case {
             rule: "nginx-read-timeout-short",
-            fires: (site!("proxy_read_timeout 3s;", "", "proxy_pass http://127.0.0.1:3000;"), ""),
-            quiet: (site!("proxy_read_timeout 3s;", "", "proxy_read_timeout 30s; proxy_pass http://127.0.0.1:3000;"), ""),
+            fires: (
+                site!(
+                    "proxy_read_timeout 3s;",
+                    "",
+                    "proxy_pass http://127.0.0.1:3000;"
+                ),
+                "",
+            ),
+            quiet: (
+                site!(
+                    "proxy_read_timeout 3s;",
+                    "",
+                    "proxy_read_timeout 30s; proxy_pass http://127.0.0.1:3000;"
+                ),
+                "",
+            ),
             options: opts(),
         },
         Case {
@@ -94,7 +138,11 @@ fn cases() -> Vec<Case> {
                 "[www]\nlisten = /run/php/www.sock\nrequest_terminate_timeout = 90s\n",
             ),
             quiet: (
-                site!("", "", "fastcgi_read_timeout 100s; fastcgi_pass unix:/run/php/www.sock;"),
+                site!(
+                    "",
+                    "",
+                    "fastcgi_read_timeout 100s; fastcgi_pass unix:/run/php/www.sock;"
+                ),
                 "[www]\nlisten = /run/php/www.sock\nrequest_terminate_timeout = 90s\n",
             ),
             options: opts(),
@@ -114,7 +162,11 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "nginx-upstream-keepalive-unused",
             fires: (
-                site!("upstream app { server 127.0.0.1:3000; keepalive 8; }", "", "proxy_pass http://app;"),
+                site!(
+                    "upstream app { server 127.0.0.1:3000; keepalive 8; }",
+                    "",
+                    "proxy_pass http://app;"
+                ),
                 "",
             ),
             quiet: (
@@ -149,7 +201,14 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "nginx-h2-header-limit-small",
             fires: (site!("", "listen 8443 http2;", "return 200;"), ""),
-            quiet: (site!("large_client_header_buffers 4 32k;", "listen 8443 http2;", "return 200;"), ""),
+            quiet: (
+                site!(
+                    "large_client_header_buffers 4 32k;",
+                    "listen 8443 http2;",
+                    "return 200;"
+                ),
+                "",
+            ),
             options: opts(),
         },
         Case {
@@ -161,19 +220,33 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "nginx-x-powered-by",
             fires: (
-                site!("proxy_hide_header X-Powered-By;", "", "proxy_hide_header X-Debug; proxy_pass http://127.0.0.1:3000;"),
+                site!(
+                    "proxy_hide_header X-Powered-By;",
+                    "",
+                    "proxy_hide_header X-Debug; proxy_pass http://127.0.0.1:3000;"
+                ),
                 "",
             ),
             quiet: (
-                site!("proxy_hide_header X-Powered-By;", "", "proxy_pass http://127.0.0.1:3000;"),
+                site!(
+                    "proxy_hide_header X-Powered-By;",
+                    "",
+                    "proxy_pass http://127.0.0.1:3000;"
+                ),
                 "",
             ),
             options: opts(),
         },
         Case {
             rule: "nginx-error-log-hides-evidence",
-            fires: (site!("error_log logs/error.log crit;", "", "return 200;"), ""),
-            quiet: (site!("error_log logs/error.log error;", "", "return 200;"), ""),
+            fires: (
+                site!("error_log logs/error.log crit;", "", "return 200;"),
+                "",
+            ),
+            quiet: (
+                site!("error_log logs/error.log error;", "", "return 200;"),
+                "",
+            ),
             options: opts(),
         },
         Case {
@@ -190,8 +263,14 @@ fn cases() -> Vec<Case> {
         },
         Case {
             rule: "fpm-terminate-before-php-limit",
-            fires: ("", "[www]\nrequest_terminate_timeout = 30\nphp_admin_value[max_execution_time] = 60\n"),
-            quiet: ("", "[www]\nrequest_terminate_timeout = 90\nphp_admin_value[max_execution_time] = 60\n"),
+            fires: (
+                "",
+                "[www]\nrequest_terminate_timeout = 30\nphp_admin_value[max_execution_time] = 60\n",
+            ),
+            quiet: (
+                "",
+                "[www]\nrequest_terminate_timeout = 90\nphp_admin_value[max_execution_time] = 60\n",
+            ),
             options: opts(),
         },
         Case {
@@ -208,8 +287,14 @@ fn cases() -> Vec<Case> {
         },
         Case {
             rule: "fpm-memory-exceeds-host",
-            fires: ("", "[www]\npm.max_children = 40\nphp_admin_value[memory_limit] = 256M\n"),
-            quiet: ("", "[www]\npm.max_children = 10\nphp_admin_value[memory_limit] = 256M\n"),
+            fires: (
+                "",
+                "[www]\npm.max_children = 40\nphp_admin_value[memory_limit] = 256M\n",
+            ),
+            quiet: (
+                "",
+                "[www]\npm.max_children = 10\nphp_admin_value[memory_limit] = 256M\n",
+            ),
             options: with_memory(4 << 30),
         },
         Case {
@@ -227,7 +312,10 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "fpm-slowlog-off",
             fires: ("", "[www]\nrequest_slowlog_timeout = 0\n"),
-            quiet: ("", "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /tmp/slow.log\n"),
+            quiet: (
+                "",
+                "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /tmp/slow.log\n",
+            ),
             options: opts(),
         },
     ]
@@ -316,6 +404,10 @@ fn ids_are_unique_and_documented_in_the_readme() {
     let mut seen = std::collections::HashSet::new();
     for rule in catalog::ALL {
         assert!(seen.insert(rule.id), "duplicate id {}", rule.id);
-        assert!(readme.contains(&format!("`{}`", rule.id)), "README lacks {}", rule.id);
+        assert!(
+            readme.contains(&format!("`{}`", rule.id)),
+            "README lacks {}",
+            rule.id
+        );
     }
 }

@@ -34,9 +34,19 @@ pub fn text(report: &Report, out: &mut impl Write, err: &mut impl Write) -> std:
         finding(f, out)?;
     }
     let summary = JsonSummary::new(report);
+    // A file that was not checked must never read like a clean result: say so first.
+    let unchecked = if report.errors.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} file{} could not be read or parsed; ",
+            report.errors.len(),
+            plural(report.errors.len())
+        )
+    };
     writeln!(
         out,
-        "{BOLD}originlens lint{BOLD:#}: {} file{}, {} error{}, {} warning{}, {} info{}{}",
+        "{BOLD}originlens lint{BOLD:#}: {unchecked}{} file{} checked, {} error{}, {} warning{}, {} info{}",
         summary.files,
         plural(summary.files),
         summary.errors,
@@ -45,15 +55,6 @@ pub fn text(report: &Report, out: &mut impl Write, err: &mut impl Write) -> std:
         plural(summary.warnings),
         summary.infos,
         plural(summary.infos),
-        if report.errors.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} file{} could not be read or parsed",
-                report.errors.len(),
-                plural(report.errors.len())
-            )
-        }
     )
 }
 

@@ -1,0 +1,652 @@
+//! `originlens lint` end to end: the real binary on real files, and the agreement of its parsers
+//! with `nginx -t` and `php-fpm -t` over the corpus in `crates/lint/tests/corpus/`.
+//!
+//! Each corpus case's first lines state what the real program does with it:
+//! - `expect: accept`: the program accepts it, so `originlens lint` must parse it (exit 0 or 1).
+//! - `expect: syntax [FILE:]LINE MESSAGE`: the program rejects it for syntax at that place, so
+//!   `originlens lint` must exit 2 naming the same file and line.
+//! - `expect: semantic MESSAGE`: the program rejects it for a reason that is not syntax (a value
+//!   check, a typo in a directive name). The parser accepts it; the rules may flag it.
+//! - `expect: module DIRECTIVE`: nginx rejects an unknown directive from a module it was built
+//!   without (embedded Lua). That verdict is about the build, not the language, so the parser
+//!   must accept the file, and the case asserts that nginx's only complaint is that directive.
+//!
+//! The statement is checked against the real program too, so a case cannot pass by describing the
+//! wrong behaviour. `rules:` and `clean:` lines name rules that must and must not fire.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The whole corpus run must stay well under a minute.
+const CORPUS_BUDGET: Duration = Duration::from_secs(60);
+/// No single run of nginx, php-fpm or originlens should take this long.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lint/tests/corpus")
+}
+
+/// What a finished process left behind.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` with a time limit, output captured through files so a chatty child cannot block.
+fn run(mut cmd: Command) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    cmd.stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > PROCESS_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} ran longer than {PROCESS_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Run {
+        code: status.code(),
+        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+fn originlens(args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_originlens"));
+    cmd.arg("lint").args(args).env_remove("CLICOLOR_FORCE");
+    run(cmd)
+}
+
+/// A program from the Debian packages; its absence fails the test with the way to install it.
+fn program(names: &[&str]) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    for name in names {
+        for dir in &dirs {
+            let path = dir.join(name);
+            if path.is_file() {
+                return path;
+            }
+        }
+    }
+    panic!(
+        "none of {names:?} is installed; the agreement test needs the real program: \
+         run `bash scripts/setup-debian.sh` (installs nginx and php-fpm from Debian)"
+    );
+}
+
+/// What a corpus case says about itself.
+#[derive(Debug)]
+enum Expect {
+    Accept,
+    Syntax {
+        file: Option<String>,
+        line: u32,
+        message: String,
+    },
+    Semantic(String),
+    Module(String),
+}
+
+#[derive(Debug)]
+struct Header {
+    expect: Expect,
+    rules: Vec<String>,
+    clean: Vec<String>,
+}
+
+fn header(path: &Path) -> Header {
+    let text = fs::read_to_string(path).unwrap();
+    let mut expect = None;
+    let mut rules = Vec::new();
+    let mut clean = Vec::new();
+    for line in text.lines().take(5) {
+        let Some(body) = line.strip_prefix("# ").or_else(|| line.strip_prefix("; ")) else {
+            continue;
+        };
+        let body = body.trim_end_matches('\r');
+        if let Some(rest) = body.strip_prefix("expect: ") {
+            expect = Some(parse_expect(rest));
+        } else if let Some(rest) = body.strip_prefix("rules: ") {
+            rules.extend(rest.split_whitespace().map(String::from));
+        } else if let Some(rest) = body.strip_prefix("clean: ") {
+            clean.extend(rest.split_whitespace().map(String::from));
+        }
+    }
+    Header {
+        expect: expect.unwrap_or_else(|| panic!("{} has no `expect:` line", path.display())),
+        rules,
+        clean,
+    }
+}
+
+fn parse_expect(text: &str) -> Expect {
+    let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
+    match kind {
+        "accept" => Expect::Accept,
+        "semantic" => Expect::Semantic(rest.to_string()),
+        "module" => Expect::Module(rest.to_string()),
+        "syntax" => {
+            let (place, message) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (file, line) = match place.rsplit_once(':') {
+                Some((file, line)) => (Some(file.to_string()), line),
+                None => (None, place),
+            };
+            Expect::Syntax {
+                file,
+                line: line.parse().expect("syntax line number"),
+                message: message.to_string(),
+            }
+        }
+        other => panic!("unknown expectation `{other}`"),
+    }
+}
+
+/// The real program's verdict: `None` when it accepted, else (message, file, line).
+type Verdict = Option<(String, Option<String>, Option<u32>)>;
+
+/// `nginx: [emerg] MESSAGE in FILE:LINE`.
+fn nginx_verdict(out: &Run) -> Verdict {
+    if out.code == Some(0) {
+        return None;
+    }
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("[emerg]"))
+        .unwrap_or_else(|| panic!("nginx failed without [emerg]: {}", out.stderr));
+    let after = line.split_once("[emerg] ").map_or(line, |(_, a)| a);
+    let message = after.split_once(": ").map_or(after, |(_, m)| m);
+    match message.rsplit_once(" in ") {
+        Some((msg, place)) => {
+            let (file, line) = place.rsplit_once(':').unwrap_or((place, ""));
+            Some((msg.to_string(), Some(file.to_string()), line.parse().ok()))
+        }
+        None => Some((message.to_string(), None, None)),
+    }
+}
+
+/// `originlens lint --format json`'s verdict and the rules that fired.
+fn our_verdict(out: &Run) -> (Verdict, Vec<String>) {
+    let mut error = None;
+    let mut rules = Vec::new();
+    for line in out.stdout.lines() {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        match v["type"].as_str() {
+            Some("error") => {
+                let d = &v["data"];
+                error.get_or_insert((
+                    d["message"].as_str().unwrap_or_default().to_string(),
+                    d["file"].as_str().map(String::from),
+                    d["line"].as_u64().map(|l| l as u32),
+                ));
+            }
+            Some("finding") => rules.push(v["data"]["rule"].as_str().unwrap().to_string()),
+            _ => {}
+        }
+    }
+    let expected_code = if error.is_some() {
+        2
+    } else {
+        out.code.unwrap_or(-1)
+    };
+    assert_eq!(out.code, Some(expected_code), "exit status: {}", out.stderr);
+    (error, rules)
+}
+
+/// Checks one case; returns what disagrees.
+fn judge(
+    name: &str,
+    head: &Header,
+    real: &Verdict,
+    ours: &Verdict,
+    fired: &[String],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut say = |m: String| problems.push(format!("{name}: {m}"));
+    let same_file = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => {
+            let canon = |p: &str| fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p));
+            canon(a) == canon(b)
+        }
+        _ => false,
+    };
+    match &head.expect {
+        Expect::Accept => {
+            if let Some(v) = real {
+                say(format!(
+                    "the corpus says accept but the real program says {v:?}"
+                ));
+            }
+            if let Some(v) = ours {
+                say(format!(
+                    "the real program accepts it but originlens says {v:?}"
+                ));
+            }
+        }
+        Expect::Syntax {
+            file,
+            line,
+            message,
+        } => match real {
+            None => say("the corpus says syntax error but the real program accepts it".into()),
+            Some((msg, real_file, real_line)) => {
+                if !msg.contains(message.as_str()) {
+                    say(format!("the real program says {msg:?}, not {message:?}"));
+                }
+                if let Some(real_line) = real_line {
+                    if real_line != line {
+                        say(format!(
+                            "the real program says line {real_line}, the corpus {line}"
+                        ));
+                    }
+                }
+                if let (Some(file), Some(real_file)) = (file, real_file) {
+                    if !real_file.ends_with(file.as_str()) {
+                        say(format!(
+                            "the real program names {real_file}, the corpus {file}"
+                        ));
+                    }
+                }
+                match ours {
+                    None => say(format!(
+                        "the real program rejects it ({msg}) but originlens parsed it"
+                    )),
+                    Some((our_msg, our_file, our_line)) => {
+                        if *our_line != Some(*line) {
+                            say(format!(
+                                "line {line} expected, originlens says {our_line:?}: {our_msg}"
+                            ));
+                        }
+                        if real_file.is_some() && !same_file(real_file, our_file) {
+                            say(format!(
+                                "file {real_file:?} expected, originlens says {our_file:?}"
+                            ));
+                        }
+                        if !our_msg.contains(message.as_str()) {
+                            say(format!("originlens says {our_msg:?}, nginx {message:?}"));
+                        }
+                    }
+                }
+            }
+        },
+        Expect::Semantic(message) => {
+            match real {
+                Some((msg, _, _)) if msg.contains(message.as_str()) => {}
+                other => say(format!(
+                    "the corpus expects {message:?}, the real program says {other:?}"
+                )),
+            }
+            if let Some(v) = ours {
+                say(format!(
+                    "not a syntax error, but originlens rejects it: {v:?}"
+                ));
+            }
+        }
+        Expect::Module(directive) => {
+            let wanted = format!("unknown directive \"{directive}\"");
+            match real {
+                Some((msg, _, _)) if *msg == wanted => {}
+                other => say(format!("expected nginx to say {wanted}, it says {other:?}")),
+            }
+            if let Some(v) = ours {
+                say(format!(
+                    "a module directive is not a syntax error, but originlens says {v:?}"
+                ));
+            }
+        }
+    }
+    if ours.is_none() {
+        for rule in &head.rules {
+            if !fired.contains(rule) {
+                say(format!("rule {rule} should fire; fired: {fired:?}"));
+            }
+        }
+        for rule in &head.clean {
+            if fired.contains(rule) {
+                say(format!("rule {rule} should not fire"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn nginx_corpus_agrees_with_nginx_t() {
+    let nginx = program(&["nginx"]);
+    let started = Instant::now();
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir_all(work.path().join("logs")).unwrap();
+    let prefix = format!("{}/", work.path().display());
+    let globals = format!(
+        "pid {0}/nginx.pid; error_log {0}/error.log;",
+        work.path().display()
+    );
+
+    let mut cases: Vec<PathBuf> = fs::read_dir(corpus().join("nginx"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("nginx.conf"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 30,
+        "the corpus has {} nginx cases",
+        cases.len()
+    );
+
+    let mut problems = Vec::new();
+    let mut agreed = 0;
+    for conf in &cases {
+        let conf = fs::canonicalize(conf).unwrap();
+        let name = conf
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let head = header(&conf);
+        let mut cmd = Command::new(&nginx);
+        cmd.args(["-t", "-p", &prefix, "-c"])
+            .arg(&conf)
+            .args(["-g", &globals]);
+        let real = nginx_verdict(&run(cmd));
+        let ours_run = originlens(&["--format", "json", conf.to_str().unwrap()]);
+        let (ours, fired) = our_verdict(&ours_run);
+        let found = judge(&name, &head, &real, &ours, &fired);
+        if found.is_empty() {
+            agreed += 1;
+        }
+        problems.extend(found);
+    }
+    assert!(
+        problems.is_empty(),
+        "disagreements:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(agreed, cases.len());
+    assert!(
+        started.elapsed() < CORPUS_BUDGET,
+        "corpus took {:?}",
+        started.elapsed()
+    );
+}
+
+/// `[FILE:LINE] message` (PHP-FPM's own checks) or `PHP:  syntax error ... on line N` (the INI
+/// parser, whose line counts from the start of the single line PHP-FPM handed it: no place).
+fn fpm_verdict(out: &Run) -> Verdict {
+    let all = format!("{}{}", out.stdout, out.stderr);
+    if out.code == Some(0) && all.contains("test is successful") {
+        return None;
+    }
+    let line = all
+        .lines()
+        .find(|l| l.contains("ERROR:") || l.contains("PHP:"))
+        .unwrap_or("php-fpm failed")
+        .to_string();
+    if let Some(start) = line.find("] ERROR: [") {
+        let place = &line[start + "] ERROR: [".len()..];
+        if let Some((place, msg)) = place.split_once("] ") {
+            if let Some((file, n)) = place.rsplit_once(':') {
+                if let Ok(n) = n.parse() {
+                    return Some((msg.to_string(), Some(file.to_string()), Some(n)));
+                }
+            }
+        }
+    }
+    Some((line, None, None))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn fpm_corpus_agrees_with_php_fpm_t() {
+    let php_fpm = program(&["php-fpm8.2", "php-fpm8.3", "php-fpm8.4", "php-fpm"]);
+    let started = Instant::now();
+    let source = corpus().join("fpm");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "the corpus has {} PHP-FPM cases",
+        cases.len()
+    );
+
+    let mut problems = Vec::new();
+    for case in &cases {
+        // A fresh prefix per case: relative includes and the default log paths resolve there.
+        let work = tempfile::tempdir().unwrap();
+        copy_tree(&source, work.path());
+        fs::create_dir_all(work.path().join("log")).unwrap();
+        fs::create_dir_all(work.path().join("run")).unwrap();
+        let conf = work.path().join(case.file_name().unwrap());
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let head = header(&conf);
+        let mut cmd = Command::new(&php_fpm);
+        cmd.arg("-t")
+            .arg("-p")
+            .arg(format!("{}/", work.path().display()))
+            .arg("-y")
+            .arg(&conf);
+        let real = fpm_verdict(&run(cmd));
+        let (ours, fired) = our_verdict(&originlens(&["--format", "json", conf.to_str().unwrap()]));
+        // PHP-FPM's INI syntax errors carry no usable line; the corpus line is checked against
+        // originlens alone then, and against PHP-FPM whenever it names one.
+        let head = match head.expect {
+            Expect::Syntax { line, .. } => Header {
+                expect: Expect::Syntax {
+                    file: None,
+                    line,
+                    message: String::new(),
+                },
+                ..head
+            },
+            _ => head,
+        };
+        problems.extend(judge(&name, &head, &real, &ours, &fired));
+    }
+    assert!(
+        problems.is_empty(),
+        "disagreements:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        started.elapsed() < CORPUS_BUDGET,
+        "corpus took {:?}",
+        started.elapsed()
+    );
+}
+
+fn nginx_case(name: &str) -> String {
+    corpus()
+        .join("nginx")
+        .join(name)
+        .join("nginx.conf")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn text_is_compiler_style_with_why_and_fix() {
+    let conf = nginx_case("15-return-444");
+    let out = originlens(&[&conf]);
+    assert_eq!(out.code, Some(0), "warnings only: {}", out.stdout);
+    let expected = format!("{conf}:8:9: warning[nginx-return-444]: return 444 closes");
+    assert!(out.stdout.contains(&expected), "{}", out.stdout);
+    assert!(out
+        .stdout
+        .contains("leads to: response.empty, visitor sees 520"));
+    assert!(out.stdout.contains("= fix:\n        return 403;"));
+    assert!(!out.stdout.contains('\x1b'), "no colour when piped");
+}
+
+#[test]
+fn colour_on_request() {
+    let out = originlens(&["--color", "always", &nginx_case("15-return-444")]);
+    assert!(out.stdout.contains("\x1b["));
+}
+
+#[test]
+fn error_level_rule_exits_1() {
+    let out = originlens(&[&nginx_case("14-busy-buffers-invalid")]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("error[nginx-busy-buffers-invalid]"));
+}
+
+#[test]
+fn head_bytes_decide_the_buffer_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    fs::write(
+        &conf,
+        "events {}\nhttp {\n  server {\n    location / {\n      proxy_buffer_size 16k;\n      \
+         proxy_buffers 8 16k;\n      proxy_pass http://127.0.0.1:3000;\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap();
+    let fits = originlens(&[conf, "--head-bytes", "14238"]);
+    assert_eq!(fits.code, Some(0), "{}", fits.stdout);
+    assert!(!fits.stdout.contains("nginx-head-buffer"));
+    let too_big = originlens(&[conf, "--head-bytes", "20000"]);
+    assert_eq!(too_big.code, Some(1), "{}", too_big.stdout);
+    assert!(too_big.stdout.contains(&format!(
+        "{conf}:5:7: error[nginx-head-buffer-too-small]: proxy_buffer_size is 16k (set) but the \
+         measured response head is 20000 bytes"
+    )));
+    assert!(too_big.stdout.contains("proxy_buffer_size 32k;"));
+}
+
+#[test]
+fn parse_failure_exits_2_with_the_place_never_clean() {
+    let conf = nginx_case("31-extra-brace");
+    let out = originlens(&[&conf]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr
+            .contains(&format!("{conf}:8:1: error: unexpected \"}}\"")),
+        "{}",
+        out.stderr
+    );
+    assert!(out
+        .stdout
+        .starts_with("originlens lint: 1 file could not be read or parsed"));
+}
+
+#[test]
+fn unreadable_file_exits_2() {
+    let out = originlens(&["/nonexistent/nginx.conf"]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr
+            .contains("/nonexistent/nginx.conf: error: cannot read file"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn json_lines_with_summary() {
+    let fpm = corpus().join("fpm/04-risky.conf");
+    let out = originlens(&[
+        "--format",
+        "json",
+        &nginx_case("21-timeouts"),
+        fpm.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0));
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["data"]["files"], 2);
+    let beyond = lines
+        .iter()
+        .find(|l| l["data"]["rule"] == "nginx-read-timeout-beyond-edge")
+        .expect("a finding for proxy_read_timeout 10m");
+    assert_eq!(beyond["type"], "finding");
+    assert_eq!(beyond["data"]["cause"], "response.timeout");
+    assert_eq!(beyond["data"]["severity"], "warning");
+    assert_eq!(beyond["data"]["line"], 8);
+    assert!(beyond["data"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("proxy_read_timeout"));
+    assert!(lines
+        .iter()
+        .any(|l| l["data"]["rule"] == "fpm-memory-unbounded" && l["data"]["cause"] == "oom.kill"));
+}
+
+#[test]
+fn sarif_2_1_0() {
+    let out = originlens(&["--format", "sarif", &nginx_case("16-deny-edge")]);
+    assert_eq!(out.code, Some(0));
+    let log: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "originlens");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.len() >= 20);
+    let result = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "nginx-deny-edge")
+        .expect("the allow-list is reported");
+    let index = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rules[index]["id"], "nginx-deny-edge");
+    assert_eq!(rules[index]["properties"]["cause"], "origin.error");
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        region["startLine"], 10,
+        "the `deny all` that catches the edge"
+    );
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+
+    let broken = originlens(&["--format", "sarif", &nginx_case("32-missing-brace")]);
+    assert_eq!(broken.code, Some(2));
+    let log: Value = serde_json::from_str(&broken.stdout).unwrap();
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["region"]["startLine"],
+        8
+    );
+}
