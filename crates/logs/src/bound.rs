@@ -92,6 +92,7 @@ mod tests {
             tz: TimeZone::UTC,
             boot: None,
             now: "2024-01-02T12:00:00Z".parse().unwrap(),
+            year: None,
         }
     }
 

@@ -311,6 +311,7 @@ mod tests {
             tz: jiff::tz::TimeZone::UTC,
             boot: boot.map(|b| b.parse().unwrap()),
             now: "2024-06-01T00:00:00Z".parse().unwrap(),
+            year: None,
         });
         let mut report = Report::new(ReportOptions::default());
         for (name, text) in inputs {

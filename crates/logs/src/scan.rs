@@ -496,6 +496,7 @@ mod tests {
             tz: jiff::tz::TimeZone::UTC,
             boot: None,
             now: "2024-06-01T00:00:00Z".parse().unwrap(),
+            year: None,
         }
     }
 

@@ -74,6 +74,8 @@ pub struct TimeContext {
     pub boot: Option<Timestamp>,
     /// "Now": picks the year of year-less stamps (the latest year not in the future).
     pub now: Timestamp,
+    /// The year of year-less stamps, when the caller knows it better than "now" does.
+    pub year: Option<i16>,
 }
 
 impl Default for TimeContext {
@@ -82,6 +84,7 @@ impl Default for TimeContext {
             tz: TimeZone::UTC,
             boot: None,
             now: Timestamp::now(),
+            year: None,
         }
     }
 }
@@ -106,6 +109,7 @@ impl TimeContext {
             tz,
             boot,
             now: Timestamp::now(),
+            year: None,
         })
     }
 
@@ -123,6 +127,10 @@ impl TimeContext {
         match stamp {
             Stamp::Instant(t) => Some(*t),
             Stamp::Civil(dt) => self.tz.to_timestamp(*dt).ok(),
+            Stamp::NoYear(dt) if self.year.is_some() => {
+                let this = dt.with().year(self.year?).build().ok()?;
+                self.tz.to_timestamp(this).ok()
+            }
             Stamp::NoYear(dt) => {
                 let now_year = self.tz.to_datetime(self.now).year();
                 let this = dt.with().year(now_year).build().ok()?;
@@ -441,6 +449,7 @@ mod tests {
             tz: TimeZone::UTC,
             boot: Some(utc("2024-01-01T00:00:00Z")),
             now: utc("2024-06-01T00:00:00Z"),
+            year: None,
         }
     }
 
@@ -561,6 +570,14 @@ mod tests {
         let mut c = ctx();
         c.now = utc("2025-01-01T00:10:00Z");
         assert_eq!(c.resolve(&stamp), Some(utc("2024-12-31T23:59:59Z")));
+    }
+
+    #[test]
+    fn an_explicit_year_wins() {
+        let (stamp, _) = parse(b"Jan 02 03:04:05 web1 kernel: x").unwrap();
+        let mut c = ctx();
+        c.year = Some(2021);
+        assert_eq!(c.resolve(&stamp), Some(utc("2021-01-02T03:04:05Z")));
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct Args {
     /// /proc/stat, or give an instant like `2024-01-02T03:04:05Z`.
     #[arg(long, value_name = "auto|TIME")]
     pub boot_time: Option<String>,
+    /// Year of stamps that carry none (syslog, journal `short`). Default: the latest year that
+    /// does not put them in the future.
+    #[arg(long, value_name = "YYYY")]
+    pub year: Option<i16>,
     /// Lines this many seconds apart may belong to one incident.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub window: f64,
@@ -136,8 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if !(args.window.is_finite() && args.window >= 0.0) {
         anyhow::bail!("--window must be a number of seconds >= 0");
     }
-    let time = TimeContext::from_flags(args.tz.as_deref(), args.boot_time.as_deref())
+    let mut time = TimeContext::from_flags(args.tz.as_deref(), args.boot_time.as_deref())
         .map_err(anyhow::Error::msg)?;
+    time.year = args.year;
     let since = args
         .since
         .as_deref()

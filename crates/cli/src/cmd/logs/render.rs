@@ -74,7 +74,7 @@ fn event_line<W: Write>(w: &mut W, e: &Event, time: &TimeContext, indent: &str) 
         "{indent}{}{} {DIM}{:<28}{DIM:#} {CYAN}{:<4}{CYAN:#} {:<6} {}",
         when(e.time, time),
         time_mark(e),
-        short(&place(e), 28),
+        place(e),
         e.signature,
         e.layer.as_str(),
         short(&e.text, 150)
