@@ -650,3 +650,33 @@ fn sarif_2_1_0() {
         8
     );
 }
+
+#[test]
+fn apache_httpd_with_the_same_intent() {
+    let conf = corpus().join("apache/apache2.conf");
+    let out = originlens(&["--format", "json", conf.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let found: Vec<(String, u64)> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding")
+        .map(|v| {
+            (
+                v["data"]["rule"].as_str().unwrap().to_string(),
+                v["data"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for (rule, line) in [
+        ("apache-timeout-beyond-edge", 4),
+        ("apache-keepalive-timeout-short", 7),
+        ("apache-proxy-timeout-beyond-edge", 9),
+        ("apache-server-tokens", 1),
+    ] {
+        assert!(
+            found.contains(&(rule.to_string(), line)),
+            "{rule} at line {line}; found {found:?}"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! Checks nginx and PHP-FPM configuration for the settings behind edge 5xx (`originlens lint`).
+//! Checks nginx, PHP-FPM and Apache configuration for the settings behind edge 5xx
+//! (`originlens lint`).
 //!
 //! Files are parsed into typed trees with `file:line:col` places ([`nginx`], [`fpm`]); the
 //! nginx parser follows nginx's own tokenizer and `include` rules, and [`nginx::Scopes`] resolves
@@ -11,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod apache;
 pub mod fpm;
 pub mod nginx;
 pub mod report;
@@ -32,6 +34,8 @@ pub enum ConfigKind {
     Nginx,
     /// PHP-FPM (`php-fpm.conf`, `pool.d/*.conf`).
     Fpm,
+    /// Apache httpd (`httpd.conf`, `apache2.conf`).
+    Apache,
 }
 
 impl ConfigKind {
@@ -40,12 +44,14 @@ impl ConfigKind {
         match self {
             ConfigKind::Nginx => "nginx",
             ConfigKind::Fpm => "fpm",
+            ConfigKind::Apache => "apache",
         }
     }
 }
 
 /// Guesses the language from the first line that is not blank or a comment: PHP-FPM files
-/// start with a `[section]` or a `key = value` line; everything else is read as nginx.
+/// start with a `[section]` or a `key = value` line; Apache files with a `<Section>` or a
+/// directive of Apache's that is not ended by `;`; everything else is read as nginx.
 pub fn detect(text: &str) -> ConfigKind {
     let first = text
         .lines()
@@ -63,12 +69,44 @@ pub fn detect(text: &str) -> ConfigKind {
                     .all(|c| c.is_ascii_alphanumeric() || "._[]-$".contains(c))
         })
     };
+    let first_word = line.split_whitespace().next().unwrap_or("");
     if (line.starts_with('[') && line.contains(']')) || (ini_key(line) && !line.ends_with(';')) {
         ConfigKind::Fpm
+    } else if (line.starts_with('<') && line.ends_with('>'))
+        || (APACHE_FIRST_WORDS.contains(&first_word)
+            && !line.ends_with(';')
+            && !line.ends_with('{'))
+    {
+        ConfigKind::Apache
     } else {
         ConfigKind::Nginx
     }
 }
+
+/// Directives that open typical Apache files (Apache capitalises them; nginx's are lower case).
+const APACHE_FIRST_WORDS: &[&str] = &[
+    "ServerRoot",
+    "ServerName",
+    "ServerAdmin",
+    "ServerTokens",
+    "Listen",
+    "LoadModule",
+    "Include",
+    "IncludeOptional",
+    "Timeout",
+    "KeepAlive",
+    "KeepAliveTimeout",
+    "ProxyTimeout",
+    "DefaultRuntimeDir",
+    "PidFile",
+    "Mutex",
+    "User",
+    "Group",
+    "Define",
+    "DocumentRoot",
+    "ErrorLog",
+    "LogLevel",
+];
 
 /// The outcome of linting a set of files.
 #[derive(Debug, Default)]
@@ -106,6 +144,7 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
     let mut report = Report::default();
     let mut nginx_configs = Vec::new();
     let mut fpm_configs = Vec::new();
+    let mut apache_configs = Vec::new();
     for path in paths {
         let file: Arc<Path> = Arc::from(path.as_path());
         let text = match std::fs::read(path) {
@@ -134,9 +173,18 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
                 }
                 Err(err) => report.errors.push(err),
             },
+            ConfigKind::Apache => match apache::parse_file(path) {
+                Ok(config) => {
+                    report
+                        .files
+                        .push((Arc::clone(&config.file), ConfigKind::Apache));
+                    apache_configs.push(config);
+                }
+                Err(err) => report.errors.push(err),
+            },
         }
     }
-    report.findings = rules::check(&nginx_configs, &fpm_configs, options);
+    report.findings = rules::check(&nginx_configs, &fpm_configs, &apache_configs, options);
     report
 }
 
@@ -154,5 +202,17 @@ mod tests {
         );
         assert_eq!(detect("server {\n listen 80;\n}\n"), ConfigKind::Nginx);
         assert_eq!(detect(""), ConfigKind::Nginx);
+        assert_eq!(
+            detect("# httpd\nServerRoot \"/etc/apache2\"\n"),
+            ConfigKind::Apache
+        );
+        assert_eq!(
+            detect("<VirtualHost *:80>\n</VirtualHost>\n"),
+            ConfigKind::Apache
+        );
+        assert_eq!(
+            detect("include /etc/nginx/conf.d/*.conf;\n"),
+            ConfigKind::Nginx
+        );
     }
 }

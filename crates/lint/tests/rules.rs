@@ -318,10 +318,47 @@ fn cases() -> Vec<Case> {
             ),
             options: opts(),
         },
+        Case {
+            rule: "apache-timeout-beyond-edge",
+            fires: ("Timeout 300\n", ""),
+            quiet: ("Timeout 60\n", ""),
+            options: opts(),
+        },
+        Case {
+            rule: "apache-proxy-timeout-beyond-edge",
+            fires: (
+                "Timeout 60\nProxyTimeout 600\nProxyPass / http://127.0.0.1:3000/\n",
+                "",
+            ),
+            quiet: (
+                "Timeout 60\nProxyTimeout 100\nProxyPass / http://127.0.0.1:3000/\n",
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "apache-keepalive-timeout-short",
+            fires: (
+                "ServerName a\n<VirtualHost *:80>\n  KeepAliveTimeout 5\n</VirtualHost>\n",
+                "",
+            ),
+            quiet: (
+                "ServerName a\nKeepAliveTimeout 905\n<VirtualHost *:80>\n</VirtualHost>\n",
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "apache-server-tokens",
+            fires: ("ServerTokens OS\n", ""),
+            quiet: ("ServerTokens Prod\n", ""),
+            options: opts(),
+        },
     ]
 }
 
-/// Lints the given nginx and PHP-FPM texts (either may be empty) and returns the rule ids.
+/// Lints the given nginx (or Apache) and PHP-FPM texts (either may be empty) and returns the
+/// rule ids; the language of the first is guessed from its contents.
 fn fired(nginx: &str, fpm: &str, options: &Options) -> Vec<&'static str> {
     let dir = tempfile::tempdir().unwrap();
     let mut paths: Vec<PathBuf> = Vec::new();

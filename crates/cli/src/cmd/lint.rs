@@ -1,4 +1,5 @@
-//! `originlens lint`: check nginx and PHP-FPM configuration for the settings behind edge 5xx.
+//! `originlens lint`: check nginx, PHP-FPM and Apache configuration for the settings behind
+//! edge 5xx.
 //!
 //! Exit status: 0 when no error-level rule fires, 1 when one does, 2 when a file cannot be read
 //! or parsed (reported with its `file:line:col`, never as "no issues").
@@ -15,7 +16,8 @@ use crate::exit::Exit;
 /// Arguments of `originlens lint`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Configuration files: nginx (includes are followed) and PHP-FPM pools, in any order.
+    /// Configuration files: nginx (includes are followed), PHP-FPM pools and Apache httpd, in any
+    /// order; the language is guessed from each file's first line.
     #[arg(required = true, value_name = "FILE")]
     pub paths: Vec<PathBuf>,
     /// Response head size in bytes measured by `originlens probe`; the upstream head buffers are
@@ -63,6 +65,8 @@ pub enum Kind {
     Nginx,
     /// PHP-FPM configuration.
     Fpm,
+    /// Apache httpd configuration.
+    Apache,
 }
 
 /// `--color`.
@@ -92,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         kind: args.kind.map(|k| match k {
             Kind::Nginx => ConfigKind::Nginx,
             Kind::Fpm => ConfigKind::Fpm,
+            Kind::Apache => ConfigKind::Apache,
         }),
     };
     let options = Options {

@@ -32,6 +32,10 @@ pub static ALL: &[&Rule] = &[
     &FPM_LISTEN_BACKLOG_LOW,
     &FPM_MAX_REQUESTS_UNSET,
     &FPM_SLOWLOG_OFF,
+    &APACHE_TIMEOUT_BEYOND_EDGE,
+    &APACHE_PROXY_TIMEOUT_BEYOND_EDGE,
+    &APACHE_KEEPALIVE_TIMEOUT_SHORT,
+    &APACHE_SERVER_TOKENS,
 ];
 
 /// Looks a rule up by id.
@@ -359,4 +363,54 @@ pub static FPM_SLOWLOG_OFF: Rule = Rule {
     why: "the slow log records a PHP stack trace of a request that runs too long, which is what explains a \
           later 504 or 524",
     fix: "request_slowlog_timeout = 10s\nslowlog = /var/log/php-fpm/$pool.slow.log",
+};
+
+/// Apache: `Timeout` longer than the edge waits.
+pub static APACHE_TIMEOUT_BEYOND_EDGE: Rule = Rule {
+    id: "apache-timeout-beyond-edge",
+    severity: Severity::Warning,
+    target: Target::Apache,
+    cause: Some(Cause::ResponseTimeout),
+    visitor: "524",
+    summary: "Apache's Timeout is longer than the edge's 125 s read timeout",
+    why: "Timeout bounds how long Apache (and mod_proxy, without ProxyTimeout) waits; past 125 s the edge has \
+          already answered 524 and hung up, and Apache logs the request with nobody to receive it",
+    fix: "Timeout 120",
+};
+
+/// Apache: `ProxyTimeout` longer than the edge waits.
+pub static APACHE_PROXY_TIMEOUT_BEYOND_EDGE: Rule = Rule {
+    id: "apache-proxy-timeout-beyond-edge",
+    severity: Severity::Warning,
+    target: Target::Apache,
+    cause: Some(Cause::ResponseTimeout),
+    visitor: "524",
+    summary: "ProxyTimeout is longer than the edge's 125 s read timeout",
+    why: "mod_proxy waits ProxyTimeout for the backend; the edge stops waiting at 125 s and answers 524 first",
+    fix: "ProxyTimeout 120",
+};
+
+/// Apache: keep-alive closed before the edge stops reusing the connection.
+pub static APACHE_KEEPALIVE_TIMEOUT_SHORT: Rule = Rule {
+    id: "apache-keepalive-timeout-short",
+    severity: Severity::Warning,
+    target: Target::Apache,
+    cause: Some(Cause::KeepaliveRace),
+    visitor: "intermittent 520",
+    summary: "Apache closes idle keep-alive connections before the edge stops reusing them",
+    why: "the edge reuses idle origin connections for up to 900 s; Apache closes them after KeepAliveTimeout \
+          (default 5 s), so a request sent as the close crosses it meets a FIN or RST: a 520 no log shows",
+    fix: "KeepAliveTimeout 905",
+};
+
+/// Apache: `ServerTokens` other than `Prod`.
+pub static APACHE_SERVER_TOKENS: Rule = Rule {
+    id: "apache-server-tokens",
+    severity: Severity::Info,
+    target: Target::Apache,
+    cause: Some(Cause::HeadTooLarge),
+    visitor: "520 only once the head exceeds the edge's limit",
+    summary: "ServerTokens is not Prod: every response carries the version and OS",
+    why: "header bloat adds up toward the head limits and tells scanners the exact version",
+    fix: "ServerTokens Prod",
 };

@@ -1,6 +1,7 @@
 //! Rules: each one an id, a severity, the cause it leads to, why and the fix ([`Rule`], listed in
 //! [`catalog`]), and a check that walks the parsed configuration and reports [`Finding`]s.
 
+mod apache;
 pub mod catalog;
 mod edge;
 mod fpm;
@@ -11,6 +12,7 @@ use std::fmt;
 use originlens_wire::Cause;
 use serde::Serialize;
 
+use crate::apache::ApacheConfig;
 use crate::fpm::FpmConfig;
 use crate::span::Span;
 
@@ -54,6 +56,8 @@ pub enum Target {
     Nginx,
     /// A PHP-FPM pool.
     Fpm,
+    /// Apache httpd.
+    Apache,
 }
 
 /// A rule's fixed description.
@@ -145,13 +149,21 @@ impl Default for Options {
 }
 
 /// Runs every rule over the parsed configurations; findings are sorted by place and unique.
-pub fn check(nginx: &[crate::nginx::Config], fpm: &[FpmConfig], options: &Options) -> Vec<Finding> {
+pub fn check(
+    nginx: &[crate::nginx::Config],
+    fpm: &[FpmConfig],
+    apache: &[ApacheConfig],
+    options: &Options,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for config in nginx {
         nginx::check(config, fpm, options, &mut out);
     }
     for config in fpm {
         fpm::check(config, options, &mut out);
+    }
+    for config in apache {
+        apache::check(config, options, &mut out);
     }
     out.sort_by(|a, b| (&a.span, a.rule.id, &a.message).cmp(&(&b.span, b.rule.id, &b.message)));
     out.dedup_by(|a, b| a.span == b.span && a.rule.id == b.rule.id && a.message == b.message);
