@@ -194,9 +194,14 @@ fn systemd_main_exit(f: &Fields, v: &mut Verdict) {
             v.role = Role::Condition;
         }
         (Some("killed"), _) => v.cause = Cause::CrashSignal,
+        // code=exited: status 0 is a clean stop; anything else a failed start or exit().
         _ => {
             v.cause = Cause::ProcessRestart;
-            v.role = Role::Condition;
+            v.role = if f.signal == Some(0) {
+                Role::Context
+            } else {
+                Role::Condition
+            };
         }
     }
 }
@@ -297,19 +302,19 @@ catalogue! {
         ex r#"2024/01/02 03:05:05 [error] 2211#2211: *9170 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 172.70.42.10, server: example.com, request: "GET /slow HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "example.com""#
         refine nginx_timeout_action;
     "N7" Nginx Condition UpstreamUnreachable "502" "nginx: connecting to the upstream failed"
-        lit "connect() failed ("
+        lit "connect() "
         re r"connect\(\) failed \((?P<code>111|113|110): (?P<detail>[^)]*)\) while connecting to upstream"
         ex r#"2024/01/02 03:04:05 [error] 2211#2211: *9180 connect() failed (111: Connection refused) while connecting to upstream, client: 172.70.42.10, server: example.com, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:3000/", host: "example.com""#;
     "N9" Nginx Condition Saturated "502" "nginx: the upstream's unix socket listen queue is full"
-        lit "connect() to "
+        lit "connect() "
         re r"connect\(\) to (?P<detail>unix:\S+) failed \(11: Resource temporarily unavailable\)"
         ex r#"2024/01/02 03:04:05 [error] 2211#2211: *9182 connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream, client: 172.70.42.10, server: example.com, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "example.com""#;
     "N8" Nginx Condition UpstreamUnreachable "502" "nginx: the upstream is not listening"
-        lit "connect() to "
+        lit "connect() "
         re r"connect\(\) to (?P<detail>unix:\S+|\S+) failed \((?P<code>2|111|113|110): [^)]*\) while connecting to upstream"
         ex r#"2024/01/02 03:04:05 [error] 2211#2211: *9181 connect() to unix:/run/php/php8.2-fpm.sock failed (2: No such file or directory) while connecting to upstream, client: 172.70.42.10, server: example.com, request: "GET /index.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "example.com""#;
     "N10" Nginx Condition UpstreamUnreachable "502" "nginx: no permission to connect to the upstream socket"
-        lit "connect() to "
+        lit "connect() "
         re r"connect\(\) to (?P<detail>\S+) failed \(13: Permission denied\)"
         ex r#"2024/01/02 03:04:05 [crit] 2211#2211: *9183 connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied) while connecting to upstream, client: 172.70.42.10"#;
     "N11" Nginx Condition UpstreamUnreachable "502" "nginx: every upstream peer is marked down"
@@ -353,7 +358,7 @@ catalogue! {
         re r"(?P<detail>SSL_do_handshake\(\) failed \(SSL: .*\)|peer closed connection in SSL handshake.*|upstream SSL certificate verify error: \(\d+:.*\)) while SSL handshaking to upstream"
         ex r#"2024/01/02 03:04:05 [error] 2211#2211: *9230 SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::wrong version number) while SSL handshaking to upstream, client: 172.70.42.10, upstream: "https://10.0.0.5:8080/""#;
     "N22" Nginx Kill CrashSignal "520" "nginx worker process died on a signal"
-        lit "exited on signal"
+        lit "exited"
         re r"\[alert\] \d+#\d+: (?:\*\d+ )?worker process (?P<pid>\d+) exited on signal (?P<signal>\d+)(?P<detail> \(core dumped\))?"
         ex r#"2024/01/02 03:04:05 [alert] 1022#1022: worker process 2211 exited on signal 11 (core dumped)"#
         refine nginx_worker;
@@ -399,7 +404,7 @@ catalogue! {
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_http:error] [pid 3011:tid 140233] (104)Connection reset by peer: [client 172.70.42.10:51234] AH01102: error reading status line from remote server 127.0.0.1:8080"#
         refine apr_timeout;
     "A2" Apache Symptom ResponseEmpty "502" "Apache: the proxy gave up on the backend"
-        lit "AH00898"
+        lit "AH0"
         re r"AH00898: (?P<detail>.*) returned by (?P<request>\S+)"
         ex r#"[Tue Jan 02 03:04:05.123600 2024] [proxy:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH00898: Error reading from remote server returned by /api/orders"#
         refine apache_proxy_error;
@@ -413,24 +418,24 @@ catalogue! {
         re r"(?:AH00957|AH02454)?:? ?(?:proxy: )?(?P<detail>\w+): attempt to connect to (?:Unix domain socket )?(?P<upstream>\S+)(?: \([^)]*\))? failed"
         ex r#"[Tue Jan 02 03:04:05.100000 2024] [proxy:error] [pid 3011:tid 140233] (111)Connection refused: AH00957: HTTP: attempt to connect to 127.0.0.1:8080 (localhost:8080) failed"#;
     "A5b" Apache Condition UpstreamUnreachable "503" "Apache: no connection to the backend"
-        lit "failed to make connection to backend"
+        lit "AH0"
         re r"(?:AH01114|AH01079): (?:\w+: )?failed to make connection to backend: (?P<upstream>\S+)"
         ex r#"[Tue Jan 02 03:04:05.100100 2024] [proxy:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH01114: HTTP: failed to make connection to backend: localhost"#;
     "A7" Apache Symptom ResponseEmpty "503" "Apache: the FastCGI backend closed before its response head"
-        lit "Failed to read FastCGI header"
+        lit "AH0"
         re r"(?:AH01067: )?Failed to read FastCGI header"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_fcgi:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH01067: Failed to read FastCGI header"#;
     "A8" Apache Symptom ResponseEmpty "503" "Apache: dispatching to the FastCGI backend failed"
-        lit "AH01075"
+        lit "AH0"
         re r"(?:\((?P<code>-?\d+)\)[^:\[]*: )?(?:\[client [^\]]+\] )?AH01075: Error dispatching request to (?P<upstream>\S*)"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_fcgi:error] [pid 3011:tid 140233] (70007)The timeout specified has expired: [client 172.70.42.10:51234] AH01075: Error dispatching request to :"#
         refine apr_timeout;
     "A9" Apache Condition AppFatal "500" "Apache relayed a PHP fatal error from FastCGI"
-        lit "AH01071"
+        lit "AH0"
         re r"AH01071: Got error '(?:PHP message: )?(?P<detail>PHP Fatal error: .*?)'?$"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_fcgi:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH01071: Got error 'PHP message: PHP Fatal error:  Maximum execution time of 30 seconds exceeded in /var/www/html/index.php on line 12'"#;
     "A10" Apache Symptom FieldInvalid "502" "Apache: the FastCGI script's headers are malformed"
-        lit "AH01070"
+        lit "AH0"
         re r"AH01070: Error parsing script headers"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_fcgi:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH01070: Error parsing script headers"#;
     "A11" Apache Symptom ResponseEmpty "500" "Apache: the script ended before its headers"
@@ -446,7 +451,7 @@ catalogue! {
         re r"Script timed out before returning headers: (?P<script>\S+)"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [cgid:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] Script timed out before returning headers: app.cgi"#;
     "A12b" Apache Kill TimeoutKill "504" "Apache: no output from a CGI script in time"
-        lit "AH01220"
+        lit "AH0"
         re r"AH01220: Timeout waiting for output from CGI script (?P<script>\S+)"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [cgid:warn] [pid 3011] [client 172.70.42.10:51234] AH01220: Timeout waiting for output from CGI script /usr/lib/cgi-bin/app.cgi"#;
     "A13" Apache Kill TimeoutKill "500" "mod_fcgid: read timeout, the process is killed"
@@ -468,7 +473,7 @@ catalogue! {
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [core:notice] [pid 1001] AH00060: seg fault or similar nasty error detected in the parent process"#
         refine edge_process;
     "A16" Apache Condition Saturated "522/524/520" "Apache reached MaxRequestWorkers"
-        lit "MaxRequestWorkers"
+        lit "AH0"
         re r"AH(?:00484|00161|00286|10159): server (?P<detail>reached|is within MinSpareThreads of) MaxRequestWorkers"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [mpm_event:error] [pid 1001:tid 140111] AH00484: server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting"#
         refine edge_process;
@@ -478,7 +483,7 @@ catalogue! {
         ex r#"[Tue Jan 02 03:04:05 2024] [error] server reached MaxClients setting, consider raising the MaxClients setting"#
         refine edge_process;
     "A17" Apache Symptom HeadTooLarge "502" "Apache: the backend's response header exceeds ResponseFieldSize"
-        lit "AH10124"
+        lit "AH1"
         re r"AH10124: header size is over the limit allowed by ResponseFieldSize \((?P<detail>\d+) bytes\)"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_http:warn] [pid 3011:tid 140233] (28)No space left on device: [client 172.70.42.10:51234] AH10124: header size is over the limit allowed by ResponseFieldSize (8192 bytes). Bad response header: 'Set-Cookie: a=AAAA[...]AAAA'"#;
     "A18" Apache Symptom FieldInvalid "502" "Apache: the backend's response head is malformed"
@@ -486,35 +491,35 @@ catalogue! {
         re r"(?:AH01106: )?(?:proxy: )?bad HTTP/\d\.\d header returned by (?P<request>\S+)(?: \((?P<detail>\w+)\))?"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_http:warn] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH01106: bad HTTP/1.1 header returned by /cart (GET)"#;
     "A19" Apache Symptom FieldInvalid "500" "Apache: the application sent an invalid header name"
-        lit "AH02429"
+        lit "AH0"
         re r"AH02429: Response header name '(?P<detail>.*)' contains invalid characters"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [http:error] [pid 3011:tid 140233] [client 172.70.42.10:51234] AH02429: Response header name 'X Bad' contains invalid characters, aborting request"#;
     "A20" Apache Symptom BodyTruncated "origin status, cut-off body" "Apache: reading the backend's body failed"
-        lit "AH01110"
+        lit "AH0"
         re r"AH01110: error reading response"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [proxy_http:error] [pid 3011:tid 140233] (104)Connection reset by peer: [client 172.70.42.10:51234] AH01110: error reading response"#;
     "A21" Apache Symptom BodyTruncated "origin status, cut-off body" "Apache: reading a script's or backend's output failed"
-        lit "AH00574"
+        lit "AH0"
         re r"(?:\((?P<code>-?\d+)\)[^:\[]*: )?(?:\[client [^\]]+\] )?AH00574: ap_content_length_filter"
         ex r#"[Tue Jan 02 03:04:05.123456 2024] [core:error] [pid 3011] (70007)The timeout specified has expired: [client 172.70.42.10:51234] AH00574: ap_content_length_filter: apr_bucket_read() failed"#
         refine apr_timeout;
 
     // ---- PHP-FPM and PHP (§4) ----
     "P1" PhpFpm Kill CrashSignal "502" "php-fpm child died on a signal"
-        lit "exited on signal"
+        lit "exited"
         re r"\[pool (?P<pool>\S+)\] child (?P<pid>\d+) exited on signal (?P<signal>\d+) \((?P<signame>SIG\w+)(?P<detail> - core dumped)?\)"
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48211 exited on signal 11 (SIGSEGV - core dumped) after 912.503112 seconds from start"#
         refine by_signal;
     "P2" PhpFpm Context ProcessRestart "502" "php-fpm child exited with an error code"
-        lit "exited with code"
+        lit "exited"
         re r"\[pool (?P<pool>\S+)\] child (?P<pid>\d+) exited with code (?P<detail>[1-9]\d*) after"
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48212 exited with code 255 after 0.412345 seconds from start"#;
     "P3" PhpFpm Kill TimeoutKill "502" "php-fpm killed a request that ran past request_terminate_timeout"
-        lit "execution timed out"
+        lit "xecut"
         re r#"\[pool (?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) execution timed out \((?P<detail>[\d.]+) sec\), terminating"#
         ex r#"[02-Jan-2024 03:05:05] WARNING: [pool www] child 48213, script '/var/www/html/index.php' (request: "POST /index.php?route=checkout") execution timed out (60.000612 sec), terminating"#;
     "P4" PhpFpm Context TimeoutKill "502" "php-fpm: a request is running slowly (slowlog)"
-        lit "executing too slow"
+        lit "xecut"
         re r#"\[pool (?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) executing too slow \((?P<detail>[\d.]+) sec\)"#
         ex r#"[02-Jan-2024 03:04:35] WARNING: [pool www] child 48213, script '/var/www/html/index.php' (request: "POST /index.php") executing too slow (5.001234 sec), logging"#;
     "P5" PhpFpm Condition Saturated "502/504" "php-fpm pool reached max_children"
@@ -530,11 +535,11 @@ catalogue! {
         re r#"(?:\[pool (?P<pool>\S+)\] child (?P<pid>\d+) said into \w+: ")?(?P<detail>zend_mm_heap corrupted)"#
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48211 said into stderr: "zend_mm_heap corrupted""#;
     "P8" PhpFpm Condition ProcessRestart "502" "php-fpm reloads after too many failed children"
-        lit "failed processes threshold"
+        lit "processes"
         re r"failed processes threshold \((?P<detail>\d+ in \d+ sec)\) is reached, initiating reload"
         ex r#"[02-Jan-2024 03:04:09] WARNING: failed processes threshold (10 in 60 sec) is reached, initiating reload"#;
     "P9" PhpFpm Condition Saturated "502" "php-fpm reached process.max"
-        lit "maximum number of processes"
+        lit "processes"
         re r"The maximum number of processes has been reached"
         ex r#"[02-Jan-2024 03:04:05] WARNING: The maximum number of processes has been reached. Please review your configuration and consider raising 'process.max'"#;
     "P10" Php Condition AppFatal "500" "PHP hit memory_limit (a 500, not an OOM kill)"
@@ -542,7 +547,7 @@ catalogue! {
         re r"PHP Fatal error:  Allowed memory size of (?P<memory>\d+) bytes exhausted(?: \(tried to allocate \d+ bytes\))?(?: in (?P<script>\S+))?"
         ex r#"[02-Jan-2024 03:04:05 UTC] PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes) in /var/www/app/src/Report.php on line 88"#;
     "P11" Php Condition AppFatal "500" "PHP hit max_execution_time (a 500)"
-        lit "Maximum execution time of"
+        lit "xecut"
         re r"PHP Fatal error:  Maximum execution time of (?P<detail>\d+) seconds? exceeded(?: in (?P<script>\S+))?"
         ex r#"[02-Jan-2024 03:04:35 UTC] PHP Fatal error:  Maximum execution time of 30 seconds exceeded in /var/www/html/index.php on line 12"#;
 
@@ -558,11 +563,11 @@ catalogue! {
         ex r#"[1234567.900000] traps: node[9911] general protection fault ip:55d0c3a1b2c3 sp:7ffc0d1e2f30 error:0 in node[55d0c2000000+2a00000]"#
         refine kernel_comm;
     "K3" Kernel Context OomKill "502" "kernel: the OOM killer was invoked"
-        lit "invoked oom-killer"
+        lit "oom-kill"
         re r"(?P<comm>\S+) invoked oom-killer: gfp_mask=(?P<detail>0x[0-9a-f]+)"
         ex r#"[1234570.000001] php-fpm8.2 invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0"#;
     "K4" Kernel Context OomKill "502" "kernel: OOM victim chosen"
-        lit "oom-kill:constraint="
+        lit "oom-kill"
         re r"oom-kill:constraint=(?P<detail>CONSTRAINT_\w+),nodemask=[^,]*(?:,cpuset=[^,]*,mems_allowed=[^,]*)?(?:,global_oom)?(?:,oom_memcg=[^,]*)?(?:,task_memcg=(?P<unit>[^,]*))?,task=(?P<comm>[^,]+),pid=(?P<pid>\d+),uid=\d+"
         ex r#"[1234570.000900] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/php8.2-fpm.service,task=php-fpm8.2,pid=48214,uid=33"#
         refine kernel_comm;
@@ -583,7 +588,7 @@ catalogue! {
 
     // ---- systemd (§6) ----
     "S1" Systemd Kill CrashSignal "502/521" "systemd: a service's main process exited"
-        lit "Main process exited"
+        lit "exited"
         re r"(?P<unit>[\w@.\\-]+): Main process exited, code=(?P<code>exited|killed|dumped), status=(?P<signal>\d+)/(?P<signame>\w+)"
         ex r#"Jan 02 03:04:05 web1 systemd[1]: node-api.service: Main process exited, code=dumped, status=11/SEGV"#
         refine systemd_main_exit;
@@ -618,11 +623,11 @@ catalogue! {
         re r"^Node\.js (?P<detail>v\d+\.\d+\.\d+)\s*$"
         ex r#"Node.js v20.11.0"#;
     "J3" Node Kill CrashSignal "502 (520 if exposed)" "Node.js exited on an unhandled 'error' event"
-        lit "Unhandled 'error' event"
+        lit "Unhandled"
         re r"throw er; // Unhandled 'error' event"
         ex r#"      throw er; // Unhandled 'error' event"#;
     "J4" Node Kill CrashSignal "502 (520 if exposed)" "Node.js exited on an unhandled promise rejection"
-        lit "UnhandledPromiseRejection"
+        lit "Unhandled"
         re r#"\[UnhandledPromiseRejection: .*?(?:The promise rejected with the reason "(?P<detail>[^"]*)")?"#
         ex r#"[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "timeout".] { code: 'ERR_UNHANDLED_REJECTION' }"#;
 
@@ -642,15 +647,15 @@ catalogue! {
         ex r#"[2024-01-02 03:04:05 +0000] [1201] [WARNING] Worker with pid 1312 was terminated due to signal 9"#
         refine worker_signal;
     "G4" Gunicorn Condition UpstreamUnreachable "502" "gunicorn worker exited with an error code"
-        lit "exited with code"
+        lit "exited"
         re r"Worker \(pid:(?P<pid>\d+)\) exited with code (?P<detail>[1-9]\d*)"
         ex r#"[2024-01-02 03:04:05 +0000] [1201] [ERROR] Worker (pid:1313) exited with code 3"#;
     "G4b" Gunicorn Condition UpstreamUnreachable "502" "gunicorn cannot start the application"
-        lit "Worker failed to boot"
+        lit "Reason: "
         re r"Reason: (?P<detail>Worker failed to boot)"
         ex r#"[2024-01-02 03:04:05 +0000] [1201] [INFO] Reason: Worker failed to boot."#;
     "G4c" Gunicorn Condition UpstreamUnreachable "502" "gunicorn cannot load the application"
-        lit "App failed to load"
+        lit "Reason: "
         re r"Reason: (?P<detail>App failed to load)"
         ex r#"[2024-01-02 03:04:05 +0000] [1201] [INFO] Reason: App failed to load."#;
 
@@ -673,11 +678,11 @@ catalogue! {
         re r#"uWSGI listen queue of socket "(?P<upstream>[^"]+)" \(fd: \d+\) full !!! \((?P<detail>\d+/\d+)\)"#
         ex r#"Tue Jan  2 03:04:05 2024 - *** uWSGI listen queue of socket "127.0.0.1:8000" (fd: 3) full !!! (101/100) ***"#;
     "U5" Uwsgi Context ClientAbort "context" "uWSGI: the proxy hung up before the response was written"
-        lit "(): Broken pipe ["
+        lit "(): "
         re r"\w+\(\): (?P<detail>Broken pipe) \[\S+ line \d+\] during (?P<request>\w+ \S+)"
         ex r#"Tue Jan  2 03:05:05 2024 - uwsgi_response_writev_headers_and_body_do(): Broken pipe [core/writer.c line 306] during GET /report (172.70.42.10)"#;
     "U5b" Uwsgi Context ClientAbort "context" "uWSGI: the proxy reset the connection before the response was written"
-        lit "(): Connection reset by peer ["
+        lit "(): "
         re r"\w+\(\): (?P<detail>Connection reset by peer) \[\S+ line \d+\] during (?P<request>\w+ \S+)"
         ex r#"Tue Jan  2 03:05:05 2024 - uwsgi_response_write_body_do(): Connection reset by peer [core/writer.c line 429] during GET /report (172.70.42.10)"#;
 
@@ -883,6 +888,8 @@ mod tests {
         let (v, _) = verdict("Jan 02 03:04:05 web1 systemd[1]: nginx.service: Main process exited, code=killed, status=9/KILL");
         assert_eq!(v.cause, Cause::OomKill);
         assert!(v.edge_facing);
+        let (v, _) = verdict("Jan 02 03:04:05 web1 systemd[1]: nginx.service: Main process exited, code=exited, status=0/SUCCESS");
+        assert_eq!(v.role, Role::Context, "a clean stop explains nothing");
         let (v, _) = verdict(by_id("S3").unwrap().example);
         assert_eq!(v.cause, Cause::CrashSignal);
         // nginx worker crash is the edge.
