@@ -116,8 +116,10 @@ kinds! {
     VersionUnknownMinor => "version.unknown-minor", StartLineInvalid, Warning;
     /// More than one digit on a side of the dot.
     VersionMultiDigit => "version.multi-digit", StartLineInvalid, Error;
-    /// Status code not exactly three digits.
+    /// Status code of more than three digits.
     StatusNot3Digits => "status.not-3-digits", StartLineInvalid, Error;
+    /// Status code of fewer than three digits, or none.
+    StatusTooFewDigits => "status.too-few-digits", StartLineInvalid, Error;
     /// Status code with a non-digit.
     StatusNonDigit => "status.non-digit", StartLineInvalid, Error;
     /// IIS-style sub-status such as `403.1`.

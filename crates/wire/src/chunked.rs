@@ -1,0 +1,452 @@
+//! Streaming decoder for the chunked transfer coding (RFC 9112 §7.1), one state per grammar
+//! position so that any split of the input gives the same result.
+//!
+//! ```text
+//! chunked-body = *chunk last-chunk trailer-section CRLF
+//! chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//! chunk-size   = 1*HEXDIG
+//! ```
+//! CRLF only: a bare LF in chunk framing is invalid (RFC errata 7633).
+
+use crate::bytes::is_token;
+use crate::finding::{Finding, Kind};
+
+/// More hex digits than this cannot fit a u64 chunk size.
+const MAX_SIZE_DIGITS: u32 = 16;
+/// Longest chunk extension accepted before the line is declared invalid.
+const CHUNK_EXT_LIMIT: u32 = 8 * 1024;
+/// Longest trailer line kept for validation.
+const TRAILER_LINE_LIMIT: usize = 8 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At the start of a chunk-size line.
+    SizeStart,
+    /// Inside the hex digits.
+    Size,
+    /// Whitespace after the digits.
+    SizeWs,
+    /// Inside a chunk extension.
+    Ext,
+    /// Inside a quoted-string of a chunk extension.
+    ExtQuoted,
+    /// After a backslash in a quoted-string.
+    ExtQuotedEscape,
+    /// CR seen at the end of the size line.
+    SizeLf,
+    /// Reading chunk data.
+    Data,
+    /// Expecting the CR after chunk data.
+    DataCr,
+    /// Expecting the LF after chunk data.
+    DataLf,
+    /// At the start of a trailer line (or the final CRLF).
+    TrailerStart,
+    /// Inside a trailer line.
+    Trailer,
+    /// CR seen at the end of a trailer line.
+    TrailerLf,
+    /// CR seen on the empty line that ends the body.
+    EndLf,
+    /// The body is complete.
+    Done,
+    /// A fatal framing error; the rest is not decoded.
+    Failed,
+}
+
+/// The chunked decoder.
+#[derive(Clone, Debug)]
+pub struct ChunkedDecoder {
+    state: State,
+    size: u64,
+    digits: u32,
+    ext_len: u32,
+    remaining: u64,
+    trailer: Vec<u8>,
+    trailer_start: u64,
+    warned_ws: bool,
+    /// Number of data chunks seen (the last chunk excluded).
+    pub chunks: u64,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder {
+            state: State::SizeStart,
+            size: 0,
+            digits: 0,
+            ext_len: 0,
+            remaining: 0,
+            trailer: Vec::new(),
+            trailer_start: 0,
+            warned_ws: false,
+            chunks: 0,
+        }
+    }
+}
+
+impl ChunkedDecoder {
+    /// Is the last chunk and trailer section complete?
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Did the framing fail?
+    pub fn is_failed(&self) -> bool {
+        self.state == State::Failed
+    }
+
+    /// Is the decoder between chunks, at a place where a clean end would be possible?
+    pub fn in_data(&self) -> bool {
+        self.state == State::Data
+    }
+
+    /// Decodes `input`, whose first byte is at stream offset `base`. Chunk data goes to
+    /// `data`; findings to `out`. Returns how many bytes were consumed: fewer than
+    /// `input.len()` only once the body is done or has failed.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        base: u64,
+        data: &mut dyn FnMut(&[u8]),
+        out: &mut Vec<Finding>,
+    ) -> usize {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            let at = base + i as u64;
+            if matches!(
+                self.state,
+                State::Ext | State::ExtQuoted | State::ExtQuotedEscape
+            ) {
+                self.ext_len += 1;
+            }
+            match self.state {
+                State::Done | State::Failed => return i,
+                State::Data => {
+                    let n = (self.remaining.min((input.len() - i) as u64)) as usize;
+                    data(&input[i..i + n]);
+                    self.remaining -= n as u64;
+                    i += n;
+                    if self.remaining == 0 {
+                        self.state = State::DataCr;
+                    }
+                    continue;
+                }
+                State::SizeStart => match hex(b) {
+                    Some(d) => {
+                        self.size = d;
+                        self.digits = u32::from(d != 0);
+                        self.ext_len = 0;
+                        self.state = State::Size;
+                    }
+                    None if b == b'\r' || b == b'\n' => {
+                        return self.fail(i, at, Kind::ChunkSizeEmpty, "empty chunk-size line", out)
+                    }
+                    None => {
+                        let msg = format!("chunk-size starts with {}", show(b));
+                        return self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
+                    }
+                },
+                State::Size => match hex(b) {
+                    Some(d) => {
+                        if self.digits > 0 || d != 0 {
+                            self.digits += 1;
+                        }
+                        if self.digits > MAX_SIZE_DIGITS {
+                            let msg = "chunk-size does not fit 64 bits";
+                            return self.fail(i, at, Kind::ChunkSizeOverflow, msg, out);
+                        }
+                        self.size = (self.size << 4) | d;
+                    }
+                    None => self.after_size(b, i, at, out),
+                },
+                State::SizeWs => {
+                    if b == b' ' || b == b'\t' {
+                    } else {
+                        self.after_size(b, i, at, out);
+                    }
+                }
+                State::Ext | State::ExtQuoted | State::ExtQuotedEscape
+                    if self.ext_len > CHUNK_EXT_LIMIT =>
+                {
+                    let msg = format!("chunk extension longer than {CHUNK_EXT_LIMIT} bytes");
+                    return self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
+                }
+                State::Ext => match b {
+                    b'\r' => self.state = State::SizeLf,
+                    b'\n' => {
+                        let msg = "LF inside a chunk extension";
+                        return self.fail(i, at, Kind::ChunkExtNewline, msg, out);
+                    }
+                    b'"' => self.state = State::ExtQuoted,
+                    _ => {}
+                },
+                State::ExtQuoted | State::ExtQuotedEscape => {
+                    if b == b'\r' || b == b'\n' {
+                        let msg = "line break inside a quoted chunk extension";
+                        return self.fail(i, at, Kind::ChunkExtNewline, msg, out);
+                    }
+                    self.state = match (self.state, b) {
+                        (State::ExtQuotedEscape, _) => State::ExtQuoted,
+                        (_, b'\\') => State::ExtQuotedEscape,
+                        (_, b'"') => State::Ext,
+                        _ => State::ExtQuoted,
+                    };
+                }
+                State::SizeLf => {
+                    if b != b'\n' {
+                        let msg = "CR not followed by LF after the chunk-size";
+                        return self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
+                    }
+                    self.start_data();
+                }
+                State::DataCr => match b {
+                    b'\r' => self.state = State::DataLf,
+                    b'\n' => {
+                        let msg = "bare LF after chunk data";
+                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                    }
+                    _ => {
+                        let msg = format!("chunk data runs past its size of {}", self.size);
+                        return self.fail(i, at, Kind::ChunkDataOverrun, msg, out);
+                    }
+                },
+                State::DataLf => {
+                    if b != b'\n' {
+                        let msg = "CR after chunk data not followed by LF";
+                        return self.fail(i, at, Kind::ChunkDataOverrun, msg, out);
+                    }
+                    self.state = State::SizeStart;
+                }
+                State::TrailerStart => match b {
+                    b'\r' => self.state = State::EndLf,
+                    b'\n' => {
+                        let msg = "bare LF ends the chunked body";
+                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                    }
+                    _ => {
+                        self.trailer.clear();
+                        self.trailer.push(b);
+                        self.trailer_start = at;
+                        self.state = State::Trailer;
+                    }
+                },
+                State::Trailer => match b {
+                    b'\r' => self.state = State::TrailerLf,
+                    b'\n' => {
+                        let msg = "bare LF ends a trailer line";
+                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                    }
+                    _ => {
+                        if self.trailer.len() < TRAILER_LINE_LIMIT {
+                            self.trailer.push(b);
+                        }
+                    }
+                },
+                State::TrailerLf => {
+                    if b != b'\n' {
+                        let msg = "CR not followed by LF in the trailer section";
+                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                    }
+                    self.check_trailer(out);
+                    self.state = State::TrailerStart;
+                }
+                State::EndLf => {
+                    if b != b'\n' {
+                        let msg = "CR not followed by LF at the end of the chunked body";
+                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                    }
+                    self.state = State::Done;
+                    return i + 1;
+                }
+            }
+            i += 1;
+        }
+        input.len()
+    }
+
+    fn after_size(&mut self, b: u8, i: usize, at: u64, out: &mut Vec<Finding>) {
+        match b {
+            b'\r' => self.state = State::SizeLf,
+            b'\n' => {
+                self.fail(
+                    i,
+                    at,
+                    Kind::ChunkBareLf,
+                    "bare LF after the chunk-size",
+                    out,
+                );
+            }
+            b';' => {
+                self.state = State::Ext;
+            }
+            b' ' | b'\t' => {
+                if !self.warned_ws {
+                    self.warned_ws = true;
+                    out.push(Finding::at(
+                        Kind::ChunkSizeTrailingWs,
+                        at,
+                        "whitespace after the chunk-size",
+                    ));
+                }
+                self.state = State::SizeWs;
+            }
+            _ => {
+                let msg = format!("{} after the chunk-size digits", show(b));
+                self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
+            }
+        }
+    }
+
+    fn start_data(&mut self) {
+        if self.size == 0 {
+            self.state = State::TrailerStart;
+        } else {
+            self.chunks += 1;
+            self.remaining = self.size;
+            self.state = State::Data;
+        }
+    }
+
+    fn check_trailer(&mut self, out: &mut Vec<Finding>) {
+        let line = &self.trailer;
+        let valid = match memchr::memchr(b':', line) {
+            Some(colon) if colon > 0 => line[..colon].iter().all(|&b| is_token(b)),
+            _ => false,
+        };
+        if !valid {
+            out.push(Finding::at(
+                Kind::ChunkTrailerInvalid,
+                self.trailer_start,
+                format!(
+                    "malformed trailer line `{}`",
+                    String::from_utf8_lossy(&line[..line.len().min(40)])
+                ),
+            ));
+        }
+    }
+
+    fn fail(
+        &mut self,
+        i: usize,
+        at: u64,
+        kind: Kind,
+        msg: impl Into<String>,
+        out: &mut Vec<Finding>,
+    ) -> usize {
+        out.push(Finding::at(kind, at, msg));
+        self.state = State::Failed;
+        i
+    }
+}
+
+fn hex(b: u8) -> Option<u64> {
+    match b {
+        b'0'..=b'9' => Some((b - b'0') as u64),
+        b'a'..=b'f' => Some((b - b'a' + 10) as u64),
+        b'A'..=b'F' => Some((b - b'A' + 10) as u64),
+        _ => None,
+    }
+}
+
+fn show(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("`{}`", b as char)
+    } else {
+        format!("byte {b:#04x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(input: &[u8]) -> (Vec<u8>, Vec<Kind>, bool, usize) {
+        let mut d = ChunkedDecoder::default();
+        let mut data = Vec::new();
+        let mut out = Vec::new();
+        let used = d.feed(input, 0, &mut |b| data.extend_from_slice(b), &mut out);
+        (data, out.iter().map(|f| f.id).collect(), d.is_done(), used)
+    }
+
+    #[test]
+    fn decodes_a_valid_body_with_extension_and_trailer() {
+        let (data, kinds, done, used) =
+            decode(b"2;name=\"a;b\"\r\nok\r\n3\r\n!!!\r\n0\r\nX-T: 1\r\n\r\nEXTRA");
+        assert_eq!(data, b"ok!!!");
+        assert!(kinds.is_empty(), "{kinds:?}");
+        assert!(done);
+        assert_eq!(used, 39);
+    }
+
+    #[test]
+    fn grammar_errors() {
+        let cases: &[(&[u8], Kind)] = &[
+            (b"zz\r\n", Kind::ChunkSizeInvalid),
+            (b"0x2\r\n", Kind::ChunkSizeInvalid),
+            (b"\r\nok", Kind::ChunkSizeEmpty),
+            (b"fffffffffffffffff\r\n", Kind::ChunkSizeOverflow),
+            (b"2\nok\r\n", Kind::ChunkBareLf),
+            (b"2\r\nok\n0\r\n\r\n", Kind::ChunkBareLf),
+            (b"2;a\nb\r\n", Kind::ChunkExtNewline),
+            (b"2;a=\"x\r\ny\"\r\n", Kind::ChunkExtNewline),
+            (b"2\r\nokXX\r\n", Kind::ChunkDataOverrun),
+        ];
+        for (input, kind) in cases {
+            let (_, kinds, done, _) = decode(input);
+            assert_eq!(
+                kinds.first(),
+                Some(kind),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert!(!done);
+        }
+    }
+
+    #[test]
+    fn warnings_do_not_stop_decoding() {
+        let (data, kinds, done, _) = decode(b"2 \r\nok\r\n0\r\nbad trailer\r\n\r\n");
+        assert_eq!(data, b"ok");
+        assert_eq!(
+            kinds,
+            [Kind::ChunkSizeTrailingWs, Kind::ChunkTrailerInvalid]
+        );
+        assert!(done);
+    }
+
+    #[test]
+    fn leading_zeros_do_not_count_toward_overflow() {
+        let (data, kinds, done, _) = decode(b"00000000000000000002\r\nok\r\n0\r\n\r\n");
+        assert_eq!(data, b"ok");
+        assert!(kinds.is_empty());
+        assert!(done);
+    }
+
+    #[test]
+    fn any_split_gives_the_same_result() {
+        let input: &[u8] = b"4;x=\"q\\\"\"\r\nwiki\r\n5\r\npedia\r\n0\r\nA: b\r\n\r\n";
+        let whole = decode(input);
+        for split in 0..input.len() {
+            let mut d = ChunkedDecoder::default();
+            let mut data = Vec::new();
+            let mut out = Vec::new();
+            let a = d.feed(
+                &input[..split],
+                0,
+                &mut |b| data.extend_from_slice(b),
+                &mut out,
+            );
+            let b = d.feed(
+                &input[split..],
+                split as u64,
+                &mut |b| data.extend_from_slice(b),
+                &mut out,
+            );
+            assert_eq!(data, whole.0);
+            assert!(d.is_done());
+            assert_eq!(a + b, whole.3);
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! How long the body is: RFC 9112 §6.3, in the RFC's order, with every framing defect reported.
+
+use crate::bytes::trim_ows;
+use crate::finding::{Finding, Kind};
+use crate::head::Head;
+
+/// What the request was, as far as the response's framing depends on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The request method was HEAD.
+    pub head: bool,
+    /// The request method was CONNECT.
+    pub connect: bool,
+    /// The request asked for a protocol upgrade (`Upgrade:` header).
+    pub upgrade: bool,
+}
+
+/// How the body of a response is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "length", rename_all = "kebab-case")]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    NoBody,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the connection closes.
+    CloseDelimited,
+    /// The connection became a tunnel (2xx to CONNECT, 101 to an upgrade).
+    Tunnel,
+}
+
+impl Framing {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framing::NoBody => "no-body",
+            Framing::Length(_) => "length",
+            Framing::Chunked => "chunked",
+            Framing::CloseDelimited => "close-delimited",
+            Framing::Tunnel => "tunnel",
+        }
+    }
+}
+
+/// Content-Length with more digits than this overflows u64 for sure.
+const MAX_CONTENT_LENGTH_DIGITS: usize = 19;
+
+/// Decides the framing of a final response and reports framing defects.
+pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing {
+    let code = head.code.unwrap_or(200);
+    let cl_fields: Vec<_> = head.fields_named("content-length").collect();
+    let te_fields: Vec<_> = head.fields_named("transfer-encoding").collect();
+    let span_of = |f: &crate::head::Field| head.abs(f.line.start)..head.abs(f.line.end);
+
+    // 1. HEAD, 1xx, 204 and 304 end at the empty line.
+    if (100..200).contains(&code) || code == 204 {
+        if let Some(f) = cl_fields.iter().chain(te_fields.iter()).next() {
+            out.push(Finding::new(
+                Kind::FramingOnBodilessStatus,
+                span_of(f),
+                format!(
+                    "{} on a {code} response, which has no body",
+                    name_of(head, f)
+                ),
+            ));
+        }
+        if code != 101 || !req.upgrade {
+            return Framing::NoBody;
+        }
+    }
+    if code == 101 && req.upgrade {
+        return Framing::Tunnel;
+    }
+    if req.head || code == 304 {
+        return Framing::NoBody;
+    }
+    // 2. A 2xx answer to CONNECT is a tunnel.
+    if req.connect && (200..300).contains(&code) {
+        return Framing::Tunnel;
+    }
+    // 3./4. Transfer-Encoding overrides Content-Length; chunked must be final.
+    if let Some(first_te) = te_fields.first() {
+        if let Some(cl) = cl_fields.first() {
+            out.push(Finding::new(
+                Kind::FramingClAndTe,
+                span_of(cl),
+                "Content-Length together with Transfer-Encoding (Transfer-Encoding wins)",
+            ));
+        }
+        if head.version.is_some_and(|v| v.major == 1 && v.minor == 0) {
+            out.push(Finding::new(
+                Kind::TeInHttp10,
+                span_of(first_te),
+                "Transfer-Encoding in an HTTP/1.0 response: framing is faulty",
+            ));
+        }
+        return decide_transfer_coding(head, &te_fields, out);
+    }
+    // 5./6. Content-Length.
+    if !cl_fields.is_empty() {
+        return decide_content_length(head, &cl_fields, out);
+    }
+    // 7. Otherwise read until close.
+    out.push(Finding::at(
+        Kind::FramingCloseDelimited,
+        head.abs(head.raw.len()),
+        "no Content-Length or Transfer-Encoding: the body ends at close, truncation is undetectable",
+    ));
+    Framing::CloseDelimited
+}
+
+fn name_of(head: &Head, f: &crate::head::Field) -> String {
+    String::from_utf8_lossy(head.name(f)).into_owned()
+}
+
+fn decide_transfer_coding(
+    head: &Head,
+    fields: &[&crate::head::Field],
+    out: &mut Vec<Finding>,
+) -> Framing {
+    let mut codings: Vec<(&[u8], u64)> = Vec::new();
+    for f in fields {
+        let value = head.value(f);
+        let base = head.abs(f.value.start);
+        let mut pos = 0;
+        for part in value.split(|&b| b == b',') {
+            codings.push((trim_ows(part), base + pos as u64));
+            pos += part.len() + 1;
+        }
+    }
+    let span = head.abs(fields[0].line.start)..head.abs(fields[fields.len() - 1].line.end);
+    let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+    let chunked_count = codings.iter().filter(|(c, _)| is_chunked(c)).count();
+    if let Some((_, at)) = codings.iter().find(|(c, _)| {
+        c.len() > 7
+            && c[..7].eq_ignore_ascii_case(b"chunked")
+            && trim_ows(&c[7..]).starts_with(b";")
+    }) {
+        out.push(Finding::at(
+            Kind::TeChunkedParams,
+            *at,
+            "parameters on `chunked` (it defines none)",
+        ));
+        return Framing::CloseDelimited;
+    }
+    if chunked_count > 1 {
+        out.push(Finding::new(
+            Kind::TeChunkedTwice,
+            span,
+            "`chunked` applied more than once",
+        ));
+        return Framing::Chunked;
+    }
+    let last = codings.last().map(|(c, _)| *c).unwrap_or_default();
+    if is_chunked(last) {
+        if codings.len() > 1 {
+            out.push(Finding::new(
+                Kind::TeUnsupportedCoding,
+                span,
+                "a transfer coding before `chunked`: valid, but nginx, HAProxy and Envoy refuse it",
+            ));
+        }
+        return Framing::Chunked;
+    }
+    if chunked_count == 1 {
+        out.push(Finding::new(
+            Kind::TeChunkedNotFinal,
+            span,
+            "`chunked` is not the final transfer coding: the body runs to close",
+        ));
+    } else {
+        let shown: Vec<String> = codings
+            .iter()
+            .map(|(c, _)| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        out.push(Finding::new(
+            Kind::TeUnknown,
+            span,
+            format!(
+                "Transfer-Encoding `{}` without `chunked`: the body runs to close",
+                shown.join(", ")
+            ),
+        ));
+    }
+    Framing::CloseDelimited
+}
+
+fn decide_content_length(
+    head: &Head,
+    fields: &[&crate::head::Field],
+    out: &mut Vec<Finding>,
+) -> Framing {
+    let mut values: Vec<u64> = Vec::new();
+    let mut invalid = false;
+    for f in fields {
+        let raw = head.value(f);
+        let base = head.abs(f.value.start);
+        let parts: Vec<&[u8]> = raw.split(|&b| b == b',').map(trim_ows).collect();
+        for part in &parts {
+            match parse_length(part) {
+                Ok(n) => values.push(n),
+                Err(overflow) => {
+                    invalid = true;
+                    let kind = if overflow {
+                        Kind::FramingClOverflow
+                    } else {
+                        Kind::FramingClInvalid
+                    };
+                    if parts.len() == 1 || overflow || part.is_empty() {
+                        out.push(Finding::new(
+                            kind,
+                            base..base + raw.len() as u64,
+                            format!(
+                                "Content-Length `{}` is not a decimal number{}",
+                                String::from_utf8_lossy(raw),
+                                if overflow { " that fits 64 bits" } else { "" }
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        if parts.len() > 1 && !invalid {
+            let agree = values.windows(2).all(|w| w[0] == w[1]);
+            if agree {
+                out.push(Finding::new(
+                    Kind::FramingClList,
+                    base..base + raw.len() as u64,
+                    format!(
+                        "Content-Length as a list `{}`",
+                        String::from_utf8_lossy(raw)
+                    ),
+                ));
+            }
+        }
+    }
+    if invalid {
+        return Framing::CloseDelimited;
+    }
+    let first = values[0];
+    if values.iter().any(|&v| v != first) {
+        out.push(Finding::new(
+            Kind::FramingClConflict,
+            head.abs(fields[0].line.start)..head.abs(fields[fields.len() - 1].line.end),
+            format!("Content-Length values disagree: {values:?}"),
+        ));
+        return Framing::CloseDelimited;
+    }
+    if fields.len() > 1 {
+        out.push(Finding::new(
+            Kind::FramingClDuplicateSame,
+            head.abs(fields[1].line.start)..head.abs(fields[1].line.end),
+            format!(
+                "Content-Length sent {} times with the same value",
+                fields.len()
+            ),
+        ));
+    }
+    Framing::Length(first)
+}
+
+/// `Content-Length = 1*DIGIT`. `Err(true)` on overflow, `Err(false)` on bad syntax.
+fn parse_length(s: &[u8]) -> Result<u64, bool> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return Err(false);
+    }
+    let significant = s.iter().skip_while(|&&d| d == b'0').count();
+    if significant > MAX_CONTENT_LENGTH_DIGITS + 1 {
+        return Err(true);
+    }
+    s.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add((d - b'0') as u64))
+            .ok_or(true)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_syntax() {
+        assert_eq!(parse_length(b"0002"), Ok(2));
+        assert_eq!(parse_length(b"+2"), Err(false));
+        assert_eq!(parse_length(b""), Err(false));
+        assert_eq!(parse_length(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_length(b"18446744073709551616"), Err(true));
+        assert_eq!(parse_length(b"99999999999999999999999"), Err(true));
+    }
+}

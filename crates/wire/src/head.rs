@@ -1,0 +1,605 @@
+//! The response head: status line and field lines, parsed with byte spans.
+//!
+//! Parsing never fails: every defect becomes a [`Finding`] and the parse goes on, so one pass
+//! reports everything wrong with a head (unlike httparse, which stops at the first error).
+//! Spans are relative to [`Head::raw`]; findings carry absolute stream offsets.
+
+use std::ops::Range;
+
+use memchr::memchr;
+
+use crate::bytes::{is_field_content, is_ows, is_token};
+use crate::finding::{Finding, Kind};
+
+/// An HTTP version as sent (digits may exceed one place: `HTTP/1.10` is (1, 10)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Version {
+    /// Major version.
+    pub major: u16,
+    /// Minor version.
+    pub minor: u16,
+}
+
+/// One field line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The whole line(s), without the line terminator (obs-fold continuations included).
+    pub line: Range<usize>,
+    /// The name, without whitespace before the colon.
+    pub name: Range<usize>,
+    /// The value, without surrounding OWS (continuations included, raw).
+    pub value: Range<usize>,
+}
+
+/// A parsed response head (interim or final).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Stream offset of the first byte of `raw`.
+    pub offset: u64,
+    /// The head's bytes: status line through the empty line that ends it.
+    pub raw: Vec<u8>,
+    /// The status line without its terminator.
+    pub status_line: Range<usize>,
+    /// The version, when one could be read.
+    pub version: Option<Version>,
+    /// The status code, when three digits (or an IIS `403.1`) could be read.
+    pub code: Option<u16>,
+    /// The reason phrase.
+    pub reason: Range<usize>,
+    /// The field lines in order.
+    pub fields: Vec<Field>,
+    /// Whether the status line looks like HTTP at all (`HTTP/` in any case, or `NAME/digit`).
+    pub http_like: bool,
+}
+
+impl Head {
+    /// Bytes of the head covered by `span`.
+    pub fn bytes(&self, span: &Range<usize>) -> &[u8] {
+        &self.raw[span.clone()]
+    }
+
+    /// Size of the head in bytes, terminator included.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// True when the head has no bytes (never the case for a parsed head).
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Name of a field.
+    pub fn name(&self, f: &Field) -> &[u8] {
+        self.bytes(&f.name)
+    }
+
+    /// Value of a field.
+    pub fn value(&self, f: &Field) -> &[u8] {
+        self.bytes(&f.value)
+    }
+
+    /// Fields whose name equals `name`, ASCII case-insensitively.
+    pub fn fields_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+    }
+
+    /// The first value of `name`.
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.fields_named(name).next().map(|f| self.value(f))
+    }
+
+    /// Is this an interim (1xx) response other than 101?
+    pub fn is_interim(&self) -> bool {
+        matches!(self.code, Some(c) if (100..200).contains(&c) && c != 101)
+    }
+
+    /// Absolute stream offset of a position in `raw`.
+    pub fn abs(&self, pos: usize) -> u64 {
+        self.offset + pos as u64
+    }
+}
+
+/// Fields a sender must not repeat (RFC 9110 §5.3); Content-Length is judged by framing.
+const SINGLETON_FIELDS: &[&str] = &[
+    "age",
+    "content-location",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "expires",
+    "last-modified",
+    "location",
+    "retry-after",
+    "server",
+];
+
+/// One line of a head: `content` excludes the LF and a CR right before it.
+struct Line {
+    start: usize,
+    content_end: usize,
+    bare_lf: bool,
+}
+
+fn split_lines(raw: &[u8]) -> impl Iterator<Item = Line> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= raw.len() {
+            return None;
+        }
+        let start = pos;
+        let lf = memchr(b'\n', &raw[pos..]).map(|i| pos + i);
+        let (end, next) = match lf {
+            Some(lf) => (lf, lf + 1),
+            None => (raw.len(), raw.len()),
+        };
+        pos = next;
+        let has_cr = end > start && raw[end - 1] == b'\r';
+        Some(Line {
+            start,
+            content_end: if has_cr { end - 1 } else { end },
+            bare_lf: lf.is_some() && !has_cr,
+        })
+    })
+}
+
+/// Parses a complete head. `raw` starts at the status line and ends with the empty line (or is
+/// cut short when the head never completed). `offset` is the stream offset of `raw[0]`.
+pub fn parse_head(raw: Vec<u8>, offset: u64, findings: &mut Vec<Finding>) -> Head {
+    let mut head = Head {
+        offset,
+        raw,
+        status_line: 0..0,
+        version: None,
+        code: None,
+        reason: 0..0,
+        fields: Vec::new(),
+        http_like: false,
+    };
+    let raw = std::mem::take(&mut head.raw);
+    let mut bare_lf_at = None;
+    let mut lines = split_lines(&raw);
+    if let Some(line) = lines.next() {
+        if line.bare_lf {
+            bare_lf_at = Some(line.content_end);
+        }
+        head.status_line = line.start..line.content_end;
+        parse_status_line(&raw, &mut head, findings);
+    }
+    for line in lines {
+        if line.content_end == line.start {
+            if line.bare_lf && bare_lf_at.is_none() {
+                bare_lf_at = Some(line.content_end);
+            }
+            break;
+        }
+        if line.bare_lf && bare_lf_at.is_none() {
+            bare_lf_at = Some(line.content_end);
+        }
+        parse_field_line(&raw, line.start..line.content_end, &mut head, findings);
+    }
+    if let Some(at) = bare_lf_at {
+        findings.push(Finding::at(
+            Kind::HeadBareLf,
+            offset + at as u64,
+            "line ends in a bare LF instead of CRLF",
+        ));
+    }
+    head.raw = raw;
+    check_duplicates(&head, findings);
+    head
+}
+
+/// Does the start of a first line look like an HTTP status line (`HTTP/`, any case, or a
+/// short alphabetic protocol name and a slash)? Used to tell a head from a body sent first.
+pub fn looks_like_status_line(line: &[u8]) -> bool {
+    if line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"HTTP/") {
+        return true;
+    }
+    match memchr(b'/', line) {
+        Some(slash) if (2..=8).contains(&slash) => {
+            line[..slash].iter().all(u8::is_ascii_alphabetic)
+                && line.get(slash + 1).is_some_and(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
+    let base = head.offset + head.status_line.start as u64;
+    let mut line = &raw[head.status_line.clone()];
+    let at = |i: usize| base + i as u64;
+
+    if let Some(cr) = memchr(b'\r', line) {
+        out.push(Finding::at(
+            Kind::StartLineBareCr,
+            at(cr),
+            "bare CR inside the status line",
+        ));
+        line = &line[..cr];
+    }
+    head.http_like = looks_like_status_line(line);
+    if !head.http_like {
+        return;
+    }
+    let slash = memchr(b'/', line).unwrap_or(0);
+    if &line[..slash] != b"HTTP" {
+        out.push(Finding::new(
+            Kind::VersionBadName,
+            at(0)..at(slash),
+            format!(
+                "protocol name is `{}`, not `HTTP` (case-sensitive)",
+                String::from_utf8_lossy(&line[..slash])
+            ),
+        ));
+    }
+
+    // HTTP-version = HTTP-name "/" DIGIT "." DIGIT
+    let mut i = slash + 1;
+    let major_start = i;
+    while i < line.len() && line[i].is_ascii_digit() {
+        i += 1;
+    }
+    let major_digits = major_start..i;
+    let has_dot = line.get(i) == Some(&b'.');
+    if has_dot {
+        i += 1;
+    }
+    let minor_start = i;
+    while i < line.len() && line[i].is_ascii_digit() {
+        i += 1;
+    }
+    let minor_digits = minor_start..i;
+    if major_digits.is_empty() || !has_dot || minor_digits.is_empty() {
+        out.push(Finding::new(
+            Kind::VersionBadName,
+            at(slash + 1)..at(i),
+            "version is not DIGIT \".\" DIGIT",
+        ));
+    } else {
+        let num = |r: Range<usize>| {
+            line[r].iter().fold(0u16, |n, d| {
+                n.saturating_mul(10).saturating_add((d - b'0') as u16)
+            })
+        };
+        let v = Version {
+            major: num(major_digits.clone()),
+            minor: num(minor_digits.clone()),
+        };
+        head.version = Some(v);
+        if major_digits.len() > 1 || minor_digits.len() > 1 {
+            out.push(Finding::new(
+                Kind::VersionMultiDigit,
+                at(major_start)..at(i),
+                "version has more than one digit on a side of the dot",
+            ));
+        } else if v.major == 0 {
+            out.push(Finding::new(
+                Kind::VersionHttp09,
+                at(major_start)..at(i),
+                "HTTP/0.9 has no status line",
+            ));
+        } else if v.major != 1 {
+            out.push(Finding::new(
+                Kind::VersionUnsupportedMajor,
+                at(major_start)..at(i),
+                format!("HTTP/{}.{} is not an HTTP/1 message", v.major, v.minor),
+            ));
+        } else if v.minor > 1 {
+            out.push(Finding::new(
+                Kind::VersionUnknownMinor,
+                at(major_start)..at(i),
+                format!("unknown minor version HTTP/1.{} (read as 1.1)", v.minor),
+            ));
+        }
+    }
+
+    // SP status-code
+    let delim_start = i;
+    while i < line.len() && (line[i] == b' ' || matches!(line[i], b'\t' | 0x0b | 0x0c)) {
+        i += 1;
+    }
+    let delim = &line[delim_start..i];
+    if delim.is_empty() {
+        if i < line.len() {
+            out.push(Finding::at(
+                Kind::StatusLineBadDelimiter,
+                at(i),
+                "no SP between version and status code",
+            ));
+        }
+    } else if delim.iter().any(|&b| b != b' ') {
+        out.push(Finding::new(
+            Kind::StatusLineBadDelimiter,
+            at(delim_start)..at(i),
+            "whitespace other than SP between version and status code",
+        ));
+    } else if delim.len() > 1 {
+        out.push(Finding::new(
+            Kind::StatusLineExtraWs,
+            at(delim_start)..at(i),
+            format!("{} spaces between version and status code", delim.len()),
+        ));
+    }
+
+    let code_start = i;
+    while i < line.len() && !is_ows(line[i]) {
+        i += 1;
+    }
+    let code = &line[code_start..i];
+    classify_code(code, at(code_start), head, out);
+
+    // SP [ reason-phrase ]
+    match line.get(i) {
+        None => {
+            if head.code.is_some() {
+                out.push(Finding::at(
+                    Kind::StatusLineMissingSp,
+                    at(i),
+                    "no SP after the status code",
+                ));
+            }
+            head.reason = head.status_line.start + i..head.status_line.start + i;
+        }
+        Some(&b) => {
+            if b == b'\t' {
+                out.push(Finding::at(
+                    Kind::StatusLineBadDelimiter,
+                    at(i),
+                    "HTAB instead of SP after the status code",
+                ));
+            }
+            let reason_start = i + 1;
+            head.reason =
+                head.status_line.start + reason_start..head.status_line.start + line.len();
+            check_reason(&line[reason_start..], at(reason_start), out);
+        }
+    }
+}
+
+fn classify_code(code: &[u8], offset: u64, head: &mut Head, out: &mut Vec<Finding>) {
+    let span = offset..offset + code.len() as u64;
+    let shown = String::from_utf8_lossy(code);
+    if code.is_empty() {
+        out.push(Finding::at(
+            Kind::StatusTooFewDigits,
+            offset,
+            "no status code",
+        ));
+        return;
+    }
+    if code.iter().all(u8::is_ascii_digit) {
+        match code.len() {
+            3 => {}
+            n if n < 3 => {
+                out.push(Finding::new(
+                    Kind::StatusTooFewDigits,
+                    span,
+                    format!("status code `{shown}` has {n} digits, not 3"),
+                ));
+                // Kept: peers that forward it (HAProxy) pass this value on.
+                head.code = Some(code.iter().fold(0, |n, d| n * 10 + (d - b'0') as u16));
+                return;
+            }
+            n => {
+                out.push(Finding::new(
+                    Kind::StatusNot3Digits,
+                    span,
+                    format!("status code `{shown}` has {n} digits, not 3"),
+                ));
+                return;
+            }
+        }
+    } else if code.len() > 4
+        && code[..3].iter().all(u8::is_ascii_digit)
+        && code[3] == b'.'
+        && code[4..].iter().all(u8::is_ascii_digit)
+    {
+        out.push(Finding::new(
+            Kind::StatusSubStatus,
+            span,
+            format!("IIS-style sub-status `{shown}`"),
+        ));
+    } else {
+        out.push(Finding::new(
+            Kind::StatusNonDigit,
+            span,
+            format!("status code `{shown}` is not three digits"),
+        ));
+        return;
+    }
+    let value = code[..3]
+        .iter()
+        .fold(0u16, |n, d| n * 10 + (d - b'0') as u16);
+    head.code = Some(value);
+    if value < 100 {
+        out.push(Finding::new(
+            Kind::StatusBelow100,
+            offset..offset + 3,
+            format!("status {value:03} is below 100"),
+        ));
+    } else if value > 599 {
+        out.push(Finding::new(
+            Kind::StatusAbove599,
+            offset..offset + 3,
+            format!("status {value} is above 599 (read as 5xx)"),
+        ));
+    }
+}
+
+fn check_reason(reason: &[u8], offset: u64, out: &mut Vec<Finding>) {
+    if let Some(i) = reason
+        .iter()
+        .position(|&b| b != b'\t' && (b < 0x20 || b == 0x7f))
+    {
+        out.push(Finding::at(
+            Kind::ReasonCtl,
+            offset + i as u64,
+            format!("control byte {:#04x} in the reason phrase", reason[i]),
+        ));
+    }
+    if let Some(i) = reason.iter().position(|&b| b >= 0x80) {
+        out.push(Finding::at(
+            Kind::ReasonObsText,
+            offset + i as u64,
+            "non-ASCII bytes in the reason phrase",
+        ));
+    }
+}
+
+fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut Vec<Finding>) {
+    let line = &raw[span.clone()];
+    let at = |i: usize| head.offset + (span.start + i) as u64;
+
+    if is_ows(line[0]) {
+        if let Some(prev) = head.fields.last_mut() {
+            out.push(Finding::new(
+                Kind::FieldObsFold,
+                at(0)..at(line.len()),
+                "obs-fold: a continuation line folded into the previous field",
+            ));
+            prev.line.end = span.end;
+            prev.value.end = span.start + trim_ows_end(line);
+        } else {
+            out.push(Finding::new(
+                Kind::HeadWsAfterStartLine,
+                at(0)..at(line.len()),
+                "a whitespace-led line right after the status line",
+            ));
+        }
+        check_value(line, at(0), out);
+        return;
+    }
+    if line.starts_with(b"HTTP/") {
+        out.push(Finding::new(
+            Kind::FieldStatusLineInHead,
+            at(0)..at(line.len()),
+            "a status line repeated as a field line",
+        ));
+        return;
+    }
+    let Some(colon) = memchr(b':', line) else {
+        out.push(Finding::new(
+            Kind::FieldMissingColon,
+            at(0)..at(line.len()),
+            "field line without a colon",
+        ));
+        return;
+    };
+    if colon == 0 {
+        out.push(Finding::at(
+            Kind::FieldNameEmpty,
+            at(0),
+            "field line starts with the colon",
+        ));
+        return;
+    }
+    let name_end = trim_ows_end(&line[..colon]);
+    let name = &line[..name_end];
+    if name_end < colon {
+        let framing = name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding");
+        let kind = if framing {
+            Kind::FramingNameWs
+        } else {
+            Kind::FieldNameTrailingWs
+        };
+        out.push(Finding::new(
+            kind,
+            at(name_end)..at(colon),
+            format!(
+                "whitespace between `{}` and the colon",
+                String::from_utf8_lossy(name)
+            ),
+        ));
+    }
+    if let Some(bad) = name.iter().position(|&b| !is_token(b)) {
+        out.push(Finding::at(
+            Kind::FieldNameNonToken,
+            at(bad),
+            format!("byte {:#04x} is not allowed in a field name", name[bad]),
+        ));
+    }
+    let after = colon + 1;
+    let rest = &line[after..];
+    let lead = rest.len() - trim_ows_start(rest).len();
+    let value_start = after + lead;
+    let value_end = after + trim_ows_end(rest).max(lead);
+    check_value(&line[after..], at(after), out);
+    head.fields.push(Field {
+        line: span.clone(),
+        name: span.start..span.start + name_end,
+        value: span.start + value_start..span.start + value_end,
+    });
+}
+
+fn trim_ows_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_ows(b)).count();
+    &s[n..]
+}
+
+fn trim_ows_end(s: &[u8]) -> usize {
+    s.len() - s.iter().rev().take_while(|&&b| is_ows(b)).count()
+}
+
+fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
+    if value.iter().all(|&b| is_field_content(b) && b < 0x80) {
+        return;
+    }
+    let first = |pred: &dyn Fn(u8) -> bool| value.iter().position(|&b| pred(b));
+    if let Some(i) = first(&|b| b == 0) {
+        out.push(Finding::at(
+            Kind::FieldValueNul,
+            offset + i as u64,
+            "NUL byte in a field value",
+        ));
+    }
+    if let Some(i) = first(&|b| b == b'\r') {
+        out.push(Finding::at(
+            Kind::FieldValueBareCr,
+            offset + i as u64,
+            "bare CR in a field value",
+        ));
+    }
+    if let Some(i) = first(&|b| b != 0 && b != b'\r' && !is_field_content(b)) {
+        out.push(Finding::at(
+            Kind::FieldValueCtl,
+            offset + i as u64,
+            format!("control byte {:#04x} in a field value", value[i]),
+        ));
+    }
+    if let Some(i) = first(&|b| b >= 0x80) {
+        out.push(Finding::at(
+            Kind::FieldValueObsText,
+            offset + i as u64,
+            "non-ASCII bytes in a field value",
+        ));
+    }
+}
+
+fn check_duplicates(head: &Head, out: &mut Vec<Finding>) {
+    for (i, f) in head.fields.iter().enumerate() {
+        let name = head.name(f);
+        let Some(singleton) = SINGLETON_FIELDS
+            .iter()
+            .find(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        else {
+            continue;
+        };
+        if let Some(first) = head.fields[..i]
+            .iter()
+            .find(|p| head.name(p).eq_ignore_ascii_case(name))
+        {
+            out.push(Finding::new(
+                Kind::FieldDuplicateSingleton,
+                head.abs(f.line.start)..head.abs(f.line.end),
+                format!(
+                    "`{singleton}` sent twice (first at byte {})",
+                    head.abs(first.line.start)
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Judging a report under a profile: what the visitor sees, who generated it, and why.
+//!
+//! The reader's findings are facts about the bytes and do not depend on any peer. Here each
+//! profile adds the findings its own limits produce (head size, field count, timeouts), then the
+//! first decisive finding in stream order decides. Warnings never set the cause.
+
+use std::time::Duration;
+
+use crate::cause::Cause;
+use crate::finding::{Finding, Kind};
+use crate::outcome::GeneratedBy;
+use crate::profile::{Disposition, Profile};
+use crate::reader::{End, Report};
+
+/// What one profile makes of a response.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    /// The profile's name.
+    pub profile: &'static str,
+    /// The status the visitor sees; `None` when nginx relays raw bytes with no status line.
+    pub status: Option<u16>,
+    /// Who produced that status.
+    pub generated_by: GeneratedBy,
+    /// The cause, or `None` for a clean exchange.
+    pub cause: Option<Cause>,
+    /// The finding that decided.
+    pub finding: Option<Kind>,
+    /// How the profile treated the deciding finding.
+    pub disposition: Option<Disposition>,
+    /// Whether the visitor gets the whole body.
+    pub body_complete: bool,
+    /// Findings the profile repairs before forwarding.
+    pub normalized: Vec<Kind>,
+    /// Findings produced by this profile's own limits.
+    #[serde(skip)]
+    pub limit_findings: Vec<Finding>,
+    /// A note on how sure the verdict is (e.g. the probe waited less than the peer would).
+    pub note: Option<String>,
+}
+
+impl Verdict {
+    /// Does the edge generate an error instead of forwarding the origin's response?
+    pub fn is_edge_error(&self) -> bool {
+        self.generated_by == GeneratedBy::Edge
+    }
+}
+
+/// What the judge needs to know beyond the report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JudgeContext {
+    /// The read timeout the probe itself used, when it gave up waiting.
+    pub waited: Option<Duration>,
+}
+
+/// Judges `report` under `profile`.
+pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
+    let limit_findings = limit_findings(report, profile);
+    let mut all: Vec<&Finding> = report.findings.iter().chain(&limit_findings).collect();
+    all.sort_by_key(|f| f.offset);
+
+    let mut verdict = Verdict {
+        profile: profile.name,
+        status: report.status(),
+        generated_by: GeneratedBy::Origin,
+        cause: None,
+        finding: None,
+        disposition: None,
+        body_complete: report.body.complete,
+        normalized: Vec::new(),
+        limit_findings: Vec::new(),
+        note: None,
+    };
+    for f in &all {
+        let d = profile.disposition(f.id);
+        if d == Disposition::Normalize && !verdict.normalized.contains(&f.id) {
+            verdict.normalized.push(f.id);
+        }
+        if !d.is_decisive() || verdict.disposition.is_some() {
+            continue;
+        }
+        verdict.finding = Some(f.id);
+        verdict.disposition = Some(d);
+        match d {
+            Disposition::Reject => match profile.status_for(f.cause) {
+                Some(status) => {
+                    verdict.status = Some(status);
+                    verdict.generated_by = GeneratedBy::Edge;
+                    verdict.cause = Some(f.cause);
+                    verdict.body_complete = false;
+                }
+                None => {
+                    verdict.cause = Some(f.cause);
+                    verdict.body_complete = false;
+                }
+            },
+            Disposition::Relay09 => {
+                verdict.status = None;
+                verdict.cause = Some(f.cause);
+                verdict.note = Some(
+                    "no valid status line: the origin's bytes are relayed raw as an HTTP/0.9 reply"
+                        .into(),
+                );
+            }
+            Disposition::InterimAsFinal => {
+                verdict.status = report.interim.first().and_then(|h| h.code);
+                verdict.note = Some(
+                    "the interim 1xx is taken as the final response; the real one follows as body"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+    }
+    if verdict.disposition.is_none() {
+        if let Some(code) = report.status().filter(|&c| c >= 500) {
+            verdict.cause = Some(Cause::OriginError);
+            verdict.finding = Some(Kind::StatusOrigin5xx);
+            verdict.status = Some(code);
+        }
+    }
+    if report.end == Some(End::Timeout) {
+        if let Some(waited) = ctx.waited {
+            if waited < profile.limits.read_timeout {
+                verdict.note = Some(format!(
+                    "the probe gave up after {:.1} s; {} waits {} s before answering",
+                    waited.as_secs_f64(),
+                    profile.name,
+                    profile.limits.read_timeout.as_secs()
+                ));
+            }
+        }
+    }
+    verdict.limit_findings = limit_findings;
+    verdict
+}
+
+/// Judges a report under every profile in `profiles`.
+pub fn peers(report: &Report, profiles: &[&Profile], ctx: JudgeContext) -> Vec<Verdict> {
+    profiles.iter().map(|p| judge(report, p, ctx)).collect()
+}
+
+fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let limits = &profile.limits;
+    if let Some(head) = &report.head {
+        let size = head.len();
+        match (limits.max_head_bytes, limits.warn_head_bytes) {
+            (Some(max), _) if size > max => out.push(Finding::at(
+                Kind::HeadTooLarge,
+                head.offset + max as u64,
+                format!("the head is {size} bytes; {} accepts {max}", profile.name),
+            )),
+            (_, Some(warn)) if size > warn => out.push(Finding::at(
+                Kind::HeadLarge,
+                head.offset + warn as u64,
+                format!(
+                    "the head is {size} bytes, above the {} KiB budget",
+                    warn / 1024
+                ),
+            )),
+            _ => {}
+        }
+        if let Some(max) = limits.max_fields {
+            if let Some(f) = head.fields.get(max) {
+                out.push(Finding::at(
+                    Kind::HeadTooManyFields,
+                    head.abs(f.line.start),
+                    format!(
+                        "{} field lines; {} accepts {max}",
+                        head.fields.len(),
+                        profile.name
+                    ),
+                ));
+            }
+        }
+    }
+    let gaps = &report.gaps;
+    let read = limits.read_timeout;
+    let head_end = report
+        .head
+        .as_ref()
+        .map_or(0, |h| h.offset + h.len() as u64);
+    if report.head_complete && gaps.head > read {
+        out.push(Finding::at(
+            Kind::ResponseTimeout,
+            head_end,
+            format!(
+                "the origin was silent for {:.1} s before the head was complete; {} waits {} s",
+                gaps.head.as_secs_f64(),
+                profile.name,
+                read.as_secs()
+            ),
+        ));
+    } else if gaps.body > read {
+        out.push(Finding::at(
+            Kind::BodyStalled,
+            report.body.offset,
+            format!(
+                "the body stalled for {:.1} s; {} waits {} s",
+                gaps.body.as_secs_f64(),
+                profile.name,
+                read.as_secs()
+            ),
+        ));
+    } else if let Some(total) = limits.total_timeout {
+        if gaps.head_complete.is_some_and(|t| t > total) {
+            out.push(Finding::at(
+                Kind::ResponseTimeout,
+                head_end,
+                format!(
+                    "the head took {:.1} s; {} allows {} s for the response",
+                    gaps.head_complete.unwrap_or_default().as_secs_f64(),
+                    profile.name,
+                    total.as_secs()
+                ),
+            ));
+        } else if gaps.end.is_some_and(|t| t > total) {
+            out.push(Finding::at(
+                Kind::BodyStalled,
+                report.body.offset,
+                format!(
+                    "the response took {:.1} s; {} allows {} s",
+                    gaps.end.unwrap_or_default().as_secs_f64(),
+                    profile.name,
+                    total.as_secs()
+                ),
+            ));
+        }
+    }
+    out
+}
