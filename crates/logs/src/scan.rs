@@ -2,15 +2,22 @@
 //! chunk at once (aho-corasick), and only then cuts out the lines that hit, runs their
 //! signatures' regexes and parses their stamps. Lines without a hit cost one pass of the literal
 //! search and one of the newline count.
+//!
+//! Chunks are analysed on worker threads (one per core, at most [`MAX_THREADS`]) while the
+//! calling thread reads ahead; results are put back in input order before anything reaches the
+//! [`Sink`], so line numbers, notes and neighbour times are those of a sequential scan. At most
+//! `threads + 2` chunks are in memory at once.
 
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
-use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 use jiff::Timestamp;
 use regex::bytes::Regex;
 
-use crate::catalog::SIGNATURES;
+use crate::catalog::{Verdict, SIGNATURES};
 use crate::fields::Fields;
 use crate::sink::{InputStats, LineMatch, Note, NoteKind, Sink, TimeSource};
 use crate::source::Source;
@@ -20,6 +27,8 @@ use crate::timestamp::{self, TimeContext};
 pub const CHUNK_SIZE: usize = 1 << 20;
 /// Longest line kept whole; longer lines are split (with a note).
 pub const MAX_LINE: usize = 8 << 20;
+/// Upper bound on worker threads.
+pub const MAX_THREADS: usize = 4;
 /// How many lines around a stamp-less match are searched for a stamp.
 const NEIGHBOUR_LINES: usize = 16;
 
@@ -33,6 +42,7 @@ pub struct Scanner {
     time: TimeContext,
     chunk_size: usize,
     max_line: usize,
+    threads: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -40,28 +50,70 @@ impl std::fmt::Debug for Scanner {
         f.debug_struct("Scanner")
             .field("literals", &self.by_literal.len())
             .field("time", &self.time)
+            .field("threads", &self.threads)
             .finish()
     }
 }
 
-/// Per-input position bookkeeping.
+/// Where a match's time will come from, as far as one chunk can tell.
+#[derive(Clone, Copy, Debug)]
+enum ChunkTime {
+    Line(Timestamp),
+    /// A stamped line in the same chunk, `n` lines before (negative) or after.
+    Neighbour(Timestamp, i64),
+    /// The nearest earlier stamp is in an earlier chunk: use the last one seen before this
+    /// chunk, else the given later neighbour (if any).
+    Previous(Option<(Timestamp, i64)>),
+    Unresolved,
+}
+
+/// A match found by a worker, before input-wide line numbers are known.
+#[derive(Debug)]
+struct Pending {
+    /// Newlines in the chunk before the line.
+    line_in_chunk: u64,
+    offset_in_chunk: usize,
+    line: Vec<u8>,
+    signature: usize,
+    fields: Fields,
+    verdict: Verdict,
+    time: ChunkTime,
+    invalid_utf8: bool,
+}
+
+/// What a worker learned from one chunk.
+#[derive(Debug)]
+struct ChunkResult {
+    newlines: u64,
+    ends_with_newline: Option<bool>,
+    binary_at: Option<usize>,
+    matches: Vec<Pending>,
+    /// Time of the chunk's last stamped line, and how many newlines precede it in the chunk.
+    last_stamp: Option<(Timestamp, u64)>,
+}
+
+/// Input-wide bookkeeping, owned by the thread that talks to the sink.
 struct State<'s> {
     input: usize,
     name: &'s str,
-    /// Newlines counted before `counted_upto` in the current chunk (plus earlier chunks).
+    /// Lines completed so far.
     lines: u64,
-    counted_upto: usize,
-    /// Offset of the current chunk's first byte in the input.
+    /// Offset of the next chunk's first byte.
     base: u64,
     last_time: Option<(Timestamp, u64)>,
     matches: u64,
+    ends_with_newline: bool,
     noted_binary: bool,
     noted_utf8: bool,
     noted_long: bool,
     noted_neighbour: bool,
     noted_unresolved: bool,
-    /// Empty inputs and inputs ending in `\n` have no extra unterminated line.
-    ends_with_newline: bool,
+}
+
+/// A chunk ready for analysis.
+struct Job {
+    seq: u64,
+    data: Vec<u8>,
 }
 
 impl Scanner {
@@ -83,6 +135,9 @@ impl Scanner {
             .build(&literals)
             .expect("catalogue literals build an automaton");
         let regexes = SIGNATURES.iter().map(|_| OnceLock::new()).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS);
         Scanner {
             literals: ac,
             by_literal,
@@ -90,6 +145,7 @@ impl Scanner {
             time,
             chunk_size: CHUNK_SIZE,
             max_line: MAX_LINE,
+            threads,
         }
     }
 
@@ -98,6 +154,12 @@ impl Scanner {
     pub fn with_limits(mut self, chunk_size: usize, max_line: usize) -> Scanner {
         self.chunk_size = chunk_size.max(16);
         self.max_line = max_line.max(self.chunk_size);
+        self
+    }
+
+    /// Sets the number of worker threads; 1 scans on the calling thread only.
+    pub fn with_threads(mut self, threads: usize) -> Scanner {
+        self.threads = threads.clamp(1, MAX_THREADS);
         self
     }
 
@@ -117,34 +179,139 @@ impl Scanner {
         self.scan(input, name, bytes, sink)
     }
 
-    /// Streams `reader` to the end, pushing matches and notes into `sink`. I/O errors end this
-    /// input with a note; they never panic and never abort other inputs.
+    /// Streams `reader` to the end, pushing matches and notes into `sink`, in input order. I/O
+    /// errors end this input with a note; they never panic and never abort other inputs.
     pub fn scan<R: Read, S: Sink>(
         &self,
         input: usize,
         name: &str,
-        mut reader: R,
+        reader: R,
         mut sink: S,
     ) -> InputStats {
         let mut st = State {
             input,
             name,
             lines: 0,
-            counted_upto: 0,
             base: 0,
             last_time: None,
             matches: 0,
+            ends_with_newline: true,
             noted_binary: false,
             noted_utf8: false,
             noted_long: false,
             noted_neighbour: false,
             noted_unresolved: false,
-            ends_with_newline: true,
         };
+        let failed = if self.threads <= 1 {
+            self.read_chunks(reader, &mut st, &mut sink, |data, st, sink| {
+                let result = self.analyse(&data);
+                self.finish_chunk(&data, result, st, sink);
+                Some(data)
+            })
+        } else {
+            self.scan_parallel(reader, &mut st, &mut sink)
+        };
+        let stats = InputStats {
+            name: name.to_owned(),
+            bytes: st.base,
+            lines: st.lines + u64::from(!st.ends_with_newline),
+            matches: st.matches,
+            failed,
+        };
+        sink.finish(&stats);
+        stats
+    }
+
+    /// Workers analyse chunks; this thread reads, and hands results to the sink in order.
+    fn scan_parallel<R: Read, S: Sink>(&self, reader: R, st: &mut State<'_>, sink: &mut S) -> bool {
+        std::thread::scope(|scope| {
+            let (job_tx, job_rx) = mpsc::channel::<Job>();
+            let job_rx = Arc::new(Mutex::new(job_rx));
+            let (res_tx, res_rx) = mpsc::channel::<(u64, Vec<u8>, ChunkResult)>();
+            for _ in 0..self.threads {
+                let job_rx = Arc::clone(&job_rx);
+                let res_tx = res_tx.clone();
+                scope.spawn(move || loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let result = self.analyse(&job.data);
+                    if res_tx.send((job.seq, job.data, result)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(res_tx);
+            let mut next_seq = 0u64; // next chunk to send
+            let mut next_done = 0u64; // next chunk to hand to the sink
+            let mut parked: BTreeMap<u64, (Vec<u8>, ChunkResult)> = BTreeMap::new();
+            let mut spare: Vec<Vec<u8>> = Vec::new();
+            let in_flight_max = self.threads as u64 + 1;
+            let drain = |block_until: u64,
+                         st: &mut State<'_>,
+                         sink: &mut S,
+                         spare: &mut Vec<Vec<u8>>,
+                         parked: &mut BTreeMap<u64, (Vec<u8>, ChunkResult)>,
+                         next_done: &mut u64| {
+                while *next_done < block_until {
+                    if let Some((data, result)) = parked.remove(next_done) {
+                        self.finish_chunk(&data, result, st, sink);
+                        spare.push(data);
+                        *next_done += 1;
+                        continue;
+                    }
+                    match res_rx.recv() {
+                        Ok((seq, data, result)) => {
+                            parked.insert(seq, (data, result));
+                        }
+                        Err(_) => return,
+                    }
+                }
+            };
+            let failed = self.read_chunks(reader, st, sink, |data, st, sink| {
+                let seq = next_seq;
+                next_seq += 1;
+                if job_tx.send(Job { seq, data }).is_err() {
+                    return None;
+                }
+                // Keep memory bounded: wait for the oldest chunk before reading too far ahead.
+                if next_seq - next_done > in_flight_max {
+                    drain(
+                        next_seq - in_flight_max,
+                        st,
+                        sink,
+                        &mut spare,
+                        &mut parked,
+                        &mut next_done,
+                    );
+                }
+                spare.pop()
+            });
+            drain(next_seq, st, sink, &mut spare, &mut parked, &mut next_done);
+            drop(job_tx);
+            failed
+        })
+    }
+
+    /// Reads whole-line chunks and hands each to `process`, which may hand back a buffer to
+    /// reuse. Returns whether reading stopped on an error.
+    fn read_chunks<R: Read, S: Sink>(
+        &self,
+        mut reader: R,
+        st: &mut State<'_>,
+        sink: &mut S,
+        mut process: impl FnMut(Vec<u8>, &mut State<'_>, &mut S) -> Option<Vec<u8>>,
+    ) -> bool {
         let mut buf = vec![0u8; self.chunk_size];
         let mut filled = 0usize;
         let mut failed = false;
         let mut eof = false;
+        // Offset of buf[0] in the input (chunks handed out but maybe not yet finished).
+        let mut read_base = 0u64;
+        let mut lines_read = 0u64;
+        let mut spare: Option<Vec<u8>> = None;
         while !eof {
             // Fill the buffer: pipes hand over small pieces, and per-chunk work should be rare.
             while filled < buf.len() {
@@ -156,23 +323,19 @@ impl Scanner {
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let kind = if e.kind() == ErrorKind::InvalidInput
-                            || e.kind() == ErrorKind::InvalidData
-                            || e.kind() == ErrorKind::UnexpectedEof
-                        {
-                            NoteKind::Compression
-                        } else {
-                            NoteKind::ReadError
+                        let kind = match e.kind() {
+                            ErrorKind::InvalidInput
+                            | ErrorKind::InvalidData
+                            | ErrorKind::UnexpectedEof => NoteKind::Compression,
+                            _ => NoteKind::ReadError,
                         };
+                        let at = read_base + filled as u64;
                         sink.note(Note {
                             kind,
-                            input: name.to_owned(),
-                            line: Some(st.lines + 1),
-                            offset: Some(st.base + filled as u64),
-                            message: format!(
-                                "reading stopped at byte offset {}: {e}",
-                                st.base + filled as u64
-                            ),
+                            input: st.name.to_owned(),
+                            line: None,
+                            offset: Some(at),
+                            message: format!("reading stopped at byte offset {at}: {e}"),
                         });
                         failed = true;
                         eof = true;
@@ -183,12 +346,16 @@ impl Scanner {
             let data = &buf[..filled];
             let cut = if eof {
                 if !data.is_empty() && data.last() != Some(&b'\n') && !failed {
+                    let start = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
                     sink.note(Note {
                         kind: NoteKind::TruncatedLastLine,
-                        input: name.to_owned(),
-                        line: Some(st.lines + count_newlines(data) + 1),
-                        offset: Some(st.base + memchr::memrchr(b'\n', data).map_or(0, |i| i + 1) as u64),
-                        message: "the last line has no newline (still being written, or cut off); it was scanned as is".into(),
+                        input: st.name.to_owned(),
+                        line: None,
+                        offset: Some(read_base + start as u64),
+                        message: format!(
+                            "the last line (byte offset {}) has no newline: still being written, or cut off; it was scanned as is",
+                            read_base + start as u64
+                        ),
                     });
                 }
                 filled
@@ -205,12 +372,12 @@ impl Scanner {
                             st.noted_long = true;
                             sink.note(Note {
                                 kind: NoteKind::LongLine,
-                                input: name.to_owned(),
-                                line: Some(st.lines + 1),
-                                offset: Some(st.base),
+                                input: st.name.to_owned(),
+                                line: Some(lines_read + 1),
+                                offset: Some(read_base),
                                 message: format!(
-                                    "line {} is longer than {} MiB; it was scanned in pieces",
-                                    st.lines + 1,
+                                    "line {} (byte offset {read_base}) is longer than {} MiB; it was scanned in pieces",
+                                    lines_read + 1,
                                     self.max_line >> 20
                                 ),
                             });
@@ -219,44 +386,32 @@ impl Scanner {
                     }
                 }
             };
-            self.chunk(&buf[..cut], &mut st, &mut sink);
-            st.base += cut as u64;
-            sink.progress(st.base);
-            buf.copy_within(cut..filled, 0);
+            if cut == 0 {
+                break;
+            }
+            lines_read += count_newlines(&buf[..cut]);
+            read_base += cut as u64;
+            // Hand the chunk over; the partial last line moves to a recycled buffer (already
+            // full length, so no zeroing).
+            let mut next = spare.take().unwrap_or_default();
+            let size = buf.len().max(self.chunk_size);
+            if next.len() < size {
+                next.resize(size, 0);
+            }
+            next[..filled - cut].copy_from_slice(&buf[cut..filled]);
+            buf.truncate(cut);
+            let chunk = std::mem::replace(&mut buf, next);
             filled -= cut;
+            spare = process(chunk, st, sink);
         }
-        let stats = InputStats {
-            name: name.to_owned(),
-            bytes: st.base,
-            lines: st.lines + u64::from(!st.ends_with_newline),
-            matches: st.matches,
-            failed,
-        };
-        sink.finish(&stats);
-        stats
+        failed
     }
 
-    /// Processes whole lines (the last one may lack its newline at end of input).
-    fn chunk<S: Sink>(&self, data: &[u8], st: &mut State<'_>, sink: &mut S) {
-        st.counted_upto = 0;
-        if let Some(&last) = data.last() {
-            st.ends_with_newline = last == b'\n';
-        }
-        if !st.noted_binary {
-            if let Some(i) = memchr::memchr(0, data) {
-                st.noted_binary = true;
-                sink.note(Note {
-                    kind: NoteKind::Binary,
-                    input: st.name.to_owned(),
-                    line: None,
-                    offset: Some(st.base + i as u64),
-                    message: format!(
-                        "NUL byte at byte offset {} (binary data, or a file with holes after a crash); scanning goes on",
-                        st.base + i as u64
-                    ),
-                });
-            }
-        }
+    /// Finds and decodes the matches of one chunk of whole lines. Pure: runs on any thread.
+    fn analyse(&self, data: &[u8]) -> ChunkResult {
+        let mut matches = Vec::new();
+        let mut counted_upto = 0usize;
+        let mut newlines = 0u64;
         let mut from = 0;
         while from < data.len() {
             let Some(hit) = self.literals.find(Input::new(data).range(from..)) else {
@@ -265,17 +420,134 @@ impl Scanner {
             let start = memchr::memrchr(b'\n', &data[..hit.start()]).map_or(0, |i| i + 1);
             let end =
                 memchr::memchr(b'\n', &data[hit.start()..]).map_or(data.len(), |i| hit.start() + i);
-            self.line(data, start, end, hit.pattern().as_usize(), st, sink);
+            if let Some(mut p) = self.line(data, start, end, hit.pattern().as_usize()) {
+                newlines += count_newlines(&data[counted_upto..start]);
+                counted_upto = start;
+                p.line_in_chunk = newlines;
+                matches.push(p);
+            }
             from = end + 1;
         }
-        st.lines += count_newlines(&data[st.counted_upto..]);
-        st.counted_upto = data.len();
-        // Remember the last stamped line so stamp-less matches early in the next chunk have one.
+        newlines += count_newlines(&data[counted_upto..]);
+        // The last stamped line, so stamp-less matches early in the next chunk have a time.
         let tail = data.strip_suffix(b"\n").unwrap_or(data);
         let last = memchr::memrchr(b'\n', tail).map_or(0, |i| i + 1);
-        if let Some(t) = self.stamp_of(&tail[last..]) {
-            st.last_time = Some((t, st.lines));
+        let last_stamp = self
+            .stamp_of(&tail[last..])
+            .map(|t| (t, newlines - u64::from(data.last() == Some(&b'\n'))));
+        ChunkResult {
+            newlines,
+            ends_with_newline: data.last().map(|&b| b == b'\n'),
+            binary_at: memchr::memchr(0, data),
+            matches,
+            last_stamp,
         }
+    }
+
+    /// Gives a chunk's matches their input-wide line numbers and times, and pushes them.
+    fn finish_chunk<S: Sink>(
+        &self,
+        data: &[u8],
+        result: ChunkResult,
+        st: &mut State<'_>,
+        sink: &mut S,
+    ) {
+        let first_line = st.lines + 1;
+        if let (false, Some(i)) = (st.noted_binary, result.binary_at) {
+            st.noted_binary = true;
+            let at = st.base + i as u64;
+            sink.note(Note {
+                kind: NoteKind::Binary,
+                input: st.name.to_owned(),
+                line: None,
+                offset: Some(at),
+                message: format!(
+                    "NUL byte at byte offset {at} (binary data, or a file with holes after a crash); scanning goes on"
+                ),
+            });
+        }
+        for p in result.matches {
+            let line_number = first_line + p.line_in_chunk;
+            let offset = st.base + p.offset_in_chunk as u64;
+            st.matches += 1;
+            if p.invalid_utf8 && !st.noted_utf8 {
+                st.noted_utf8 = true;
+                sink.note(Note {
+                    kind: NoteKind::InvalidUtf8,
+                    input: st.name.to_owned(),
+                    line: Some(line_number),
+                    offset: Some(offset),
+                    message: format!(
+                        "line {line_number} is not valid UTF-8; invalid bytes are shown as U+FFFD"
+                    ),
+                });
+            }
+            let (time, time_source) = match p.time {
+                ChunkTime::Line(t) => {
+                    st.last_time = Some((t, line_number));
+                    (Some(t), TimeSource::Line)
+                }
+                ChunkTime::Neighbour(t, delta) => (
+                    Some(t),
+                    TimeSource::Neighbour {
+                        line: line_number.saturating_add_signed(delta),
+                    },
+                ),
+                ChunkTime::Previous(later) => match (st.last_time, later) {
+                    (Some((t, line)), _) => (Some(t), TimeSource::Neighbour { line }),
+                    (None, Some((t, delta))) => (
+                        Some(t),
+                        TimeSource::Neighbour {
+                            line: line_number.saturating_add_signed(delta),
+                        },
+                    ),
+                    (None, None) => (None, TimeSource::Missing),
+                },
+                ChunkTime::Unresolved => {
+                    if !st.noted_unresolved {
+                        st.noted_unresolved = true;
+                        sink.note(Note {
+                            kind: NoteKind::Time,
+                            input: st.name.to_owned(),
+                            line: Some(line_number),
+                            offset: Some(offset),
+                            message: "dmesg stamps count seconds since boot; pass --boot-time (auto, or the boot instant) to place them in time".into(),
+                        });
+                    }
+                    (None, TimeSource::Unresolved)
+                }
+            };
+            if let (TimeSource::Neighbour { line }, false) = (time_source, st.noted_neighbour) {
+                st.noted_neighbour = true;
+                sink.note(Note {
+                    kind: NoteKind::NeighbourTime,
+                    input: st.name.to_owned(),
+                    line: Some(line_number),
+                    offset: None,
+                    message: format!("line {line_number} has no timestamp; it (and similar lines) took the time of the nearest stamped line ({line})"),
+                });
+            }
+            sink.matched(&LineMatch {
+                input: st.input,
+                line_number,
+                offset,
+                line: &p.line,
+                signature: &SIGNATURES[p.signature],
+                verdict: p.verdict,
+                fields: p.fields,
+                time,
+                time_source,
+            });
+        }
+        if let Some((t, nl)) = result.last_stamp {
+            st.last_time = Some((t, first_line + nl));
+        }
+        if let Some(e) = result.ends_with_newline {
+            st.ends_with_newline = e;
+        }
+        st.lines += result.newlines;
+        st.base += data.len() as u64;
+        sink.progress(st.base);
     }
 
     fn regex(&self, i: usize) -> &Regex {
@@ -291,20 +563,12 @@ impl Scanner {
         self.time.resolve(&stamp)
     }
 
-    /// One line that contains at least one literal.
-    fn line<S: Sink>(
-        &self,
-        data: &[u8],
-        start: usize,
-        end: usize,
-        first_literal: usize,
-        st: &mut State<'_>,
-        sink: &mut S,
-    ) {
+    /// One line that contains at least one literal: the first signature (in catalogue order)
+    /// whose regex matches, with its fields and time.
+    fn line(&self, data: &[u8], start: usize, end: usize, first_literal: usize) -> Option<Pending> {
         let line = data[start..end]
             .strip_suffix(b"\r")
             .unwrap_or(&data[start..end]);
-        // Candidates: every signature of every literal on this line, tried in catalogue order.
         let mut candidates: Vec<usize> = self.by_literal[first_literal].clone();
         for m in self.literals.find_iter(line) {
             let p = m.pattern().as_usize();
@@ -314,125 +578,71 @@ impl Scanner {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let found = candidates.iter().find_map(|&i| {
+        let (i, mut fields) = candidates.iter().find_map(|&i| {
             let re = self.regex(i);
             let caps = re.captures(line)?;
             Some((i, Fields::from_captures(re, &caps)))
-        });
-        let Some((i, mut fields)) = found else { return };
+        })?;
         let sig = &SIGNATURES[i];
         if sig.source == Source::Nginx {
             fields.add_nginx_context(line);
         }
-        st.lines += count_newlines(&data[st.counted_upto..start]);
-        st.counted_upto = start;
-        let line_number = st.lines + 1;
-        st.matches += 1;
-        if !st.noted_utf8 && std::str::from_utf8(line).is_err() {
-            st.noted_utf8 = true;
-            sink.note(Note {
-                kind: NoteKind::InvalidUtf8,
-                input: st.name.to_owned(),
-                line: Some(line_number),
-                offset: Some(st.base + start as u64),
-                message: format!(
-                    "line {line_number} is not valid UTF-8; invalid bytes are shown as U+FFFD"
-                ),
-            });
-        }
-        let (time, time_source) = match timestamp::parse(line) {
+        let time = match timestamp::parse(line) {
             Some((stamp, _)) => match self.time.resolve(&stamp) {
-                Some(t) => (Some(t), TimeSource::Line),
-                None => {
-                    if !st.noted_unresolved {
-                        st.noted_unresolved = true;
-                        sink.note(Note {
-                            kind: NoteKind::Time,
-                            input: st.name.to_owned(),
-                            line: Some(line_number),
-                            offset: Some(st.base + start as u64),
-                            message: "dmesg stamps count seconds since boot; pass --boot-time (auto, or the boot instant) to place them in time".into(),
-                        });
-                    }
-                    (None, TimeSource::Unresolved)
-                }
+                Some(t) => ChunkTime::Line(t),
+                None => ChunkTime::Unresolved,
             },
-            None => self.neighbour_time(data, start, end, line_number, st, sink),
+            None => self.neighbour_time(data, start, end),
         };
-        if time_source == TimeSource::Line {
-            st.last_time = time.map(|t| (t, line_number));
-        }
-        let verdict = sig.verdict(&fields);
-        sink.matched(&LineMatch {
-            input: st.input,
-            line_number,
-            offset: st.base + start as u64,
-            line,
-            signature: sig,
-            verdict,
+        Some(Pending {
+            line_in_chunk: 0,
+            offset_in_chunk: start,
+            line: line.to_vec(),
+            signature: i,
+            verdict: sig.verdict(&fields),
             fields,
             time,
-            time_source,
-        });
+            invalid_utf8: std::str::from_utf8(line).is_err(),
+        })
     }
 
-    /// The time of the nearest stamped line: earlier lines first (a crash report follows the
-    /// line that announced it), then later ones, then the last stamp seen before this chunk.
-    fn neighbour_time<S: Sink>(
-        &self,
-        data: &[u8],
-        start: usize,
-        end: usize,
-        line_number: u64,
-        st: &mut State<'_>,
-        sink: &mut S,
-    ) -> (Option<Timestamp>, TimeSource) {
-        let mut found = None;
+    /// The time of the nearest stamped line in the chunk: earlier lines first (a crash report
+    /// follows the line that announced it), then later ones.
+    fn neighbour_time(&self, data: &[u8], start: usize, end: usize) -> ChunkTime {
         let mut cursor = start;
-        for back in 1..=NEIGHBOUR_LINES as u64 {
+        let mut reached_chunk_start = start == 0;
+        for back in 1..=NEIGHBOUR_LINES as i64 {
             if cursor == 0 {
+                reached_chunk_start = true;
                 break;
             }
             let prev_end = cursor - 1;
             let prev_start = memchr::memrchr(b'\n', &data[..prev_end]).map_or(0, |i| i + 1);
             if let Some(t) = self.stamp_of(&data[prev_start..prev_end]) {
-                found = Some((t, line_number - back));
-                break;
+                return ChunkTime::Neighbour(t, -back);
             }
             cursor = prev_start;
         }
-        if found.is_none() {
-            let mut cursor = end;
-            for fwd in 1..=NEIGHBOUR_LINES as u64 {
-                if cursor >= data.len() {
-                    break;
-                }
-                let next_start = cursor + 1;
-                let next_end = memchr::memchr(b'\n', &data[next_start..])
-                    .map_or(data.len(), |i| next_start + i);
-                if let Some(t) = self.stamp_of(&data[next_start..next_end]) {
-                    found = Some((t, line_number + fwd));
-                    break;
-                }
-                cursor = next_end;
+        let mut later = None;
+        let mut cursor = end;
+        for fwd in 1..=NEIGHBOUR_LINES as i64 {
+            if cursor >= data.len() {
+                break;
             }
+            let next_start = cursor + 1;
+            let next_end =
+                memchr::memchr(b'\n', &data[next_start..]).map_or(data.len(), |i| next_start + i);
+            if let Some(t) = self.stamp_of(&data[next_start..next_end]) {
+                later = Some((t, fwd));
+                break;
+            }
+            cursor = next_end;
         }
-        let found = found.or(st.last_time);
-        match found {
-            Some((t, line)) => {
-                if !st.noted_neighbour {
-                    st.noted_neighbour = true;
-                    sink.note(Note {
-                        kind: NoteKind::NeighbourTime,
-                        input: st.name.to_owned(),
-                        line: Some(line_number),
-                        offset: None,
-                        message: format!("line {line_number} has no timestamp; it (and similar lines) took the time of the nearest stamped line ({line})"),
-                    });
-                }
-                (Some(t), TimeSource::Neighbour { line })
-            }
-            None => (None, TimeSource::Missing),
+        match (reached_chunk_start, later) {
+            // The previous chunk's last stamp (if any) is nearer than any later line.
+            (true, later) => ChunkTime::Previous(later),
+            (false, Some((t, fwd))) => ChunkTime::Neighbour(t, fwd),
+            (false, None) => ChunkTime::Previous(None),
         }
     }
 }
@@ -523,13 +733,13 @@ mod tests {
             }
         }
         let whole = run(&Scanner::new(ctx()), data.as_bytes());
-        for chunk in [16, 64, 100, 997] {
-            let c = run(
-                &Scanner::new(ctx()).with_limits(chunk, 1 << 20),
-                data.as_bytes(),
-            );
+        for (chunk, threads) in [(16, 1), (16, 3), (64, 2), (100, 1), (997, 4)] {
+            let scanner = Scanner::new(ctx())
+                .with_limits(chunk, 1 << 20)
+                .with_threads(threads);
+            let c = run(&scanner, data.as_bytes());
             let got: Vec<(u64, u64)> = c.hits.iter().map(|h| (h.0, h.1)).collect();
-            assert_eq!(got, expect, "chunk {chunk}");
+            assert_eq!(got, expect, "chunk {chunk}, threads {threads}");
             assert_eq!(c.stats[0].lines, 200);
             assert_eq!(c.stats[0].bytes, data.len() as u64);
         }
@@ -562,6 +772,38 @@ mod tests {
         // Nothing stamped anywhere: no time, no invention.
         let c = run(&Scanner::new(ctx()), b"Node.js v20.11.0\n");
         assert_eq!((c.hits[0].3, c.hits[0].4), (None, TimeSource::Missing));
+    }
+
+    #[test]
+    fn threads_and_chunk_sizes_do_not_change_the_result() {
+        // (A stamp-less line looks for a later stamp only inside its own chunk, so the input
+        // starts with a stamped line to keep the comparison exact at tiny chunk sizes.)
+        let mut data = String::from(NOISE);
+        for i in 0..300 {
+            data.push_str(if i % 11 == 0 { HIT } else { NOISE });
+            if i % 29 == 0 {
+                data.push_str("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n");
+            }
+            if i % 31 == 0 {
+                data.push_str("\x00binary\n");
+            }
+        }
+        let reference = run(&Scanner::new(ctx()).with_threads(1), data.as_bytes());
+        for (chunk, threads) in [(40, 2), (333, 4), (4096, 2), (64, 1)] {
+            let c = run(
+                &Scanner::new(ctx())
+                    .with_limits(chunk, 1 << 20)
+                    .with_threads(threads),
+                data.as_bytes(),
+            );
+            assert_eq!(c.hits, reference.hits, "chunk {chunk}, threads {threads}");
+            assert_eq!(c.stats, reference.stats);
+            assert_eq!(c.notes.len(), reference.notes.len());
+        }
+        assert!(reference
+            .hits
+            .iter()
+            .any(|h| matches!(h.4, TimeSource::Neighbour { .. })));
     }
 
     #[test]
