@@ -562,7 +562,7 @@ impl Reader {
         self.head_base += head_len as u64;
         let rest_base = self.head_base;
 
-        if head.is_interim() && !(head.code == Some(101)) {
+        if head.is_interim() {
             self.report.findings.push(Finding::new(
                 Kind::StatusInterim,
                 base..base + head.status_line.end as u64,

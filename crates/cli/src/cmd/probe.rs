@@ -1,12 +1,202 @@
-//! `originlens probe`.
+//! `originlens probe`: one request straight to the origin, the exact cause, and what the visitor
+//! sees under each peer.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use originlens_probe::{probe, Exchange, ProbeOptions, Target};
+use originlens_wire::{profile, JudgeContext, Profile, Verdict};
 
 use crate::exit::Exit;
 
+mod document;
+mod lab_tour;
+mod text;
+
 /// Arguments of `originlens probe`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Exit status: 0 the edge forwards the origin's response, 1 the edge \
+would answer with its own error, 2 usage or local error."
+)]
+pub struct Args {
+    /// The site URL: its host is sent as Host and SNI. With --lab: a lab route such as /empty,
+    /// or nothing to probe every route.
+    pub url: Option<String>,
+    /// Connect to HOST[:PORT] instead of the URL's host (the origin's IP behind the edge).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub connect_to: Option<String>,
+    /// Probe the embedded lab origin (started on a free loopback port) instead of a URL.
+    #[arg(long)]
+    pub lab: bool,
+    /// Request method.
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The edge whose view decides the verdict and the exit status.
+    #[arg(long, default_value = "cloudflare", value_parser = parse_profile)]
+    pub profile: &'static Profile,
+    /// Seconds allowed to connect (default: the profile's).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Longest silence allowed between reads, in seconds (default: the profile's).
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print the whole captured exchange, escaped.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// A versioned JSON document (`originlens.probe/1`).
+    Json,
+}
+
+fn parse_profile(name: &str) -> Result<&'static Profile, String> {
+    Profile::by_name(name).ok_or_else(|| {
+        format!(
+            "unknown profile `{name}` (one of: {})",
+            Profile::names().join(", ")
+        )
+    })
+}
+
+fn parse_header(h: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = h
+        .split_once(':')
+        .with_context(|| format!("header `{h}` is not `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+fn seconds(flag: &str, v: Option<f64>, default: Duration) -> anyhow::Result<Duration> {
+    match v {
+        None => Ok(default),
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--{flag} {s}: give a number of seconds between 0 and 86400"),
+    }
+}
+
+/// A finished probe with its verdicts.
+pub struct Probed {
+    /// The options used.
+    pub opts: ProbeOptions,
+    /// The evidence.
+    pub exchange: Exchange,
+    /// The chosen profile's verdict.
+    pub verdict: Verdict,
+    /// Every profile's verdict.
+    pub peers: Vec<Verdict>,
+    /// The chosen profile.
+    pub profile: &'static Profile,
+}
+
+/// Probes once and judges under every profile.
+pub fn run_probe(opts: ProbeOptions, chosen: &'static Profile) -> anyhow::Result<Probed> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let exchange = rt.block_on(probe(&opts))?;
+    let ctx = JudgeContext {
+        waited: exchange.waited,
+    };
+    let verdict = originlens_wire::judge(&exchange.report, chosen, ctx);
+    let peers = originlens_wire::peers(&exchange.report, &profile::ALL, ctx);
+    Ok(Probed {
+        opts,
+        exchange,
+        verdict,
+        peers,
+        profile: chosen,
+    })
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`originlens probe` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let limits = args.profile.limits;
+    let connect_timeout = seconds(
+        "connect-timeout",
+        args.connect_timeout,
+        limits.connect_timeout,
+    )?;
+    let read_timeout = seconds("read-timeout", args.read_timeout, limits.read_timeout)?;
+
+    if args.lab {
+        return lab_tour::run(&args, headers, connect_timeout, read_timeout);
+    }
+    let Some(url) = args.url.as_deref() else {
+        bail!(
+            "give the site's URL (e.g. https://www.example.com/ --connect-to ORIGIN_IP), or --lab"
+        );
+    };
+    let target = Target::parse(url, args.connect_to.as_deref())?;
+    let opts = ProbeOptions {
+        target,
+        method: args.method.clone(),
+        headers,
+        connect_timeout,
+        read_timeout,
+    };
+    let probed = run_probe(opts, args.profile)?;
+    report(&args, &probed)?;
+    Ok(exit_for(&probed.verdict))
+}
+
+/// Prints one probe in the chosen format.
+pub fn report(args: &Args, p: &Probed) -> anyhow::Result<()> {
+    let mut out = anstream::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let doc = document::build(p, args.raw);
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            use std::io::Write;
+            writeln!(out)?;
+        }
+        Format::Text => text::print(&mut out, p, args.raw)?,
+    }
+    Ok(())
+}
+
+/// 0 when the edge forwards the origin's response, 1 when it answers with its own error.
+pub fn exit_for(v: &Verdict) -> Exit {
+    if v.is_edge_error() {
+        Exit::Problem
+    } else {
+        Exit::Clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_seconds_are_checked() {
+        assert_eq!(
+            parse_header("X-A:  b c ").unwrap(),
+            ("X-A".to_owned(), "b c".to_owned())
+        );
+        assert!(parse_header("nocolon").is_err());
+        assert!(seconds("read-timeout", Some(-1.0), Duration::ZERO).is_err());
+        assert_eq!(
+            seconds("read-timeout", Some(0.5), Duration::ZERO).unwrap(),
+            Duration::from_millis(500)
+        );
+        assert!(parse_profile("nginx-1.22").is_ok());
+        assert!(parse_profile("iis").is_err());
+    }
 }

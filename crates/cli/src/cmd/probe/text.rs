@@ -1,0 +1,256 @@
+//! Human output of `originlens probe`.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use originlens_probe::advice;
+use originlens_wire::escape::escape;
+use originlens_wire::{Finding, GeneratedBy, Severity, Verdict};
+
+use super::document::{finding_excerpt, head_stats};
+use super::Probed;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = AnsiColor::Red.on_default().bold();
+const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+const GREEN: Style = AnsiColor::Green.on_default().bold();
+
+fn status_text(v: &Verdict) -> String {
+    let status = v
+        .status
+        .map_or("no status line".to_owned(), |s| s.to_string());
+    match v.generated_by {
+        GeneratedBy::Edge => format!("{status} from the edge"),
+        GeneratedBy::Origin => format!("{status} from the origin"),
+    }
+}
+
+fn style_for(v: &Verdict) -> Style {
+    match (v.generated_by, v.cause) {
+        (GeneratedBy::Edge, _) => RED,
+        (_, Some(_)) => YELLOW,
+        _ => GREEN,
+    }
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+}
+
+/// One short line for a peer verdict: `502 (edge) framing.invalid`.
+pub fn peer_cell(v: &Verdict) -> String {
+    let status = v.status.map_or("raw".to_owned(), |s| s.to_string());
+    let who = match v.generated_by {
+        GeneratedBy::Edge => "edge",
+        GeneratedBy::Origin => "origin",
+    };
+    match v.cause {
+        Some(c) => format!("{status} ({who}) {c}"),
+        None => format!("{status} ({who})"),
+    }
+}
+
+/// Prints the report.
+pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
+    let ex = &p.exchange;
+    let v = &p.verdict;
+    let t = &p.opts.target;
+    let addr = ex.remote.map_or_else(
+        || format!("{}:{}", t.connect_host, t.connect_port),
+        |a| a.to_string(),
+    );
+    writeln!(
+        out,
+        "{BOLD}{} {t}{BOLD:#}  {DIM}via {addr}{DIM:#}",
+        p.opts.method
+    )?;
+    writeln!(out)?;
+    let s = style_for(v);
+    writeln!(
+        out,
+        "  visitor sees  {s}{}{s:#}  ({})",
+        status_text(v),
+        p.profile.title
+    )?;
+    match v.cause {
+        Some(c) => {
+            let a = advice::for_cause(c);
+            writeln!(out, "  cause         {s}{c}{s:#}: {}", a.meaning)?;
+        }
+        None => writeln!(out, "  cause         none: the edge forwards this response")?,
+    }
+    if let Some(f) = v.finding.and_then(|k| {
+        ex.report
+            .findings
+            .iter()
+            .chain(&v.limit_findings)
+            .find(|f| f.id == k)
+    }) {
+        writeln!(
+            out,
+            "  because       {} at byte {}: {}",
+            f.id, f.offset, f.message
+        )?;
+        if let Some(e) = finding_excerpt(&ex.response, f) {
+            writeln!(
+                out,
+                "                {DIM}{}{DIM:#}{RED}[{}]{RED:#}{DIM}{}{DIM:#}",
+                e.before, e.at, e.after
+            )?;
+        }
+    }
+    if let Some(note) = &v.note {
+        writeln!(out, "  note          {note}")?;
+    }
+    writeln!(out)?;
+
+    let r = &ex.report;
+    writeln!(
+        out,
+        "  origin sent   {} bytes{}",
+        ex.response_bytes,
+        r.end
+            .map_or(String::new(), |e| format!(", ended: {}", e.as_str()))
+    )?;
+    if let Some(head) = &r.head {
+        let st = head_stats(head);
+        let limits = p.profile.limits;
+        let budget = match limits.max_head_bytes {
+            Some(max) => format!(
+                "{:.1}% of {}'s {} bytes",
+                st.bytes as f64 * 100.0 / max as f64,
+                p.profile.name,
+                max
+            ),
+            None => "no limit".into(),
+        };
+        writeln!(
+            out,
+            "  head          {} bytes, {} fields{} — {budget}",
+            st.bytes,
+            st.fields,
+            if r.head_complete { "" } else { " (incomplete)" }
+        )?;
+        if st.set_cookie_count > 0 {
+            writeln!(
+                out,
+                "  set-cookie    {} lines, {} bytes",
+                st.set_cookie_count, st.set_cookie_bytes
+            )?;
+        }
+        if st.bytes > 4096 {
+            let largest: Vec<String> = st
+                .largest
+                .iter()
+                .map(|(n, b)| format!("{n} {b} B"))
+                .collect();
+            writeln!(out, "  largest       {}", largest.join(", "))?;
+        }
+        if let Some(f) = r.framing {
+            writeln!(
+                out,
+                "  body          {} ({} bytes on the wire, {} data){}",
+                f.as_str(),
+                r.body.received,
+                r.body.data,
+                if r.body.complete { "" } else { ", incomplete" }
+            )?;
+        }
+    }
+    if let Some(tls) = &ex.tls {
+        writeln!(
+            out,
+            "  tls           {} {} alpn={}",
+            tls.version,
+            tls.cipher,
+            tls.alpn.as_deref().unwrap_or("-")
+        )?;
+    }
+    let tm = &ex.timings;
+    writeln!(
+        out,
+        "  timings       connect {} · tls {} · first byte {} · head {} · total {}",
+        ms(tm.connect),
+        ms(tm.tls),
+        ms(tm.first_byte),
+        ms(tm.head_complete),
+        ms(tm.total)
+    )?;
+    if ex.waited.is_some() || p.opts.read_timeout < p.profile.limits.read_timeout {
+        writeln!(
+            out,
+            "  waiting       the probe waits {:.1} s between reads; {} waits {} s",
+            p.opts.read_timeout.as_secs_f64(),
+            p.profile.name,
+            p.profile.limits.read_timeout.as_secs()
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "  {BOLD}peers{BOLD:#}")?;
+    for peer in &p.peers {
+        let s = style_for(peer);
+        writeln!(out, "    {:<11} {s}{}{s:#}", peer.profile, peer_cell(peer))?;
+    }
+
+    let mut findings: Vec<&Finding> = r.findings.iter().chain(&v.limit_findings).collect();
+    findings.sort_by_key(|f| f.offset);
+    if !findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "  {BOLD}findings{BOLD:#}")?;
+        for f in findings {
+            let s = match f.severity {
+                Severity::Error => RED,
+                Severity::Warning => YELLOW,
+                Severity::Info => DIM,
+            };
+            writeln!(
+                out,
+                "    {s}{:<7}{s:#} {:<28} @{:<6} {}  {DIM}[{}: {}]{DIM:#}",
+                f.severity.as_str(),
+                f.id.as_str(),
+                f.offset,
+                f.message,
+                p.profile.name,
+                p.profile.disposition(f.id).as_str()
+            )?;
+        }
+    }
+    if let Some(c) = v.cause {
+        let a = advice::for_cause(c);
+        if !a.fix.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "  {BOLD}fix{BOLD:#}")?;
+            for line in a.fix.lines() {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    if raw {
+        writeln!(out)?;
+        writeln!(out, "  {BOLD}request{BOLD:#} ({} bytes)", ex.request.len())?;
+        print_escaped_lines(out, &ex.request, "> ")?;
+        writeln!(
+            out,
+            "  {BOLD}response{BOLD:#} ({} bytes{})",
+            ex.response_bytes,
+            if ex.response.len() as u64 == ex.response_bytes {
+                String::new()
+            } else {
+                format!(", first {} shown", ex.response.len())
+            }
+        )?;
+        print_escaped_lines(out, &ex.response, "< ")?;
+    }
+    Ok(())
+}
+
+fn print_escaped_lines(out: &mut impl Write, bytes: &[u8], prefix: &str) -> io::Result<()> {
+    let mut offset = 0usize;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        writeln!(out, "    {DIM}{offset:>7}{DIM:#} {prefix}{}", escape(line))?;
+        offset += line.len();
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! The real `originlens probe` binary against the real lab on 127.0.0.1: every route's visitor
+//! status, who generated it and the cause, plus connection failures, flags and output formats.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use originlens_lab::{routes, LabHandle, Route};
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_originlens"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run originlens")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn probe_route(addr: SocketAddr, route: &Route) -> (Output, Value) {
+    let url = format!("http://{addr}{}", route.path);
+    let mut args = vec![
+        "probe",
+        url.as_str(),
+        "--format",
+        "json",
+        "-X",
+        route.hint.method,
+    ];
+    let timeout;
+    if let Some(t) = route.hint.read_timeout {
+        timeout = t.as_secs_f64().to_string();
+        args.extend(["--read-timeout", timeout.as_str()]);
+    }
+    let out = run(&args);
+    let doc = json_of(&out);
+    (out, doc)
+}
+
+/// Every lab route, probed by the binary, gives the verdict the lab documents, and the exit
+/// status says whether the edge generated an error.
+#[test]
+fn every_lab_route_gives_its_documented_verdict() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = lab.addr();
+    let failures = Mutex::new(Vec::new());
+    let queue = Mutex::new(routes().iter().collect::<Vec<_>>());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let Some(route) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let (out, doc) = probe_route(addr, route);
+                let v = &doc["verdict"];
+                let want_cause = route.expect.cause.map(|c| c.as_str());
+                let got = (
+                    v["status"].as_u64(),
+                    v["generated_by"].as_str(),
+                    v["cause"].as_str(),
+                    out.status.code(),
+                );
+                let edge = route.expect.generated_by.as_str() == "edge";
+                let want = (
+                    Some(u64::from(route.expect.status)),
+                    Some(route.expect.generated_by.as_str()),
+                    want_cause,
+                    Some(if edge { 1 } else { 0 }),
+                );
+                if got != want {
+                    failures.lock().unwrap().push(format!(
+                        "{}: got {got:?}, want {want:?} (finding {})",
+                        route.path, v["finding"]
+                    ));
+                }
+                if let Some(kind) = route.expect.finding {
+                    let ids: Vec<&str> = doc["findings"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|f| f["id"].as_str())
+                        .collect();
+                    if !ids.contains(&kind.as_str()) {
+                        failures.lock().unwrap().push(format!(
+                            "{}: finding {kind} missing from {ids:?}",
+                            route.path
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} routes disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn json_document_has_the_promised_fields() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/set-cookie-flood", lab.addr());
+    let out = run(&["probe", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json_of(&out);
+    assert_eq!(doc["schema"], "originlens.probe/1");
+    assert_eq!(doc["verdict"]["status"], 200);
+    assert_eq!(doc["verdict"]["generated_by"], "origin");
+    assert!(doc["verdict"]["cause"].is_null());
+    let head = &doc["head"];
+    assert!(head["bytes"].as_u64().unwrap() > 16 * 1024);
+    assert!(head["fields"].as_u64().unwrap() >= 60);
+    assert_eq!(head["set_cookie"]["count"], 60);
+    assert!(head["largest_fields"].as_array().unwrap().len() <= 5);
+    assert_eq!(head["budget"]["limit_bytes"], 128 * 1024);
+    let ids: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"head.large"), "{ids:?}");
+    for key in ["connect_ms", "first_byte_ms", "head_ms", "total_ms"] {
+        assert!(doc["timings"][key].as_f64().is_some(), "timings.{key}");
+    }
+    let peers: Vec<(&str, u64)> = doc["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["profile"].as_str().unwrap(),
+                p["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(peers.len(), 6);
+    assert!(peers.contains(&("cloudflare", 200)));
+    assert!(
+        peers.contains(&("nginx", 502)),
+        "nginx's 4 KiB buffer: {peers:?}"
+    );
+    assert!(peers.contains(&("haproxy", 502)), "{peers:?}");
+}
+
+#[test]
+fn refused_connection_is_521_and_exit_1() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = run(&["probe", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"]["status"], 521);
+    assert_eq!(doc["verdict"]["cause"], "connect.refused");
+    let nginx = doc["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["profile"] == "nginx")
+        .unwrap();
+    assert_eq!(nginx["status"], 502);
+}
+
+#[test]
+fn connect_to_keeps_the_url_host_and_profile_changes_the_verdict() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = lab.addr().to_string();
+    let out = run(&[
+        "probe",
+        "http://www.example.com/head-20k",
+        "--connect-to",
+        &addr,
+        "--format",
+        "json",
+        "--profile",
+        "nginx",
+    ]);
+    let doc = json_of(&out);
+    assert_eq!(doc["target"]["host"], "www.example.com");
+    assert_eq!(doc["target"]["address"], addr.as_str());
+    assert_eq!(doc["verdict"]["profile"], "nginx");
+    assert_eq!(doc["verdict"]["status"], 502);
+    assert_eq!(doc["verdict"]["cause"], "head.too-large");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn short_read_timeout_says_what_the_edge_would_wait() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/hang", lab.addr());
+    let started = std::time::Instant::now();
+    let out = run(&["probe", &url, "--read-timeout", "0.5"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("524 from the edge"), "{text}");
+    assert!(text.contains("response.timeout"), "{text}");
+    assert!(text.contains("cloudflare waits 125 s"), "{text}");
+}
+
+#[test]
+fn raw_output_escapes_the_origin_bytes() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/value-nul", lab.addr());
+    let out = run(&["probe", &url, "--raw"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("field-value.nul"), "{text}");
+    assert!(text.contains("\\0"), "NUL shown escaped: {text}");
+    assert!(
+        !out.stdout.contains(&0u8),
+        "no raw NUL reaches the terminal"
+    );
+    assert!(text.contains("> GET /value-nul HTTP/1.1\\r\\n"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_reason() {
+    let out = run(&["probe", "ftp://example.com/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported scheme"));
+    let out = run(&["probe", "http://example.com/", "--profile", "iis"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["probe", "http://example.com/", "-H", "no colon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Name: value"));
+}
+
+#[test]
+fn lab_tour_probes_every_route_and_agrees() {
+    let out = run(&["probe", "--lab"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let n = routes().len();
+    assert!(
+        text.contains(&format!("{n} of {n} routes gave the verdict")),
+        "{text}"
+    );
+}
