@@ -232,6 +232,54 @@ mod tests {
     }
 
     #[test]
+    fn cut_off_gzip_is_a_compression_note_with_what_was_read_kept() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let line = "2024/01/02 03:04:05 [error] 1#1: *1 upstream sent too big header while reading response header from upstream\n";
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for _ in 0..2000 {
+            enc.write_all(line.as_bytes()).unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let cut = &gz[..gz.len() / 2];
+        let mut report = crate::Report::new(crate::ReportOptions::default());
+        let i = report.input("error.log.2.gz");
+        let stats = crate::Scanner::new(crate::TimeContext::default()).scan(
+            i,
+            "error.log.2.gz",
+            decode(cut).unwrap(),
+            &mut report,
+        );
+        assert!(stats.failed);
+        let a = report.finish();
+        assert!(a.totals.matched > 0, "lines before the cut are kept");
+        assert_eq!(a.notes[0].kind, NoteKind::Compression, "{:?}", a.notes);
+    }
+
+    #[test]
+    fn rotation_and_truncation_while_reading_are_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("error.log");
+        std::fs::write(&path, "one\ntwo\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let id = identity(&file).unwrap();
+        assert_eq!(rotation_note(&path, id, 8, false), None, "unchanged file");
+        // logrotate's create mode: the old file is renamed, a new one takes its name.
+        std::fs::rename(&path, dir.path().join("error.log.1")).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let note = rotation_note(&path, id, 8, false).unwrap();
+        assert_eq!(note.kind, NoteKind::Rotated);
+        assert!(note.message.contains("rotated"), "{}", note.message);
+        // copytruncate: same file, cut to zero.
+        let p2 = dir.path().join("access.log");
+        std::fs::write(&p2, "one\ntwo\n").unwrap();
+        let id2 = identity(&File::open(&p2).unwrap()).unwrap();
+        std::fs::write(&p2, "").unwrap();
+        let note = rotation_note(&p2, id2, 8, false).unwrap();
+        assert!(note.message.contains("truncated"), "{}", note.message);
+    }
+
+    #[test]
     fn unsupported_compression_is_named() {
         let err = decode(&[0x28u8, 0xb5, 0x2f, 0xfd, 0, 0][..]).err().unwrap();
         assert!(err.to_string().contains("zstd"), "{err}");
