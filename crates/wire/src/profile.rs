@@ -15,6 +15,10 @@ use std::time::Duration;
 use crate::cause::{Cause, Phase};
 use crate::finding::{Kind, Severity};
 
+/// A status in a profile's table meaning "closes the connection without answering": the
+/// visitor gets an empty reply (curl: `Empty reply from server`, status 000).
+pub const EMPTY_REPLY: u16 = 0;
+
 /// What a peer does with a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,9 +31,12 @@ pub enum Disposition {
     Normalize,
     /// The response is refused and the peer answers its own error status.
     Reject,
-    /// nginx: no valid status line, so the origin's bytes are relayed raw as an HTTP/0.9 reply.
+    /// The start line is not understood but the bytes are passed on as they are (nginx: as an
+    /// HTTP/0.9 reply; HAProxy 2.6: the status line verbatim); the visitor's client must parse
+    /// the origin's own bytes.
     Relay09,
-    /// nginx: an interim 1xx is taken as the final response.
+    /// nginx: an interim 1xx is sent as the final response and the real response follows as
+    /// its body; clients that skip 1xx then read the origin's own head.
     InterimAsFinal,
 }
 
@@ -204,7 +211,8 @@ macro_rules! nginx_head_rules {
             (Kind::StatusUnsolicited101, Pass),
             (Kind::ReasonCtl, Pass),
             (Kind::HeadBareLf, Pass),
-            // Only 103 is special-cased; a 100 Continue becomes the final response.
+            // Only 103 is special-cased (1.29+); a 100 Continue is sent as the final
+            // response, with the origin's real head relayed after it as body.
             (Kind::StatusInterim, InterimAsFinal),
             // `upstream sent invalid header`.
             (Kind::FieldNameTrailingWs, Reject),
@@ -221,6 +229,15 @@ macro_rules! nginx_head_rules {
         ]
     };
 }
+
+/// nginx's statuses: timeouts are 504; a chunked body that breaks in the bytes read with the
+/// head makes nginx close the client connection before sending anything (observed with nginx
+/// 1.22.1: curl gets an empty reply, the reference notes the same).
+const NGINX_STATUSES: &[(Cause, u16)] = &[
+    (Cause::ResponseTimeout, 504),
+    (Cause::ConnectTimeout, 504),
+    (Cause::ChunkedInvalid, EMPTY_REPLY),
+];
 
 /// nginx 1.23 and later as a reverse proxy with default buffers.
 ///
@@ -242,7 +259,7 @@ pub static NGINX: Profile = Profile {
         idle_pool: None,
     },
     error_status: 502,
-    statuses: &[(Cause::ResponseTimeout, 504), (Cause::ConnectTimeout, 504)],
+    statuses: NGINX_STATUSES,
     by_severity: [Pass, Warn, Reject],
     rules: nginx_head_rules![
         (Kind::FramingClAndTe, Reject),
@@ -263,7 +280,7 @@ pub static NGINX_1_22: Profile = Profile {
     title: "nginx ≤ 1.22 (proxy_pass, defaults)",
     limits: NGINX.limits,
     error_status: 502,
-    statuses: NGINX.statuses,
+    statuses: NGINX_STATUSES,
     by_severity: [Pass, Warn, Reject],
     rules: nginx_head_rules![
         (Kind::FramingClAndTe, Normalize),
@@ -281,7 +298,8 @@ pub static NGINX_1_22: Profile = Profile {
     ],
 };
 
-/// HAProxy 2.5 and later in `mode http` with defaults.
+/// HAProxy 2.5 and later in `mode http` with defaults, as observed with HAProxy 2.6.12
+/// (Debian 12) where it differs from the reference's 3.5 snapshot.
 ///
 /// # Background
 /// `tune.bufsize` 16384 less `maxrewrite` 1024 bounds the head; `tune.http.maxhdr` is 101.
@@ -291,7 +309,7 @@ pub static NGINX_1_22: Profile = Profile {
 /// configuration sets `timeout connect 5s` and `timeout server 50s`.
 pub static HAPROXY: Profile = Profile {
     name: "haproxy",
-    title: "HAProxy ≥ 2.5 (mode http, defaults)",
+    title: "HAProxy 2.6 (mode http, defaults)",
     limits: Limits {
         max_head_bytes: Some(16384 - 1024),
         warn_head_bytes: None,
@@ -314,8 +332,10 @@ pub static HAPROXY: Profile = Profile {
     rules: &[
         (Kind::StartLineLeadingCrlf, Pass),
         (Kind::VersionUnsupportedMajor, Pass),
-        (Kind::VersionHttp09, Pass),
-        (Kind::StatusTooFewDigits, Pass),
+        // 2.6 forwards these status lines verbatim and the client cannot read them.
+        (Kind::VersionHttp09, Relay09),
+        (Kind::StatusTooFewDigits, Relay09),
+        (Kind::StatusNot3Digits, Relay09),
         (Kind::StatusBelow100, Pass),
         (Kind::StatusLineBadDelimiter, Pass),
         (Kind::ReasonCtl, Pass),
@@ -323,6 +343,9 @@ pub static HAPROXY: Profile = Profile {
         (Kind::FieldObsFold, Normalize),
         (Kind::FieldNameTrailingWs, Reject),
         (Kind::FieldValueCtl, Pass),
+        // 2.6 passes NUL in a value and bare LF in chunk framing (3.x refuses both).
+        (Kind::FieldValueNul, Pass),
+        (Kind::ChunkBareLf, Pass),
         (Kind::FramingClAndTe, Normalize),
         (Kind::FramingClDuplicateSame, Normalize),
         (Kind::FramingClList, Normalize),

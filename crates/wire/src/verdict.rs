@@ -9,7 +9,11 @@ use std::time::Duration;
 use crate::cause::Cause;
 use crate::finding::{Finding, Kind};
 use crate::outcome::GeneratedBy;
-use crate::profile::{Disposition, Profile};
+use crate::profile::{Disposition, Profile, EMPTY_REPLY};
+
+/// Status-line defects a client forgives when it reads relayed bytes itself (curl accepts a
+/// lower-case `http/1.1` and stops the line at a bare CR; observed through nginx 1.22.1).
+const RELAYED_LINE_STILL_PARSES: &[Kind] = &[Kind::VersionBadName, Kind::StartLineBareCr];
 use crate::reader::{End, Report};
 
 /// What one profile makes of a response.
@@ -82,6 +86,16 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         verdict.disposition = Some(d);
         match d {
             Disposition::Reject => match profile.status_for(f.cause) {
+                Some(EMPTY_REPLY) => {
+                    verdict.status = None;
+                    verdict.generated_by = GeneratedBy::Edge;
+                    verdict.cause = Some(f.cause);
+                    verdict.body_complete = false;
+                    verdict.note = Some(format!(
+                        "{} closes the connection without answering (empty reply)",
+                        profile.name
+                    ));
+                }
                 Some(status) => {
                     verdict.status = Some(status);
                     verdict.generated_by = GeneratedBy::Edge;
@@ -94,19 +108,24 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
                 }
             },
             Disposition::Relay09 => {
-                verdict.status = None;
+                // The visitor's client parses the relayed bytes itself: a status line that is
+                // only off in ways clients forgive still yields the origin's code.
+                verdict.status = report.status().filter(|c| {
+                    (100..=599).contains(c) && RELAYED_LINE_STILL_PARSES.contains(&f.id)
+                });
                 verdict.cause = Some(f.cause);
                 verdict.note = Some(
-                    "no valid status line: the origin's bytes are relayed raw as an HTTP/0.9 reply"
+                    "no valid status line: the origin's bytes are passed to the client as they are"
                         .into(),
                 );
             }
             Disposition::InterimAsFinal => {
-                verdict.status = report.interim.first().and_then(|h| h.code);
-                verdict.note = Some(
-                    "the interim 1xx is taken as the final response; the real one follows as body"
-                        .into(),
-                );
+                verdict.note = Some(format!(
+                    "{} sends the interim {} as its final response and the origin's real head as body; \
+                     clients that skip 1xx read that head",
+                    profile.name,
+                    report.interim.first().and_then(|h| h.code).unwrap_or(100)
+                ));
             }
             _ => {}
         }

@@ -1,0 +1,189 @@
+//! Real peers from Debian in front of the lab: what nginx and HAProxy really answer through curl
+//! must be what the `nginx-1.22` and `haproxy` profiles predict for the same route.
+//!
+//! Debian 12 ships nginx 1.22.1 and HAProxy 2.6.12; `scripts/setup-debian.sh` installs them.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use originlens_lab::{routes, LabHandle, Route};
+
+/// A peer process, stopped when dropped.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn require(program: &str) -> String {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
+        let path = format!("{dir}/{program}");
+        if Path::new(&path).exists() {
+            return path;
+        }
+    }
+    panic!("{program} is not installed: run scripts/setup-debian.sh (Debian packages nginx, haproxy, curl)");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16, peer: &mut Peer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = peer.0.try_wait() {
+            panic!("the peer exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port} after 10 s");
+}
+
+/// Routes that answer at once (no deliberate stall or slow trickle).
+fn prompt_routes() -> Vec<&'static Route> {
+    routes()
+        .iter()
+        .filter(|r| r.hint.read_timeout.is_none() && r.behaviour.delay().is_zero())
+        .filter(|r| r.behaviour.end().is_some())
+        .collect()
+}
+
+/// The status curl reports through the peer (`0` when it got no usable status line).
+fn through_peer(curl: &str, port: u16, route: &Route) -> u16 {
+    let out = Command::new(curl)
+        .args(["-s", "--http0.9", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--max-time", "5", "-X", route.hint.method])
+        .arg(format!("http://127.0.0.1:{port}{}", route.path))
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The status the binary predicts for the route under `profile` (`0` for no status line).
+fn predicted(lab: SocketAddr, profile: &str, route: &Route) -> u16 {
+    let url = format!("http://{lab}{}", route.path);
+    let out = Command::new(env!("CARGO_BIN_EXE_originlens"))
+        .args(["probe", &url, "--format", "json", "--profile", profile])
+        .args(["-X", route.hint.method])
+        .output()
+        .expect("run originlens");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
+    doc["verdict"]["status"].as_u64().unwrap_or(0) as u16
+}
+
+fn compare(profile: &str, lab: SocketAddr, port: u16) {
+    let curl = require("curl");
+    let queue = Mutex::new(prompt_routes());
+    let total = queue.lock().unwrap().len();
+    assert!(total >= 80, "only {total} routes to compare");
+    let mismatches = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| loop {
+                let Some(route) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let real = through_peer(&curl, port, route);
+                let want = predicted(lab, profile, route);
+                if real != want {
+                    mismatches
+                        .lock()
+                        .unwrap()
+                        .push(format!("{}: real {real}, predicted {want}", route.path));
+                }
+            });
+        }
+    });
+    let mismatches = mismatches.into_inner().unwrap();
+    assert!(
+        mismatches.is_empty(),
+        "{profile}: {} of {total} routes disagree:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn nginx_1_22_profile_predicts_real_nginx() {
+    let nginx = require("nginx");
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let port = free_port();
+    let conf = format!(
+        "worker_processes 1;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\ndaemon off;\n\
+         events {{ worker_connections 128; }}\n\
+         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+           proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+           scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+               proxy_pass http://{lab};\n      proxy_http_version 1.1;\n\
+               proxy_set_header Connection \"\";\n      proxy_read_timeout 5s;\n    }}\n  }}\n}}\n",
+        lab = lab.addr()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let mut peer = Peer(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    wait_listening(port, &mut peer);
+    compare("nginx-1.22", lab.addr(), port);
+    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+    assert!(
+        log.contains("upstream sent no valid HTTP/1.0 header")
+            && log.contains("upstream sent too big header"),
+        "nginx logged the defects the profile predicts:\n{log}"
+    );
+}
+
+#[test]
+fn haproxy_profile_predicts_real_haproxy() {
+    let haproxy = require("haproxy");
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = format!(
+        "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 10s\n\
+         timeout server 5s\nfrontend edge\n  bind 127.0.0.1:{port}\n  default_backend origin\n\
+         backend origin\n  server lab {lab}\n",
+        lab = lab.addr()
+    );
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(&cfg, conf).unwrap();
+    let mut peer = Peer(
+        Command::new(haproxy)
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-db")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    wait_listening(port, &mut peer);
+    compare("haproxy", lab.addr(), port);
+}
