@@ -28,6 +28,10 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Check nginx and PHP-FPM configuration for settings that cause 5xx at the edge.
     Lint(cmd::lint::Args),
+    /// Sit in front of an origin, answer like the edge, and record why for every bad response.
+    Edge(cmd::edge::Args),
+    /// List, show and export the incidents `edge` recorded.
+    Incidents(cmd::incidents::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Lab(args) => cmd::lab::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Lint(args) => cmd::lint::run(args),
+        Command::Edge(args) => cmd::edge::run(args),
+        Command::Incidents(args) => cmd::incidents::run(args),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -1,5 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod edge;
+pub mod incidents;
 pub mod lab;
 pub mod lint;
 pub mod logs;

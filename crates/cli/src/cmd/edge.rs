@@ -1,0 +1,195 @@
+//! `originlens edge`: a reverse proxy in front of an origin that answers like the edge and
+//! records why for every bad response.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use originlens_edge::{Edge, EdgeConfig, OriginConfig, OriginUrl, SslMode};
+
+use crate::exit::Exit;
+
+/// Arguments of `originlens edge`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address visitors connect to (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The origin: http://host:port or https://host:port.
+    #[arg(long, value_name = "URL", required_unless_present_any = ["config", "check_config"])]
+    origin: Option<String>,
+    /// SQLite file for incidents.
+    #[arg(long, value_name = "FILE", default_value = "incidents.db")]
+    store: PathBuf,
+    /// Do not store incidents (they are still logged on stderr).
+    #[arg(long, conflicts_with = "store")]
+    no_store: bool,
+    /// Admin listener for /metrics and /healthz.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
+    admin: SocketAddr,
+    /// No admin listener.
+    #[arg(long)]
+    no_admin: bool,
+    /// Allow non-loopback listen or admin addresses.
+    #[arg(long)]
+    allow_public: bool,
+    /// The edge whose behaviour is emulated.
+    #[arg(long, value_name = "NAME", default_value = "cloudflare")]
+    profile: String,
+    /// Connect timeout in seconds (profile default: cloudflare 19).
+    #[arg(long, value_name = "SECS")]
+    connect_timeout: Option<f64>,
+    /// Read timeout in seconds, per read (profile default: cloudflare 125).
+    #[arg(long, value_name = "SECS")]
+    read_timeout: Option<f64>,
+    /// How long idle upstream connections are kept, in seconds (cloudflare 900; 0: no pooling).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<f64>,
+    /// Do not retry a reused connection that failed before any byte.
+    #[arg(long)]
+    no_retry: bool,
+    /// Do not test a pooled connection before reusing it (shows the keep-alive race).
+    #[arg(long)]
+    no_reuse_check: bool,
+    /// Host header sent to the origin (default: the visitor's).
+    #[arg(long, value_name = "HOST")]
+    host_header: Option<String>,
+    /// TLS server name for https origins (default: the origin's host name).
+    #[arg(long, value_name = "NAME")]
+    sni: Option<String>,
+    /// Certificate checking for https origins: strict (526 on a bad certificate) or full.
+    #[arg(long, value_name = "MODE", default_value = "strict")]
+    ssl_mode: String,
+    /// Store Cookie, Set-Cookie and Authorization values as sent.
+    #[arg(long)]
+    no_redact: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = originlens_edge::config::DEFAULT_MAX_REQUEST_BODY)]
+    max_request_body: usize,
+    /// TOML configuration (several origins by Host, per-origin profile and timeouts).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Check a TOML configuration and exit.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+}
+
+fn secs(v: Option<f64>, flag: &str) -> anyhow::Result<Option<Duration>> {
+    v.map(|s| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| anyhow::anyhow!("--{flag}: {s} is not a duration"))
+    })
+    .transpose()
+}
+
+fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
+    let mut config = match &args.config {
+        Some(path) => originlens_edge::config::load_file(path)?,
+        None => {
+            let url = args.origin.as_deref().unwrap_or_default();
+            let mut origin = OriginConfig::new(OriginUrl::parse(url)?, &args.profile)?;
+            origin.host_header = args.host_header.clone();
+            origin.sni = args.sni.clone();
+            origin.ssl_mode = SslMode::parse(&args.ssl_mode).with_context(|| {
+                format!("--ssl-mode: `{}` is not strict or full", args.ssl_mode)
+            })?;
+            origin.set_timeouts(
+                secs(args.connect_timeout, "connect-timeout")?,
+                secs(args.read_timeout, "read-timeout")?,
+                secs(args.idle_timeout, "idle-timeout")?,
+            );
+            let mut c = EdgeConfig::single(args.listen, origin);
+            c.admin = (!args.no_admin).then_some(args.admin);
+            c.store = (!args.no_store).then(|| args.store.clone());
+            c
+        }
+    };
+    // Switches given on the command line win over the file.
+    if args.no_retry {
+        config.retry = false;
+    }
+    if args.no_reuse_check {
+        config.reuse_check = false;
+    }
+    if args.no_redact {
+        config.redact = false;
+    }
+    if args.config.is_none() {
+        config.max_request_body = args.max_request_body;
+    }
+    Ok(config)
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    if let Some(path) = &args.check_config {
+        let config = originlens_edge::config::load_file(path)?;
+        config.validate()?;
+        // Build connectors too: TLS names and profiles are checked there.
+        originlens_edge::proxy::Shared::new(
+            config.clone(),
+            std::sync::Arc::new(originlens_edge::metrics::Metrics::new()),
+            None,
+        )?;
+        println!(
+            "{}: ok, {} origin(s), listen {}",
+            path.display(),
+            config.origins.len(),
+            config.listen
+        );
+        return Ok(Exit::Clean);
+    }
+    let config = config_from_flags(&args)?;
+    let public =
+        !config.listen.ip().is_loopback() || config.admin.is_some_and(|a| !a.ip().is_loopback());
+    if public && !args.allow_public {
+        anyhow::bail!("a listen or admin address is not loopback; pass --allow-public to use it");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let store_thread = runtime.block_on(async {
+        let mut edge = Edge::bind(config.clone()).await?;
+        let mut out = std::io::stdout().lock();
+        // Line by line, so a wrapper (or a test) can read the addresses as soon as they are bound.
+        writeln!(
+            out,
+            "originlens edge: listening on http://{}/",
+            edge.local_addr()
+        )?;
+        for o in &config.origins {
+            writeln!(
+                out,
+                "origin: {} (profile {})",
+                o.url.authority(),
+                o.profile.name
+            )?;
+        }
+        if let Some(a) = edge.admin_addr() {
+            writeln!(out, "admin: http://{a}/metrics")?;
+        }
+        match &config.store {
+            Some(s) => writeln!(out, "store: {}", s.display())?,
+            None => writeln!(out, "store: none")?,
+        }
+        out.flush()?;
+        drop(out);
+        let thread = edge.take_store_thread();
+        edge.serve_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+        anyhow::Ok(thread)
+    })?;
+    // Dropping the runtime drops every connection and with them the store's senders; the
+    // writer then commits what is queued and ends.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Some(t) = store_thread {
+        let _ = t.join();
+    }
+    Ok(Exit::Clean)
+}

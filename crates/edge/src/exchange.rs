@@ -1,0 +1,307 @@
+//! One request/response exchange on an upstream connection: every read goes into
+//! `originlens_wire::Reader` (which judges the bytes), and the body's data bytes are cut out of
+//! the same reads for forwarding.
+//!
+//! The reader keeps no body data, so the exchange frames the body a second time, from the
+//! reader's own decision: `Content-Length` bytes, the chunk data of a chunked body (with the
+//! wire crate's decoder), or everything until close. The reader stays the judge: when it calls
+//! the response done, the exchange stops, whatever the second decoder thinks.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use originlens_wire::chunked::ChunkedDecoder;
+use originlens_wire::{End, Framing, Reader, ReaderOptions};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Sleep;
+
+use crate::connect::Conn;
+
+/// Size of one read from the origin.
+const READ_SIZE: usize = 16 * 1024;
+
+/// How the body's data bytes are cut out of the stream.
+#[derive(Debug)]
+enum Extract {
+    Nothing,
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+    UntilClose,
+}
+
+/// An exchange in progress.
+pub struct Exchange {
+    /// The connection (taken back for the pool once the exchange is complete).
+    pub conn: Conn,
+    /// The judge of the bytes.
+    pub reader: Reader,
+    sent: Instant,
+    read_timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+    buf: Box<[u8]>,
+    fed: u64,
+    capture: Vec<u8>,
+    capture_limit: usize,
+    extract: Option<Extract>,
+    pending: VecDeque<Bytes>,
+    pending_len: usize,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("fed", &self.fed)
+            .field("pending_len", &self.pending_len)
+            .finish()
+    }
+}
+
+impl Exchange {
+    /// Starts reading on `conn`; the request was written at `sent`. The first `capture_limit`
+    /// bytes of the stream are kept as evidence.
+    pub fn new(
+        conn: Conn,
+        opts: ReaderOptions,
+        sent: Instant,
+        read_timeout: Duration,
+        capture_limit: usize,
+    ) -> Exchange {
+        Exchange {
+            conn,
+            reader: Reader::new(opts),
+            sent,
+            read_timeout,
+            sleep: Box::pin(tokio::time::sleep(read_timeout)),
+            buf: vec![0u8; READ_SIZE].into_boxed_slice(),
+            fed: 0,
+            capture: Vec::new(),
+            capture_limit,
+            extract: None,
+            pending: VecDeque::new(),
+            pending_len: 0,
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.fed
+    }
+
+    /// The captured first bytes of the stream.
+    pub fn capture(&self) -> &[u8] {
+        &self.capture
+    }
+
+    /// Was more received than captured?
+    pub fn capture_truncated(&self) -> bool {
+        self.fed > self.capture.len() as u64
+    }
+
+    /// Body data waiting to be forwarded, in bytes.
+    pub fn pending_len(&self) -> usize {
+        self.pending_len
+    }
+
+    /// The next piece of body data to forward.
+    pub fn next_data(&mut self) -> Option<Bytes> {
+        let b = self.pending.pop_front()?;
+        self.pending_len -= b.len();
+        Some(b)
+    }
+
+    /// All body data waiting, in one piece.
+    pub fn take_all_data(&mut self) -> Bytes {
+        if self.pending.len() == 1 {
+            return self.next_data().unwrap_or_default();
+        }
+        let mut all = Vec::with_capacity(self.pending_len);
+        while let Some(b) = self.next_data() {
+            all.extend_from_slice(&b);
+        }
+        Bytes::from(all)
+    }
+
+    /// Reads once: bytes, EOF, an error or the read timeout. Ready when the reader learnt
+    /// something; the caller looks at `reader` to see what.
+    pub fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.reader.is_done() {
+            return Poll::Ready(());
+        }
+        let mut rb = ReadBuf::new(&mut self.buf);
+        match Pin::new(&mut self.conn).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    self.end(End::Eof);
+                } else {
+                    self.feed(n);
+                    let deadline = tokio::time::Instant::now() + self.read_timeout;
+                    self.sleep.as_mut().reset(deadline);
+                }
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(e)) => {
+                self.end(end_of_error(&e));
+                Poll::Ready(())
+            }
+            Poll::Pending => match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.end(End::Timeout);
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    /// Reads once, asynchronously.
+    pub async fn step(&mut self) {
+        std::future::poll_fn(|cx| self.poll_step(cx)).await
+    }
+
+    /// Restarts the read timeout (after the request was written).
+    pub fn restart_timer(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.read_timeout;
+        self.sleep.as_mut().reset(deadline);
+    }
+
+    /// Ends the exchange with a connection event (a failed write counts as a reset).
+    pub fn end(&mut self, end: End) {
+        let at = self.sent.elapsed();
+        self.reader.on_end_at(end, at);
+    }
+
+    fn feed(&mut self, n: usize) {
+        let at = self.sent.elapsed();
+        let bytes = &self.buf[..n];
+        let base = self.fed;
+        self.fed += n as u64;
+        if self.capture.len() < self.capture_limit {
+            let room = self.capture_limit - self.capture.len();
+            self.capture.extend_from_slice(&bytes[..n.min(room)]);
+        }
+        self.reader.feed_at(bytes, at);
+        let report = self.reader.report();
+        if !report.head_complete {
+            return;
+        }
+        let extract =
+            self.extract
+                .get_or_insert_with(|| match report.framing.unwrap_or(Framing::NoBody) {
+                    Framing::NoBody | Framing::Tunnel => Extract::Nothing,
+                    Framing::Length(n) => Extract::Length(n),
+                    Framing::Chunked => Extract::Chunked(Box::default()),
+                    Framing::CloseDelimited => Extract::UntilClose,
+                });
+        let body_start = report.body.offset;
+        let skip = body_start.saturating_sub(base);
+        if skip >= n as u64 {
+            return;
+        }
+        let slice = &bytes[skip as usize..];
+        let data = match extract {
+            Extract::Nothing => return,
+            Extract::Length(left) => {
+                let take = (*left).min(slice.len() as u64) as usize;
+                *left -= take as u64;
+                Bytes::copy_from_slice(&slice[..take])
+            }
+            Extract::UntilClose => Bytes::copy_from_slice(slice),
+            Extract::Chunked(dec) => {
+                let mut out = Vec::new();
+                let mut scratch = Vec::new();
+                dec.feed(
+                    slice,
+                    base + skip,
+                    &mut |d| out.extend_from_slice(d),
+                    &mut scratch,
+                );
+                Bytes::from(out)
+            }
+        };
+        if !data.is_empty() {
+            self.pending_len += data.len();
+            self.pending.push_back(data);
+        }
+    }
+}
+
+/// A read error is a reset when the peer aborted; any other I/O failure reads the same to the
+/// edge (the connection is gone without a clean FIN).
+fn end_of_error(_e: &io::Error) -> End {
+    End::Reset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn exchange_with(
+        reply: &'static [u8],
+        pieces: usize,
+        timeout: Duration,
+    ) -> (Exchange, Vec<u8>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let step = reply.len().div_ceil(pieces).max(1);
+            for part in reply.chunks(step) {
+                s.write_all(part).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let c = TcpStream::connect(addr).await.unwrap();
+        let mut ex = Exchange::new(
+            Conn::Plain(c),
+            ReaderOptions::default(),
+            Instant::now(),
+            timeout,
+            1024,
+        );
+        let mut body = Vec::new();
+        while !ex.reader.is_done() {
+            ex.step().await;
+            while let Some(d) = ex.next_data() {
+                body.extend_from_slice(&d);
+            }
+        }
+        (ex, body)
+    }
+
+    #[tokio::test]
+    async fn chunked_data_is_cut_out_in_any_split() {
+        let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        for pieces in [1, 3, 17] {
+            let (ex, body) = exchange_with(reply, pieces, Duration::from_secs(5)).await;
+            assert_eq!(body, b"hello world", "{pieces} pieces");
+            assert_eq!(ex.reader.report().end, Some(End::Complete));
+        }
+    }
+
+    #[tokio::test]
+    async fn length_body_stops_at_content_length() {
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA";
+        let (ex, body) = exchange_with(reply, 2, Duration::from_secs(5)).await;
+        assert_eq!(body, b"ok");
+        assert_eq!(ex.reader.report().end, Some(End::Complete));
+    }
+
+    #[tokio::test]
+    async fn silence_ends_in_a_timeout() {
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789";
+        let (ex, body) = exchange_with(reply, 1, Duration::from_millis(100)).await;
+        assert_eq!(body, b"0123456789");
+        assert_eq!(ex.reader.report().end, Some(End::Timeout));
+        assert_eq!(ex.capture(), reply);
+    }
+}

@@ -1,0 +1,203 @@
+//! The listeners: visitors (HTTP/1.1 with keep-alive, and h2 with prior knowledge, through
+//! hyper's auto connection builder) and the admin side (`/metrics`, `/healthz`).
+//!
+//! hyper serves the downstream side because it is fast, already refuses malformed requests with
+//! 400, and keeps connection state right; the upstream side is our own client on the wire
+//! reader, because there every byte the origin sends must be judged.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::config::EdgeConfig;
+use crate::metrics::{self, Metrics};
+use crate::proxy::{self, Shared};
+use crate::store::{StoreError, Writer};
+
+/// Errors starting the edge.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener cannot be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// How long a visitor connection may take to send a request head (Cloudflare keeps idle
+/// visitor connections 400 s).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(400);
+
+/// A bound edge, ready to serve.
+#[derive(Debug)]
+pub struct Edge {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    store_thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Edge {
+    /// Opens the store and binds the listeners.
+    pub async fn bind(config: EdgeConfig) -> Result<Edge, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let (writer, store_thread) = match &config.store {
+            Some(path) => {
+                let (w, h) = Writer::start(path, metrics.clone())?;
+                (Some(w), Some(h))
+            }
+            None => (None, None),
+        };
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })
+        };
+        let listener = bind(config.listen).await?;
+        let admin = match config.admin {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
+        let shared = Arc::new(Shared::new(config, metrics, writer)?);
+        Ok(Edge {
+            shared,
+            listener,
+            admin,
+            addr,
+            admin_addr,
+            store_thread,
+        })
+    }
+
+    /// The visitor-facing address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin address, if any.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The store writer thread; join it after the runtime is gone to be sure every queued
+    /// incident is committed.
+    pub fn take_store_thread(&mut self) -> Option<thread::JoinHandle<()>> {
+        self.store_thread.take()
+    }
+
+    /// Serves until `shutdown` completes. Connections still open are left to the runtime.
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        if let Some(admin) = self.admin {
+            tokio::spawn(serve_admin(admin, self.shared.clone()));
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(serve_visitor(stream, peer, self.shared.clone()));
+                    }
+                    // EMFILE and friends are transient: back off and keep serving.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                },
+            }
+        }
+    }
+}
+
+async fn serve_visitor(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(proxy::handle(shared, req, peer).await) }
+    });
+    // Errors here are the visitor's (reset, garbage) or a body the edge aborted on purpose.
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn serve_admin(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(admin(&shared, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match req.uri().path() {
+        "/metrics" => {
+            shared
+                .metrics
+                .pool_idle
+                .set(shared.idle_connections() as i64);
+            (
+                StatusCode::OK,
+                metrics::CONTENT_TYPE,
+                shared.metrics.encode(),
+            )
+        }
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "try /metrics or /healthz\n".to_owned(),
+        ),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = header::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
+}
