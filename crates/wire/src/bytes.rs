@@ -34,6 +34,39 @@ pub fn is_field_content(b: u8) -> bool {
     FIELD_CONTENT[b as usize]
 }
 
+/// Is every byte printable ASCII or SP (`0x20..=0x7e`)? Eight bytes at a time: the common case
+/// for a field value, so the per-byte classification runs only when this says no.
+#[inline]
+pub fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const LOW: u64 = 0x2020_2020_2020_2020;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20 borrows in `x - LOW`; a byte of 0x7f or more sets its high bit in
+    // `x + ONES` or in `x` itself.
+    let flags = |x: u64| (x.wrapping_sub(LOW) & !x | x.wrapping_add(ONES) | x) & HIGH;
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    let mut blocks = bytes.chunks_exact(32);
+    for b in &mut blocks {
+        let any = flags(word(&b[..8]))
+            | flags(word(&b[8..16]))
+            | flags(word(&b[16..24]))
+            | flags(word(&b[24..]));
+        if any != 0 {
+            return false;
+        }
+    }
+    let mut chunks = blocks.remainder().chunks_exact(8);
+    for chunk in &mut chunks {
+        if flags(word(chunk)) != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b))
+}
+
 /// Optional whitespace: SP or HTAB.
 #[inline]
 pub fn is_ows(b: u8) -> bool {
@@ -78,6 +111,22 @@ mod tests {
         assert!(!is_field_content(0x7f));
         assert!(is_field_content(b'\t'));
         assert!(is_field_content(0xff));
+    }
+
+    #[test]
+    fn plain_ascii_fast_path_agrees_with_the_byte_rule() {
+        for b in 0u8..=255 {
+            for pos in 0..41 {
+                let mut v = vec![b'a'; 41];
+                v[pos] = b;
+                assert_eq!(
+                    is_plain_ascii(&v),
+                    (0x20..0x7f).contains(&b),
+                    "byte {b:#04x} at {pos}"
+                );
+            }
+        }
+        assert!(is_plain_ascii(b""));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::bytes::{is_field_content, is_ows, is_token};
+use crate::bytes::{is_field_content, is_ows, is_plain_ascii, is_token};
 use crate::finding::{Finding, Kind};
 
 /// An HTTP version as sent (digits may exceed one place: `HTTP/1.10` is (1, 10)).
@@ -102,19 +102,25 @@ impl Head {
 }
 
 /// Fields a sender must not repeat (RFC 9110 §5.3); Content-Length is judged by framing.
-const SINGLETON_FIELDS: &[&str] = &[
-    "age",
-    "content-location",
-    "content-range",
-    "content-type",
-    "date",
-    "etag",
-    "expires",
-    "last-modified",
-    "location",
-    "retry-after",
-    "server",
-];
+/// Looked up by length first: this runs for every field of every head.
+fn singleton(name: &[u8]) -> Option<&'static str> {
+    let candidates: &[&'static str] = match name.len() {
+        3 => &["age"],
+        4 => &["date", "etag"],
+        6 => &["server"],
+        7 => &["expires"],
+        8 => &["location"],
+        11 => &["retry-after"],
+        12 => &["content-type"],
+        13 => &["last-modified", "content-range"],
+        16 => &["content-location"],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+}
 
 /// One line of a head: `content` excludes the LF and a CR right before it.
 struct Line {
@@ -155,7 +161,7 @@ pub fn parse_head(raw: Vec<u8>, offset: u64, findings: &mut Vec<Finding>) -> Hea
         version: None,
         code: None,
         reason: 0..0,
-        fields: Vec::new(),
+        fields: Vec::with_capacity(32),
         http_like: false,
     };
     let raw = std::mem::take(&mut head.raw);
@@ -545,7 +551,7 @@ fn trim_ows_end(s: &[u8]) -> usize {
 }
 
 fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
-    if value.iter().all(|&b| is_field_content(b) && b < 0x80) {
+    if is_plain_ascii(value) || value.iter().all(|&b| is_field_content(b) && b < 0x80) {
         return;
     }
     let first = |pred: &dyn Fn(u8) -> bool| value.iter().position(|&b| pred(b));
@@ -582,10 +588,7 @@ fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
 fn check_duplicates(head: &Head, out: &mut Vec<Finding>) {
     for (i, f) in head.fields.iter().enumerate() {
         let name = head.name(f);
-        let Some(singleton) = SINGLETON_FIELDS
-            .iter()
-            .find(|s| name.eq_ignore_ascii_case(s.as_bytes()))
-        else {
+        let Some(singleton) = singleton(name) else {
             continue;
         };
         if let Some(first) = head.fields[..i]

@@ -470,6 +470,24 @@ impl Reader {
                     return;
                 }
             }
+            if first_line_seen && http_like {
+                // Past the status line the head ends at the first empty line: one pass finds it.
+                let from = scanned.max(line_start - 1);
+                if let Some(end) = find_head_end(&self.head_buf[from..]) {
+                    self.complete_head(from + end);
+                    return;
+                }
+                // Resume two bytes back so a terminator split across reads is still found.
+                let resume = self.head_buf.len().saturating_sub(2).max(from);
+                self.state = State::Head {
+                    line_start,
+                    scanned: resume,
+                    first_line_seen,
+                    http_like,
+                };
+                self.check_head_limit();
+                return;
+            }
             let Some(lf) = memchr(b'\n', &self.head_buf[scanned..]).map(|i| scanned + i) else {
                 self.state = State::Head {
                     line_start,
@@ -508,27 +526,15 @@ impl Reader {
                 let http_like = head::looks_like_status_line(&self.head_buf[..content_end]);
                 self.state = State::Head {
                     line_start: lf + 1,
-                    scanned: lf + 1,
+                    scanned: if http_like { lf } else { lf + 1 },
                     first_line_seen: true,
                     http_like,
                 };
                 continue;
             }
-            if !http_like {
-                let second = &self.head_buf[line_start..content_end];
-                self.fatal_start_line(second.starts_with(b"HTTP/"));
-                return;
-            }
-            if !empty {
-                self.state = State::Head {
-                    line_start: lf + 1,
-                    scanned: lf + 1,
-                    first_line_seen,
-                    http_like,
-                };
-                continue;
-            }
-            self.complete_head(lf + 1);
+            // The first line was no status line: the second tells garbage from a body.
+            let second = &self.head_buf[line_start..content_end];
+            self.fatal_start_line(second.starts_with(b"HTTP/"));
             return;
         }
     }
@@ -749,6 +755,17 @@ impl Reader {
             msg.to_owned()
         };
         self.report.findings.push(Finding::at(kind, at, msg));
+    }
+}
+
+/// `buf` starts at an LF that ends a line; returns the length up to and including the LF of the
+/// first empty line (`\n\n` or `\n\r\n`), if there is one.
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let lf_lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
+    let lf_crlf = memchr::memmem::find(buf, b"\n\r\n").map(|i| i + 3);
+    match (lf_lf, lf_crlf) {
+        (Some(a), Some(b)) => Some(if a - 2 < b - 3 { a } else { b }),
+        (a, b) => a.or(b),
     }
 }
 
