@@ -64,6 +64,7 @@ impl EdgeBody {
             kind: Kind::Stream(Box::new(Streaming {
                 ex: Some(ex),
                 after: Some(after),
+                flushed: false,
             })),
         }
     }
@@ -74,6 +75,8 @@ impl EdgeBody {
 pub(crate) struct Streaming {
     ex: Option<Exchange>,
     after: Option<Afterwards>,
+    /// Pending was answered since the last data frame (hyper has flushed).
+    flushed: bool,
 }
 
 impl Streaming {
@@ -123,11 +126,18 @@ impl Body for EdgeBody {
                     return Poll::Ready(None);
                 };
                 if let Some(data) = ex.next_data() {
+                    s.flushed = false;
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 if ex.reader.is_done() {
                     let report = ex.reader.report();
                     let complete = report.end == Some(originlens_wire::End::Complete);
+                    if !complete && !s.flushed {
+                        // Let hyper write out the head and data before the error closes.
+                        s.flushed = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     let cause = crate::proxy::body_cause(report);
                     s.finish(complete);
                     *this = Kind::Done;
@@ -138,6 +148,7 @@ impl Body for EdgeBody {
                     });
                 }
                 if ex.poll_step(cx).is_pending() {
+                    s.flushed = true;
                     return Poll::Pending;
                 }
             },

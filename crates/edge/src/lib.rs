@@ -23,6 +23,7 @@ pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod server;
+pub mod sniff;
 pub mod store;
 
 pub use config::{EdgeConfig, OriginConfig, OriginUrl, SslMode};

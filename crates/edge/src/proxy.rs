@@ -317,6 +317,7 @@ pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
     peer: SocketAddr,
+    sniffed: &crate::sniff::Verdicts,
 ) -> Response<EdgeBody> {
     let started = Instant::now();
     let format = Format::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
@@ -328,7 +329,20 @@ pub async fn handle(
         .unwrap_or("")
         .to_owned();
     let id = shared.ids.next();
-    let mut resp = handle_inner(&shared, req, peer, &host, &id, format, started).await;
+    // HTTP/1 requests were read along on the way in, in order: one verdict each.
+    let raw_refusal = if req.version() <= http::Version::HTTP_11 {
+        sniffed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+            .flatten()
+    } else {
+        None
+    };
+    let mut resp = match raw_refusal {
+        Some(r) => refuse(&shared, r.status(), r.as_str(), &host, format),
+        None => handle_inner(&shared, req, peer, &host, &id, format, started).await,
+    };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("originlens-ray", v);
     }

@@ -144,9 +144,11 @@ async fn serve_visitor(stream: tokio::net::TcpStream, peer: SocketAddr, shared: 
         .keep_alive(true)
         .header_read_timeout(HEADER_READ_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
+    let (stream, sniffed) = crate::sniff::Sniff::new(stream);
     let service = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(proxy::handle(shared, req, peer).await) }
+        let sniffed = sniffed.clone();
+        async move { Ok::<_, Infallible>(proxy::handle(shared, req, peer, &sniffed).await) }
     });
     // Errors here are the visitor's (reset, garbage) or a body the edge aborted on purpose.
     let _ = builder
