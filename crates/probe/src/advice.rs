@@ -45,18 +45,20 @@ pub fn for_cause(cause: Cause) -> Advice {
         Cause::ResponseTimeout => (
             "the origin sent no complete response head before the edge's read timeout (125 s on Cloudflare)",
             "find the slow request (PHP-FPM slowlog, app logs); keep it under the edge's timeout or move it to a background job\n\
-             nginx: proxy_read_timeout 60s; fastcgi_read_timeout 60s;   PHP-FPM: request_terminate_timeout = 60",
+             nginx: proxy_read_timeout 60s; fastcgi_read_timeout 60s;   PHP-FPM: request_terminate_timeout = 60\n\
+             Apache: Timeout 60; ProxyTimeout 60",
         ),
         Cause::ResponseEmpty | Cause::ResponseReset | Cause::HeadTruncated => (
             "the origin dropped the connection before a complete head: usually a crash, a killed worker or a server that drops the edge",
-            "originlens logs /var/log/nginx/error.log /var/log/php*-fpm.log /var/log/kern.log\n\
+            "originlens logs /var/log/nginx/error.log /var/log/apache2/error.log /var/log/php*-fpm.log /var/log/kern.log\n\
              dmesg | grep -i -e segfault -e 'out of memory'\n\
              PHP-FPM pool: catch_workers_output = yes, request_terminate_timeout = 60, php_admin_value[memory_limit] = 256M",
         ),
         Cause::HeadTooLarge => (
             "the response head is larger than the edge accepts (128 KB on Cloudflare; nginx in front of an app: one 4 KiB page)",
             "send fewer or smaller Set-Cookie headers; nginx: server_tokens off; proxy_hide_header X-Powered-By; fastcgi_hide_header X-Powered-By;\n\
-             nginx in front of the app: proxy_buffer_size 32k; proxy_buffers 8 16k; fastcgi_buffer_size 32k; fastcgi_buffers 8 16k;",
+             nginx in front of the app: proxy_buffer_size 32k; proxy_buffers 8 16k; fastcgi_buffer_size 32k; fastcgi_buffers 8 16k;\n\
+             Apache: ServerTokens Prod; Header unset X-Powered-By",
         ),
         Cause::StartLineInvalid => (
             "there is no valid status line: output before the headers, a non-HTTP service on the port, or a broken proxy",
