@@ -18,6 +18,13 @@ pub enum End {
     /// As [`End::KeepAlive`], but close with FIN once the connection has been idle this long: an
     /// origin whose keep-alive timeout is shorter than the edge's pool (`keepalive.race`).
     IdleClose(Duration),
+    /// As [`End::KeepAlive`], but close with FIN right after the n-th response on the connection,
+    /// without announcing it with `Connection: close` (a request cap such as nginx's
+    /// `keepalive_requests` with a proxy in front that drops the header).
+    MaxRequests(u32),
+    /// As [`End::KeepAlive`], but once the connection has been idle this long, forget it without
+    /// a FIN: later requests get no answer, as when a firewall or NAT drops the connection's state.
+    IdleDrop(Duration),
     /// Hold the connection open without writing until the peer closes (at most [`HOLD_MAX`]).
     Hold,
     /// Abort with RST (`SO_LINGER` zero, then close), after a short pause that lets the written
@@ -87,7 +94,10 @@ impl Behaviour {
 
     /// Does the connection stay open for another request?
     pub fn keeps_alive(&self) -> bool {
-        matches!(self.end(), Some(End::KeepAlive | End::IdleClose(_)))
+        matches!(
+            self.end(),
+            Some(End::KeepAlive | End::IdleClose(_) | End::MaxRequests(_) | End::IdleDrop(_))
+        )
     }
 
     /// How the connection ends: `None` for [`Behaviour::Hang`], which never ends by itself.

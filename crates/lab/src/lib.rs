@@ -5,6 +5,9 @@
 //! The route table ([`routes`]) is the documentation: each [`Route`] names the raw bytes the
 //! origin sends ([`Behaviour`]) and what the Cloudflare edge makes of them ([`Expect`]).
 //!
+//! [`TlsLab`] adds one TLS listener per certificate or handshake problem ([`TlsCase`]), with
+//! certificates made at start-up.
+//!
 //! [`Lab`] is the bound listener for an existing tokio runtime; [`LabHandle`] runs one on its own
 //! thread, for tests and `originlens probe --lab`.
 //!
@@ -31,8 +34,10 @@ pub mod behaviour;
 mod request;
 pub mod routes;
 mod server;
+pub mod tls;
 
 pub use behaviour::{Behaviour, End, Step};
 pub use request::MAX_HEAD;
 pub use routes::{route, routes, Expect, ProbeHint, Route};
 pub use server::{Lab, LabHandle};
+pub use tls::{TlsCase, TlsExpect, TlsLab, LAB_HOST};

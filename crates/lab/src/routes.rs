@@ -122,6 +122,10 @@ pub const ENCODED_TEXT: &[u8] = b"originlens lab: this text is compressed. ";
 pub const ENCODED_REPEAT: usize = 48;
 /// How long `/keepalive-short` keeps an idle connection.
 pub const KEEPALIVE_SHORT: Duration = Duration::from_secs(1);
+/// After how many responses `/keepalive-requests` closes the connection.
+pub const KEEPALIVE_REQUESTS: u32 = 3;
+/// How long `/keepalive-silent` keeps an idle connection before it forgets it without a FIN.
+pub const KEEPALIVE_SILENT: Duration = Duration::from_secs(2);
 /// The head size of `/head-20k` (a warning only at Cloudflare).
 pub const HEAD_20K: usize = 20 * 1024;
 /// The head size of `/head-130k` (over Cloudflare's 128 KB).
@@ -183,6 +187,18 @@ fn build() -> Vec<Route> {
             Behaviour::Reply {
                 bytes: b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok",
                 end: End::IdleClose(KEEPALIVE_SHORT),
+            },
+            pass(200)),
+        r("/keepalive-requests", "a clean 200; FIN after the 3rd response on a connection, unannounced",
+            Behaviour::Reply {
+                bytes: b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+                end: End::MaxRequests(KEEPALIVE_REQUESTS),
+            },
+            pass(200)),
+        r("/keepalive-silent", "a clean 200; after 2 s idle the connection is forgotten without a FIN",
+            Behaviour::Reply {
+                bytes: b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+                end: End::IdleDrop(KEEPALIVE_SILENT),
             },
             pass(200)),
         r("/gzip-ok", "a valid gzip body with its compressed length", keep(gzip_ok()), pass(200)),

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::behaviour::{head_of, Behaviour, End, Step, HOLD_MAX, RESET_PAUSE};
 use crate::request::{self, Request};
 use crate::routes::route;
+use crate::tls::{TlsCase, TlsLab};
 
 /// How long a connection may sit idle waiting for a (next) request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,12 +71,15 @@ impl Lab {
 #[derive(Debug)]
 pub struct LabHandle {
     addr: SocketAddr,
+    tls: Vec<(TlsCase, SocketAddr)>,
+    ca_pem: String,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl LabHandle {
-    /// Binds `addr` and starts serving; returns once the listener is bound.
+    /// Binds `addr` (and one TLS listener per [`TlsCase`] on the same IP, free ports) and starts
+    /// serving; returns once every listener is bound.
     pub fn start(addr: SocketAddr) -> io::Result<LabHandle> {
         let (bound_tx, bound_rx) = mpsc::channel();
         let (stop, stop_rx) = oneshot::channel::<()>();
@@ -100,20 +104,34 @@ impl LabHandle {
                             return;
                         }
                     };
-                    let _ = bound_tx.send(Ok(lab.local_addr()));
-                    let _ = lab
-                        .serve_until(async {
+                    let tls = match TlsLab::bind(lab.local_addr().ip()).await {
+                        Ok(tls) => tls,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = bound_tx.send(Ok((
+                        lab.local_addr(),
+                        tls.addrs(),
+                        tls.root_pem().to_owned(),
+                    )));
+                    tokio::select! {
+                        _ = lab.serve_until(async {
                             let _ = stop_rx.await;
-                        })
-                        .await;
+                        }) => {}
+                        _ = tls.serve() => {}
+                    }
                 });
                 // Dropping the runtime here cancels every connection task.
             })?;
-        let addr = bound_rx
+        let (addr, tls, ca_pem) = bound_rx
             .recv()
             .map_err(|_| io::Error::other("lab thread ended before binding"))??;
         Ok(LabHandle {
             addr,
+            tls,
+            ca_pem,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -122,6 +140,16 @@ impl LabHandle {
     /// The address the lab listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the TLS listener for `case`.
+    pub fn tls_addr(&self, case: TlsCase) -> Option<SocketAddr> {
+        self.tls.iter().find(|(c, _)| *c == case).map(|(_, a)| *a)
+    }
+
+    /// The lab root CA in PEM, to trust the lab's TLS listeners (`--ca-file`).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 }
 
@@ -141,8 +169,14 @@ async fn connection(mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut idle = IDLE_TIMEOUT;
+    let mut silent_after_idle = false;
+    let mut served: u32 = 0;
     loop {
         let read = tokio::time::timeout(idle, request::read(&mut stream, &mut buf)).await;
+        if read.is_err() && silent_after_idle {
+            // State dropped: keep the socket, never answer again, never send a FIN.
+            return hold(stream).await;
+        }
         let req = match read {
             Ok(Ok(request::Read::Request(req))) => req,
             Ok(Ok(request::Read::Bad(bytes))) => {
@@ -155,10 +189,19 @@ async fn connection(mut stream: TcpStream) {
             // Peer closed or I/O error: nothing more to do.
             Ok(Ok(request::Read::Closed)) | Ok(Err(_)) => return,
         };
+        served = served.saturating_add(1);
+        silent_after_idle = false;
         match respond(&mut stream, &req).await {
             Ok(Some(End::KeepAlive)) if !req.close => idle = IDLE_TIMEOUT,
             Ok(Some(End::IdleClose(after))) if !req.close => idle = after,
-            Ok(Some(End::KeepAlive | End::IdleClose(_))) => return finish(stream, End::Fin).await,
+            Ok(Some(End::MaxRequests(n))) if !req.close && served < n => idle = IDLE_TIMEOUT,
+            Ok(Some(End::IdleDrop(after))) if !req.close => {
+                idle = after;
+                silent_after_idle = true;
+            }
+            Ok(Some(
+                End::KeepAlive | End::IdleClose(_) | End::MaxRequests(_) | End::IdleDrop(_),
+            )) => return finish(stream, End::Fin).await,
             Ok(Some(end)) => return finish(stream, end).await,
             Ok(None) => return hold(stream).await,
             Err(_) => return,
@@ -209,7 +252,7 @@ async fn respond(stream: &mut TcpStream, req: &Request) -> io::Result<Option<End
 /// Ends the connection as `end` says (the keep-alive ends mean FIN here).
 async fn finish(mut stream: TcpStream, end: End) {
     match end {
-        End::Fin | End::KeepAlive | End::IdleClose(_) => {
+        End::Fin | End::KeepAlive | End::IdleClose(_) | End::MaxRequests(_) | End::IdleDrop(_) => {
             let _ = stream.shutdown().await;
             // Closing with unread request bytes would send RST instead of the FIN we promised.
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(&mut stream)).await;

@@ -15,10 +15,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub mod advice;
+pub mod certs;
 pub mod target;
 pub mod tls;
+pub mod tls_check;
 
 pub use target::{Target, TargetError};
+pub use tls_check::{SslMode, TlsOptions, TlsReport};
 
 /// How long to keep reading after a complete response, to catch bytes the origin should not
 /// have sent (after the last chunk, beyond Content-Length, on a HEAD or 204).
@@ -90,6 +93,9 @@ pub struct Exchange {
     pub timings: Timings,
     /// TLS details for https targets that got that far.
     pub tls: Option<TlsSummary>,
+    /// The whole TLS story for https targets that connected: both handshakes and every
+    /// certificate problem.
+    pub tls_report: Option<TlsReport>,
     /// The wire reader's report (connection failures appear as findings at offset 0).
     pub report: Report,
     /// The read timeout that ended the exchange, if one did.
@@ -149,8 +155,38 @@ pub fn build_request(opts: &ProbeOptions) -> Result<Vec<u8>, ProbeError> {
     Ok(req.into_bytes())
 }
 
-/// Probes the origin once.
+/// Probes the origin once, judging TLS as the edge in Full (strict) mode does.
 pub async fn probe(opts: &ProbeOptions) -> Result<Exchange, ProbeError> {
+    probe_with(opts, &TlsOptions::default()).await
+}
+
+/// The handshake without SNI, on a new connection to `addr`; `None` when the host is an IP
+/// address (no SNI is sent then anyway), when not asked for, or when the connection fails.
+async fn without_sni(
+    addr: SocketAddr,
+    opts: &ProbeOptions,
+    tls: &TlsOptions,
+) -> Option<tls_check::Handshake> {
+    let host = opts
+        .target
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if !tls.check_without_sni || host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let tcp = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let (_, hs) = tls_check::handshake(tcp, &opts.target.host, tls, true, opts.read_timeout)
+        .await
+        .ok()?;
+    Some(hs)
+}
+
+/// Probes the origin once, with TLS judged under `tls.mode` and trusting `tls.extra_roots`.
+pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchange, ProbeError> {
     let request = build_request(opts)?;
     let start = Instant::now();
     let mut ex = Exchange {
@@ -160,6 +196,7 @@ pub async fn probe(opts: &ProbeOptions) -> Result<Exchange, ProbeError> {
         response_bytes: 0,
         timings: Timings::default(),
         tls: None,
+        tls_report: None,
         report: Report::default(),
         waited: None,
     };
@@ -210,38 +247,27 @@ pub async fn probe(opts: &ProbeOptions) -> Result<Exchange, ProbeError> {
     let _ = tcp.set_nodelay(true);
 
     let mut io: Box<dyn Io> = if t.tls {
-        let (config, verifier) =
-            tls::client_config().map_err(|e| ProbeError::TlsSetup(e.to_string()))?;
-        let name = rustls::pki_types::ServerName::try_from(t.host.clone())
-            .map_err(|e| ProbeError::TlsSetup(format!("`{}`: {e}", t.host)))?;
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let handshake = tokio::time::timeout(opts.read_timeout, connector.connect(name, tcp));
-        match handshake.await {
-            Ok(Ok(stream)) => {
-                let (_, conn) = stream.get_ref();
-                ex.tls = Some(TlsSummary {
-                    version: conn
-                        .protocol_version()
-                        .map(|v| format!("{v:?}"))
-                        .unwrap_or_default(),
-                    cipher: conn
-                        .negotiated_cipher_suite()
-                        .map(|c| format!("{:?}", c.suite()))
-                        .unwrap_or_default(),
-                    alpn: conn
-                        .alpn_protocol()
-                        .map(|p| String::from_utf8_lossy(p).into_owned()),
-                    certificate_error: verifier.error().map(|e| e.to_string()),
-                });
-                ex.timings.tls = Some(start.elapsed());
-                Box::new(stream)
-            }
-            Ok(Err(e)) => {
-                let msg = format!("TLS handshake with {addr} failed: {e}");
-                return Ok(failed(ex, Kind::TlsHandshake, msg));
-            }
-            Err(_) => {
-                let msg = format!("TLS handshake with {addr} did not finish in time");
+        let (stream, hs) = tls_check::handshake(tcp, &t.host, tls, false, opts.read_timeout)
+            .await
+            .map_err(ProbeError::TlsSetup)?;
+        if let Ok(n) = &hs.outcome {
+            ex.tls = Some(TlsSummary {
+                version: n.version.clone(),
+                cipher: n.cipher.clone(),
+                alpn: n.alpn.clone(),
+                certificate_error: hs.certificate_error.clone(),
+            });
+            ex.timings.tls = Some(start.elapsed());
+        }
+        let failure = hs.outcome.as_ref().err().cloned();
+        let without = without_sni(addr, opts, tls).await;
+        let report = tls_check::report(&t.host, tls, hs, without);
+        ex.tls_report = Some(report);
+        match (stream, failure) {
+            (Some(stream), _) => Box::new(stream),
+            (None, failure) => {
+                let why = failure.map_or_else(|| "no stream".to_owned(), |f| f.message);
+                let msg = format!("TLS handshake with {addr} failed: {why}");
                 return Ok(failed(ex, Kind::TlsHandshake, msg));
             }
         }
@@ -284,13 +310,14 @@ pub async fn probe(opts: &ProbeOptions) -> Result<Exchange, ProbeError> {
     .await;
 
     let mut report = reader.into_report();
-    if let Some(err) = ex.tls.as_ref().and_then(|t| t.certificate_error.clone()) {
+    // Full mode does not verify: the problems stay in the TLS report as warnings.
+    if let Some(why) = ex.tls_report.as_ref().and_then(TlsReport::refusal) {
         report.findings.insert(
             0,
             Finding::at(
                 Kind::TlsCertificate,
                 0,
-                format!("certificate not valid: {err}"),
+                format!("certificate not valid: {why}"),
             ),
         );
     }

@@ -10,16 +10,24 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 /// Wraps webpki verification, remembers its verdict, and lets the handshake go on.
+/// It also keeps the chain the origin served, for the independent checks in [`crate::certs`].
 #[derive(Debug)]
 pub struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     error: Mutex<Option<rustls::Error>>,
+    chain: Mutex<Vec<CertificateDer<'static>>>,
 }
 
 impl RecordingVerifier {
     /// The certificate error webpki reported, if any.
     pub fn error(&self) -> Option<rustls::Error> {
         self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// The chain the origin served, leaf first, exactly as served (empty before the
+    /// Certificate message arrives).
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.chain.lock().map(|c| c.clone()).unwrap_or_default()
     }
 }
 
@@ -32,6 +40,12 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut chain) = self.chain.lock() {
+            *chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+        }
         if let Err(e) = self.inner.verify_server_cert(
             end_entity,
             intermediates,
@@ -69,18 +83,49 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
-/// A client configuration trusting the Mozilla roots, offering HTTP/1.1 by ALPN.
-pub fn client_config() -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
+/// How the client side of the handshake is set up.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    /// Certificates trusted besides the Mozilla roots (`--ca-file`, e.g. an origin CA).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Send no SNI (to see the origin's default certificate).
+    pub no_sni: bool,
+}
+
+/// The trust store: the Mozilla roots plus `extra`. Returns the store and the extra
+/// certificates it could not use as trust anchors, with the reason.
+pub fn root_store(extra: &[CertificateDer<'static>]) -> (rustls::RootCertStore, Vec<String>) {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let mut rejected = Vec::new();
+    for (i, cert) in extra.iter().enumerate() {
+        if let Err(e) = roots.add(cert.clone()) {
+            rejected.push(format!("certificate #{i}: {e}"));
+        }
+    }
+    (roots, rejected)
+}
+
+/// A client configuration trusting the Mozilla roots, offering HTTP/1.1 by ALPN.
+pub fn client_config() -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), rustls::Error> {
+    client_config_with(&ClientOptions::default())
+}
+
+/// A client configuration trusting the Mozilla roots and `opts.extra_roots`, offering HTTP/1.1
+/// by ALPN.
+pub fn client_config_with(
+    opts: &ClientOptions,
+) -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (roots, _) = root_store(&opts.extra_roots);
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| rustls::Error::General(e.to_string()))?;
     let verifier = Arc::new(RecordingVerifier {
         inner,
         error: Mutex::new(None),
+        chain: Mutex::new(Vec::new()),
     });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -88,5 +133,6 @@ pub fn client_config() -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), ru
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.enable_sni = !opts.no_sni;
     Ok((Arc::new(config), verifier))
 }

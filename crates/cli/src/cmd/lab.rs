@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use originlens_lab::{routes, Lab, Route};
+use originlens_lab::{routes, Lab, Route, TlsCase, TlsLab, LAB_HOST};
 
 use crate::exit::Exit;
 
@@ -39,7 +39,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.list {
         let mut out = std::io::stdout().lock();
         match args.format {
-            Format::Text => write_table(&mut out, routes())?,
+            Format::Text => {
+                write_table(&mut out, routes())?;
+                write_tls_table(&mut out)?;
+            }
             Format::Json => write_json(&mut out, routes())?,
         }
         out.flush()?;
@@ -73,8 +76,31 @@ async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
     println!(
         "try: originlens probe http://{bound}/empty   (list: originlens lab --list; stop: Ctrl-C)"
     );
+    let tls = TlsLab::bind(bound.ip())
+        .await
+        .context("starting the TLS listeners")?;
+    let ca = std::env::temp_dir().join(format!("originlens-lab-ca-{}.pem", bound.port()));
+    std::fs::write(&ca, tls.root_pem()).with_context(|| format!("writing {}", ca.display()))?;
+    // A reader that stopped after the banner must not stop the lab: ignore write errors here.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "tls listeners (certificates for {LAB_HOST}; lab root CA: {})",
+        ca.display()
+    );
+    for (case, addr) in tls.addrs() {
+        let _ = writeln!(
+            out,
+            "  {:<21} originlens probe https://{LAB_HOST}:{}/ --connect-to {addr} --ca-file {}",
+            case.name(),
+            addr.port(),
+            ca.display()
+        );
+    }
+    let _ = out.flush();
     tokio::select! {
         served = lab.serve() => served.context("serving")?,
+        _ = tls.serve() => {}
         signal = tokio::signal::ctrl_c() => signal.context("waiting for Ctrl-C")?,
     }
     Ok(())
@@ -114,6 +140,28 @@ fn write_table(out: &mut impl Write, routes: &[Route]) -> std::io::Result<()> {
             "{:path_w$}  {visitor:11}  {:cause_w$}  {summary}",
             r.path,
             cause(r)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_tls_table(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "TLS LISTENER          VISITOR  CAUSE            REASON                SUMMARY  \
+         (one free port each, printed at start; strict mode with the lab root as --ca-file)"
+    )?;
+    for &case in TlsCase::ALL {
+        let e = case.expect();
+        writeln!(
+            out,
+            "{:<21} {:<8} {:<16} {:<21} {}",
+            case.name(),
+            e.status,
+            e.cause.map_or("-", |c| c.as_str()),
+            e.reason.unwrap_or("-"),
+            case.summary()
         )?;
     }
     Ok(())

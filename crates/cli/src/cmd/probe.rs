@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use originlens_probe::{probe, Exchange, ProbeOptions, Target};
+use originlens_probe::tls_check::load_ca_pem;
+use originlens_probe::{probe_with, Exchange, ProbeOptions, SslMode, Target, TlsOptions};
 use originlens_wire::{profile, JudgeContext, Profile, Verdict};
 
 use crate::exit::Exit;
@@ -50,6 +51,55 @@ pub struct Args {
     /// Print the whole captured exchange, escaped.
     #[arg(long)]
     pub raw: bool,
+    /// The edge's SSL/TLS mode toward the origin: strict verifies the certificate (526 when it
+    /// fails), full only needs a handshake (certificate problems are warnings), flexible talks
+    /// plain HTTP to port 80.
+    #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
+    pub ssl_mode: SslModeArg,
+    /// Also trust the certificates in this PEM file (e.g. Cloudflare's Origin CA, a private CA).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// `--ssl-mode` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslModeArg {
+    /// Plain HTTP to the origin's port 80.
+    Flexible,
+    /// TLS, certificate not verified.
+    Full,
+    /// TLS, certificate verified.
+    Strict,
+}
+
+impl From<SslModeArg> for SslMode {
+    fn from(m: SslModeArg) -> SslMode {
+        match m {
+            SslModeArg::Flexible => SslMode::Flexible,
+            SslModeArg::Full => SslMode::Full,
+            SslModeArg::Strict => SslMode::Strict,
+        }
+    }
+}
+
+/// The TLS options from `--ssl-mode` and `--ca-file`.
+pub fn tls_options(
+    mode: SslModeArg,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<TlsOptions> {
+    let extra_roots = match ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading --ca-file {}", path.display()))?;
+            load_ca_pem(&pem).map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?
+        }
+    };
+    Ok(TlsOptions {
+        mode: mode.into(),
+        extra_roots,
+        check_without_sni: true,
+    })
 }
 
 /// Output formats.
@@ -101,11 +151,20 @@ pub struct Probed {
 
 /// Probes once and judges under every profile.
 pub fn run_probe(opts: ProbeOptions, chosen: &'static Profile) -> anyhow::Result<Probed> {
+    run_probe_with(opts, &TlsOptions::default(), chosen)
+}
+
+/// Probes once with these TLS options and judges under every profile.
+pub fn run_probe_with(
+    opts: ProbeOptions,
+    tls: &TlsOptions,
+    chosen: &'static Profile,
+) -> anyhow::Result<Probed> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let exchange = rt.block_on(probe(&opts))?;
+    let exchange = rt.block_on(probe_with(&opts, tls))?;
     let ctx = JudgeContext {
         waited: exchange.waited,
     };
@@ -144,6 +203,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     };
     let target = Target::parse(url, args.connect_to.as_deref())?;
+    if target.tls && args.ssl_mode == SslModeArg::Flexible {
+        bail!(
+            "--ssl-mode flexible: the edge talks plain HTTP to the origin's port 80 and never \
+             uses TLS, so there is no TLS story to tell; probe http://{}/ --connect-to {}:80 \
+             instead",
+            target.host_header(),
+            target.connect_host
+        );
+    }
+    let tls = tls_options(args.ssl_mode, args.ca_file.as_deref())?;
     let opts = ProbeOptions {
         target,
         method: args.method.clone(),
@@ -151,7 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         connect_timeout,
         read_timeout,
     };
-    let probed = run_probe(opts, args.profile)?;
+    let probed = run_probe_with(opts, &tls, args.profile)?;
     report(&args, &probed)?;
     Ok(exit_for(&probed.verdict))
 }

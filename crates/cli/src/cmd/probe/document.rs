@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use originlens_probe::advice;
+use originlens_probe::certs::{date, CertInfo};
+use originlens_probe::tls_check::Handshake;
+use originlens_probe::{Exchange, SslMode};
 use originlens_wire::escape::{escape, excerpt};
 use originlens_wire::{Finding, Head, Verdict};
 use serde_json::{json, Value};
@@ -69,6 +72,72 @@ fn verdict_json(v: &Verdict) -> Value {
 pub fn finding_excerpt(response: &[u8], f: &Finding) -> Option<originlens_wire::escape::Excerpt> {
     let at = usize::try_from(f.offset).ok()?;
     (at <= response.len() && !response.is_empty()).then(|| excerpt(response, at, 24))
+}
+
+fn handshake_json(h: &Handshake) -> Value {
+    match &h.outcome {
+        Ok(n) => json!({
+            "ok": true, "sni": h.sni, "version": n.version, "cipher": n.cipher, "alpn": n.alpn,
+            "reason": null, "alert": null, "message": null,
+        }),
+        Err(f) => json!({
+            "ok": false, "sni": h.sni, "version": null, "cipher": null, "alpn": null,
+            "reason": f.reason, "alert": f.alert, "message": f.message,
+        }),
+    }
+}
+
+fn cert_json(c: &CertInfo) -> Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "serial": c.serial,
+        "not_before": date(c.not_before),
+        "not_after": date(c.not_after),
+        "days_left": c.days_left,
+        "names": c.names,
+        "is_ca": c.is_ca,
+        "self_issued": c.self_issued,
+    })
+}
+
+/// The `tls` member: both handshakes, the chain and every problem (null for plain HTTP).
+pub fn tls_json(ex: &Exchange) -> Value {
+    let Some(r) = &ex.tls_report else {
+        return Value::Null;
+    };
+    let negotiated = r.handshake.outcome.as_ref().ok();
+    let strict = r.mode == SslMode::Strict;
+    json!({
+        "mode": r.mode.as_str(),
+        "host": r.host,
+        "version": negotiated.map(|n| &n.version),
+        "cipher": negotiated.map(|n| &n.cipher),
+        "alpn": negotiated.and_then(|n| n.alpn.as_ref()),
+        "handshake": handshake_json(&r.handshake),
+        "trusted": r.trusted(),
+        "certificate_error": r.handshake.certificate_error,
+        "name_matches": r.check.name_matches,
+        "chain_complete": r.check.complete,
+        "chain_ordered": r.check.ordered,
+        "chain": r.check.certs.iter().map(cert_json).collect::<Vec<_>>(),
+        "problems": r.check.problems.iter().map(|p| json!({
+            "id": p.id,
+            "severity": if p.fatal && strict { "error" } else { "warning" },
+            "fatal_in_strict": p.fatal,
+            "cert": p.cert,
+            "message": p.message,
+        })).collect::<Vec<_>>(),
+        "without_sni": r.without_sni.as_ref().map(|w| json!({
+            "handshake": handshake_json(&w.handshake),
+            "same_certificate": w.same_certificate,
+            "name_matches": w.name_matches,
+            "leaf": w.leaf.as_ref().map(cert_json),
+            "certificate_error": w.handshake.certificate_error,
+        })),
+        "extra_roots": r.extra_roots,
+        "rejected_roots": r.rejected_roots,
+    })
 }
 
 /// Builds the document.
@@ -158,10 +227,7 @@ pub fn build(p: &Probed, raw: bool) -> Value {
             "excess": report.body.excess,
         },
         "end": report.end.map(|e| e.as_str()),
-        "tls": ex.tls.as_ref().map(|t| json!({
-            "version": t.version, "cipher": t.cipher, "alpn": t.alpn,
-            "certificate_error": t.certificate_error,
-        })),
+        "tls": tls_json(ex),
         "peers": p.peers.iter().map(verdict_json).collect::<Vec<_>>(),
         "advice": advice,
         "bytes": {"sent": ex.request.len(), "received": ex.response_bytes},

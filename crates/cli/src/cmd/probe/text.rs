@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use originlens_probe::advice;
+use originlens_probe::certs::date;
+use originlens_probe::{SslMode, TlsReport};
 use originlens_wire::escape::escape;
-use originlens_wire::{Finding, GeneratedBy, Severity, Verdict};
+use originlens_wire::{Finding, GeneratedBy, Kind, Severity, Verdict};
 
 use super::document::{finding_excerpt, head_stats};
 use super::Probed;
@@ -93,7 +95,8 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
             "  because       {} at byte {}: {}",
             f.id, f.offset, f.message
         )?;
-        if let Some(e) = finding_excerpt(&ex.response, f) {
+        let tls_phase = matches!(f.id, Kind::TlsCertificate | Kind::TlsHandshake);
+        if let Some(e) = finding_excerpt(&ex.response, f).filter(|_| !tls_phase) {
             writeln!(
                 out,
                 "                {DIM}{}{DIM:#}{RED}[{}]{RED:#}{DIM}{}{DIM:#}",
@@ -159,14 +162,8 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
             )?;
         }
     }
-    if let Some(tls) = &ex.tls {
-        writeln!(
-            out,
-            "  tls           {} {} alpn={}",
-            tls.version,
-            tls.cipher,
-            tls.alpn.as_deref().unwrap_or("-")
-        )?;
+    if let Some(r) = &ex.tls_report {
+        print_tls(out, r)?;
     }
     let tm = &ex.timings;
     writeln!(
@@ -242,6 +239,137 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
             }
         )?;
         print_escaped_lines(out, &ex.response, "< ")?;
+    }
+    Ok(())
+}
+
+fn print_tls(out: &mut impl Write, r: &TlsReport) -> io::Result<()> {
+    let sni = r.handshake.sni.as_deref().unwrap_or("none");
+    match &r.handshake.outcome {
+        Ok(n) => writeln!(
+            out,
+            "  tls           {} {} alpn={}  {DIM}(sni {sni}, ssl-mode {}){DIM:#}",
+            n.version,
+            n.cipher,
+            n.alpn.as_deref().unwrap_or("-"),
+            r.mode.as_str()
+        )?,
+        Err(f) => writeln!(
+            out,
+            "  tls           {RED}handshake failed{RED:#} ({}): {}  {DIM}(sni {sni}){DIM:#}",
+            f.reason, f.message
+        )?,
+    }
+    if let Some(leaf) = r.check.certs.first() {
+        writeln!(
+            out,
+            "  certificate   {}  {DIM}valid {} to {}, {}{DIM:#}",
+            leaf.subject,
+            date(leaf.not_before),
+            date(leaf.not_after),
+            if leaf.days_left < 0 {
+                format!("expired {} days ago", -leaf.days_left)
+            } else {
+                format!("{} days left", leaf.days_left)
+            }
+        )?;
+        let names = if leaf.names.is_empty() {
+            "no subjectAltName".to_owned()
+        } else {
+            leaf.names.join(", ")
+        };
+        let (s, verb) = if r.check.name_matches {
+            (GREEN, "matches")
+        } else {
+            (RED, "does not match")
+        };
+        writeln!(out, "  names         {names}  {s}{verb} {}{s:#}", r.host)?;
+        let issuers: Vec<&str> = r
+            .check
+            .certs
+            .iter()
+            .skip(1)
+            .map(|c| c.subject.as_str())
+            .collect();
+        let served = if issuers.is_empty() {
+            "leaf only".to_owned()
+        } else {
+            format!("leaf ← {}", issuers.join(" ← "))
+        };
+        let trust = if r.trusted() {
+            format!("{GREEN}trusted{GREEN:#}")
+        } else {
+            format!("{RED}not trusted{RED:#}")
+        };
+        writeln!(
+            out,
+            "  chain         {served}; {}, {}, {trust}{}",
+            if r.check.complete {
+                "complete"
+            } else {
+                "incomplete"
+            },
+            if r.check.ordered {
+                "in order"
+            } else {
+                "out of order"
+            },
+            if r.extra_roots > 0 {
+                format!(
+                    " {DIM}(Mozilla roots + {} from --ca-file){DIM:#}",
+                    r.extra_roots
+                )
+            } else {
+                format!(" {DIM}(Mozilla roots){DIM:#}")
+            }
+        )?;
+    }
+    let strict = r.mode == SslMode::Strict;
+    for p in &r.check.problems {
+        let (s, sev) = if p.fatal && strict {
+            (RED, "error")
+        } else {
+            (YELLOW, "warning")
+        };
+        writeln!(out, "  {s}{sev:<7}{s:#}       {:<21} {}", p.id, p.message)?;
+    }
+    if let Some(e) = r.handshake.certificate_error.as_ref().filter(|_| !strict) {
+        writeln!(
+            out,
+            "  note          ssl-mode {} does not verify the certificate (webpki: {e}); strict would answer 526",
+            r.mode.as_str()
+        )?;
+    }
+    for rejected in &r.rejected_roots {
+        writeln!(
+            out,
+            "  {YELLOW}warning{YELLOW:#}       --ca-file {rejected}"
+        )?;
+    }
+    if let Some(w) = &r.without_sni {
+        let line = match (&w.handshake.outcome, &w.leaf) {
+            (Err(f), _) => format!("handshake failed ({}): {}", f.reason, f.message),
+            (Ok(_), _) if w.same_certificate => "the same certificate".to_owned(),
+            (Ok(_), Some(leaf)) => format!(
+                "a different certificate: {} for {} ({})",
+                leaf.subject,
+                if leaf.names.is_empty() {
+                    "no names".to_owned()
+                } else {
+                    leaf.names.join(", ")
+                },
+                if w.name_matches {
+                    "matches the host"
+                } else {
+                    "does not match the host"
+                }
+            ),
+            (Ok(_), None) => "no certificate".to_owned(),
+        };
+        writeln!(
+            out,
+            "  without SNI   {line}  {DIM}(the edge always sends SNI){DIM:#}"
+        )?;
     }
     Ok(())
 }
