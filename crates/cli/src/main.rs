@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Talk to the origin directly, keep the raw bytes, name the cause and predict what the visitor sees.
     Probe(cmd::probe::Args),
+    /// Measure how the origin treats idle and reused connections against the edge's reuse window.
+    Keepalive(cmd::keepalive::Args),
     /// Run an origin that misbehaves on purpose, one route per cause.
     Lab(cmd::lab::Args),
     /// Read origin logs and explain the lines that matter.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Probe(args) => cmd::probe::run(args),
+        Command::Keepalive(args) => cmd::keepalive::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Lint(args) => cmd::lint::run(args),

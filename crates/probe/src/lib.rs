@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 pub mod advice;
 pub mod certs;
+pub mod keepalive;
 pub mod target;
 pub mod tls;
 pub mod tls_check;

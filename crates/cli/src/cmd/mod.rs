@@ -2,6 +2,7 @@
 
 pub mod edge;
 pub mod incidents;
+pub mod keepalive;
 pub mod lab;
 pub mod lint;
 pub mod logs;

@@ -1,0 +1,285 @@
+//! `originlens keepalive`: how the origin treats idle and reused connections, compared with the
+//! edge's reuse window (`keepalive.race`).
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use originlens_probe::keepalive::{measure, KeepaliveOptions, KeepaliveReport};
+use originlens_probe::{ProbeOptions, Target};
+use originlens_wire::{Cause, Profile};
+use serde_json::{json, Value};
+
+use crate::exit::Exit;
+
+/// The schema id of the JSON document.
+pub const SCHEMA: &str = "originlens.keepalive/1";
+/// Idle times probed by default, in seconds (clipped to `--max-wait`).
+const DEFAULT_IDLE: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 300.0, 600.0, 900.0,
+];
+
+/// Arguments of `originlens keepalive`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 no race with the edge's connection reuse, 1 \
+keepalive.race, 2 usage or local error."
+)]
+pub struct Args {
+    /// The site URL: its host is sent as Host (and SNI).
+    pub url: String,
+    /// Connect to HOST[:PORT] instead of the URL's host (the origin's IP behind the edge).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub connect_to: Option<String>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The edge whose reuse window the origin is compared with.
+    #[arg(long, default_value = "cloudflare")]
+    pub profile: String,
+    /// Longest idle time to probe, in seconds (the edge's window may be longer: 900 s).
+    #[arg(long, value_name = "SECS", default_value_t = 90.0)]
+    pub max_wait: f64,
+    /// Idle times to probe, in seconds, comma-separated (default 1,2,5,10,20,30,60,90,... up to
+    /// --max-wait).
+    #[arg(long, value_name = "SECS,...", value_delimiter = ',')]
+    pub idle: Vec<f64>,
+    /// Most requests sent on one connection to find the origin's cap.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_requests: u32,
+    /// Seconds allowed for each response.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub read_timeout: f64,
+    /// Seconds allowed to connect.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// A versioned JSON document (`originlens.keepalive/1`).
+    Json,
+}
+
+fn secs(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    if s.is_finite() && s > 0.0 && s <= 86_400.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        bail!("--{flag} {s}: give a number of seconds between 0 and 86400")
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let profile = Profile::by_name(&args.profile).with_context(|| {
+        format!(
+            "unknown profile `{}` (one of: {})",
+            args.profile,
+            Profile::names().join(", ")
+        )
+    })?;
+    let max_wait = secs("max-wait", args.max_wait)?;
+    let idle_list: Vec<f64> = if args.idle.is_empty() {
+        DEFAULT_IDLE.to_vec()
+    } else {
+        args.idle.clone()
+    };
+    let mut idle_times = Vec::new();
+    for s in idle_list {
+        let d = secs("idle", s)?;
+        if d <= max_wait {
+            idle_times.push(d);
+        }
+    }
+    if idle_times.is_empty() {
+        bail!("no idle time within --max-wait {}", args.max_wait);
+    }
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let (n, v) = h
+            .split_once(':')
+            .with_context(|| format!("header `{h}` is not `Name: value`"))?;
+        headers.push((n.trim().to_owned(), v.trim().to_owned()));
+    }
+    let opts = KeepaliveOptions {
+        probe: ProbeOptions {
+            target: Target::parse(&args.url, args.connect_to.as_deref())?,
+            method: "GET".into(),
+            headers,
+            connect_timeout: secs("connect-timeout", args.connect_timeout)?,
+            read_timeout: secs("read-timeout", args.read_timeout)?,
+        },
+        idle_times,
+        max_requests: args.max_requests.max(1),
+        edge_idle: profile.limits.idle_pool,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = rt.block_on(measure(&opts, &|msg: &str| bar.set_message(msg.to_owned())))?;
+    bar.finish_and_clear();
+
+    let mut out = anstream::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &document(&opts, profile, &report))?;
+            writeln!(out)?;
+        }
+        Format::Text => print(&mut out, &opts, profile, &report)?,
+    }
+    Ok(if report.race {
+        Exit::Problem
+    } else {
+        Exit::Clean
+    })
+}
+
+fn s(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn document(opts: &KeepaliveOptions, profile: &Profile, r: &KeepaliveReport) -> Value {
+    let t = &opts.probe.target;
+    json!({
+        "schema": SCHEMA,
+        "target": {
+            "url": t.to_string(),
+            "host": t.host_header(),
+            "connect_to": format!("{}:{}", t.connect_host, t.connect_port),
+        },
+        "cause": r.race.then_some(Cause::KeepaliveRace.as_str()),
+        "edge": {"profile": profile.name, "idle_pool_s": r.edge_idle.map(s)},
+        "idle": {
+            "closed_after_s": r.idle.closed_after.map(s),
+            "silent_between_s": r.idle.bracket.map(|(a, b)| json!([a.map(s), s(b)])),
+            "alive_up_to_s": r.idle.alive_up_to.map(s),
+            "advertised_timeout_s": r.idle.advertised_timeout,
+            "advertised_max": r.idle.advertised_max,
+            "probes": r.idle.probes.iter().map(|(t, o)| json!({"idle_s": s(*t), "outcome": o.as_str()})).collect::<Vec<_>>(),
+            "elapsed_s": s(r.idle.elapsed),
+        },
+        "requests": {
+            "served": r.requests.served,
+            "ended": r.requests.ended,
+            "max_sent": opts.max_requests,
+        },
+        "connection_close": {
+            "answered": r.close.answered,
+            "announced": r.close.announced,
+            "honoured": r.close.closed,
+        },
+        "race": r.race,
+        "risk": r.risk,
+    })
+}
+
+fn print(
+    out: &mut impl Write,
+    opts: &KeepaliveOptions,
+    profile: &Profile,
+    r: &KeepaliveReport,
+) -> std::io::Result<()> {
+    use anstyle::{AnsiColor, Style};
+    const BOLD: Style = Style::new().bold();
+    const RED: Style = AnsiColor::Red.on_default().bold();
+    const GREEN: Style = AnsiColor::Green.on_default().bold();
+    let t = &opts.probe.target;
+    writeln!(
+        out,
+        "{BOLD}keep-alive {t}{BOLD:#}  via {}:{}",
+        t.connect_host, t.connect_port
+    )?;
+    writeln!(out)?;
+    let idle = match (r.idle.closed_after, r.idle.bracket, r.idle.alive_up_to) {
+        (Some(a), _, _) => format!("closes idle connections after {:.1} s (FIN)", a.as_secs_f64()),
+        (None, Some((below, above)), _) => format!(
+            "forgets idle connections silently between {} and {:.0} s (no FIN; the reused connection got no answer)",
+            below.map_or("0".to_owned(), |b| format!("{:.0}", b.as_secs_f64())),
+            above.as_secs_f64()
+        ),
+        (None, None, Some(a)) => format!("still usable after {:.0} s idle (longest probed)", a.as_secs_f64()),
+        _ => "not measured (the first request failed)".to_owned(),
+    };
+    writeln!(out, "  idle          {idle}")?;
+    writeln!(
+        out,
+        "  advertised    {}",
+        match (r.idle.advertised_timeout, r.idle.advertised_max) {
+            (None, None) => "no Keep-Alive header".to_owned(),
+            (t, m) => format!(
+                "Keep-Alive: timeout={}{}",
+                t.map_or("-".to_owned(), |t| t.to_string()),
+                m.map_or(String::new(), |m| format!(", max={m}"))
+            ),
+        }
+    )?;
+    let requests = match r.requests.ended {
+        "announced" => format!(
+            "{} per connection, the last with Connection: close",
+            r.requests.served
+        ),
+        "fin" | "reset" => format!(
+            "{} per connection, then {} without Connection: close",
+            r.requests.served,
+            r.requests.ended.to_uppercase()
+        ),
+        "no-answer" => format!("{} per connection, then no answer", r.requests.served),
+        "open" => format!("{} sent on one connection, still open", r.requests.served),
+        _ => "not measured (the first request failed)".to_owned(),
+    };
+    writeln!(out, "  requests      {requests}")?;
+    writeln!(
+        out,
+        "  close         {}",
+        match (r.close.answered, r.close.closed) {
+            (false, _) => "not measured",
+            (true, true) => "Connection: close honoured (closed after the response)",
+            (true, false) => "Connection: close NOT honoured (connection left open)",
+        }
+    )?;
+    writeln!(
+        out,
+        "  edge          {} reuses idle connections for up to {}",
+        profile.name,
+        r.edge_idle.map_or("- (no pooling)".to_owned(), |d| format!(
+            "{} s",
+            d.as_secs()
+        ))
+    )?;
+    writeln!(out, "  measured in   {:.1} s", r.idle.elapsed.as_secs_f64())?;
+    writeln!(out)?;
+    if r.race {
+        writeln!(
+            out,
+            "  verdict       {RED}{}{RED:#}: intermittent 520 when the edge reuses a connection the origin dropped",
+            Cause::KeepaliveRace.as_str()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  verdict       {GREEN}no race{GREEN:#} within what was measured"
+        )?;
+    }
+    for line in &r.risk {
+        writeln!(out, "  - {line}")?;
+    }
+    if r.race {
+        writeln!(out)?;
+        writeln!(out, "  {BOLD}fix{BOLD:#}")?;
+        writeln!(
+            out,
+            "    keep idle connections open longer than the edge does, e.g. nginx `keepalive_timeout 905s;`\n    and a high `keepalive_requests`; Node `server.keepAliveTimeout = 905000`; gunicorn `--keep-alive 905`"
+        )?;
+    }
+    Ok(())
+}
