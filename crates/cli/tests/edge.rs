@@ -403,7 +403,10 @@ fn smuggling_vectors_are_refused() {
     assert_eq!(raw_status(edge.addr, ok), 200);
     // hyper refuses the invalid values itself; the edge refuses what hyper would repair
     // silently (CL with TE, a repeated CL, TE twice).
-    assert_eq!(metric(edge.admin, "originlens_edge_refused_requests_total"), 3);
+    assert_eq!(
+        metric(edge.admin, "originlens_edge_refused_requests_total"),
+        3
+    );
 }
 
 /// Two requests to the lab's short-idle route, 1.5 s apart: the lab closes the pooled

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Throughput and latency of `originlens edge` next to nginx as a plain reverse proxy.
+#
+# One small fast origin (nginx answering a 2-byte 200 from memory), then, in front of it:
+#   nginx     proxy_pass with an upstream keep-alive pool (a plain reverse proxy)
+#   originlens edge --no-store   (full validation: every origin byte goes through the wire reader)
+# Both are loaded by wrk with the same threads, connections and duration, one after the other.
+# Prints req/s, p50/p99 latency for each and the edge/nginx ratios.
+#
+# Usage: bench/edge.sh            (needs wrk and nginx: apt-get install wrk nginx)
+#        BENCH_SECS=20 BENCH_CONNS=128 BENCH_THREADS=2 BENCH_WORKERS=2 bench/edge.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=${BENCH_SECS:-10}
+conns=${BENCH_CONNS:-64}
+threads=${BENCH_THREADS:-2}
+workers=${BENCH_WORKERS:-2}
+dir=$(mktemp -d /tmp/originlens-edge-bench.XXXXXX)
+origin_port=${BENCH_ORIGIN_PORT:-18901}
+nginx_port=${BENCH_NGINX_PORT:-18902}
+edge_port=${BENCH_EDGE_PORT:-18903}
+
+for tool in wrk nginx awk curl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx" >&2; exit 2; }
+done
+
+cargo build --release -q -p originlens
+bin="${CARGO_TARGET_DIR:-target}/release/originlens"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# The origin and the nginx proxy: one config each, run in the foreground of their own process.
+cat >"$dir/origin.conf" <<EOF
+worker_processes 1;
+pid $dir/origin.pid;
+error_log $dir/origin-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$origin_port;
+    location / { default_type text/plain; return 200 "ok"; }
+  }
+}
+EOF
+cat >"$dir/proxy.conf" <<EOF
+worker_processes $workers;
+pid $dir/proxy.pid;
+error_log $dir/proxy-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream origin { server 127.0.0.1:$origin_port; keepalive 256; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+EOF
+nginx -p "$dir" -c "$dir/origin.conf" -g 'daemon off;' & pids+=($!)
+nginx -p "$dir" -c "$dir/proxy.conf" -g 'daemon off;' & pids+=($!)
+"$bin" edge --listen "127.0.0.1:$edge_port" --origin "http://127.0.0.1:$origin_port" \
+  --no-store --no-admin >"$dir/edge.out" 2>"$dir/edge.err" & pids+=($!)
+
+for port in "$origin_port" "$nginx_port" "$edge_port"; do
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    sleep 0.1
+  done
+done
+body=$(curl -s "http://127.0.0.1:$edge_port/")
+[ "$body" = "ok" ] || { echo "the edge does not answer: $body" >&2; cat "$dir/edge.err" >&2; exit 1; }
+
+# run NAME PORT: one warm-up second, then the measured run; prints "rps p50_ms p99_ms".
+run() {
+  wrk -t"$threads" -c"$conns" -d1s "http://127.0.0.1:$2/" >/dev/null
+  wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$2/" >"$dir/$1.wrk"
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { bad = $NF }
+    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%s %.3f %.3f\n", rps, p50, p99 }
+  ' "$dir/$1.wrk"
+}
+
+read -r n_rps n_p50 n_p99 < <(run nginx "$nginx_port")
+read -r e_rps e_p50 e_p99 < <(run edge "$edge_port")
+
+printf 'wrk -t%s -c%s -d%ss, origin: nginx return 200, nginx proxy workers: %s, cores: %s\n' \
+  "$threads" "$conns" "$secs" "$workers" "$(nproc)"
+printf '%-8s %12s %10s %10s\n' "proxy" "req/s" "p50 ms" "p99 ms"
+printf '%-8s %12.0f %10.3f %10.3f\n' "nginx" "$n_rps" "$n_p50" "$n_p99"
+printf '%-8s %12.0f %10.3f %10.3f\n' "edge" "$e_rps" "$e_p50" "$e_p99"
+awk -v er="$e_rps" -v nr="$n_rps" -v ep="$e_p99" -v np="$n_p99" 'BEGIN {
+  printf "ratio edge/nginx: req/s %.2fx, p99 %.2fx (target: req/s >= 1.00x, p99 <= 1.00x)\n", er / nr, ep / np
+}'
