@@ -31,6 +31,12 @@ impl Severity {
     }
 }
 
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 macro_rules! kinds {
     ($( $(#[$doc:meta])* $variant:ident => $id:literal, $cause:ident, $sev:ident; )*) => {
         /// The fine id of a finding.
@@ -76,6 +82,20 @@ kinds! {
     TlsHandshake => "tls.handshake", TlsHandshake, Error;
     /// The certificate failed verification.
     TlsCertificate => "tls.certificate", TlsCertificate, Error;
+
+    // HTTP/2, when the origin agreed `h2` by ALPN.
+    /// The h2 connection broke in another way (the probe's h2 client found invalid frames).
+    H2Protocol => "h2.protocol", H2Protocol, Error;
+    /// The origin agreed `h2` by ALPN, then answered in HTTP/1.
+    H2Http1AfterAlpn => "h2.http1-after-alpn", H2Protocol, Error;
+    /// The origin's first frame was not SETTINGS (a bad connection preface).
+    H2BadPreface => "h2.bad-preface", H2Protocol, Error;
+    /// The origin sent GOAWAY with an error code before answering.
+    H2Goaway => "h2.goaway", H2Protocol, Error;
+    /// The origin reset the request's stream (RST_STREAM) before answering.
+    H2RstStream => "h2.rst-stream", H2Protocol, Error;
+    /// The origin refused the request's stream (RST_STREAM REFUSED_STREAM).
+    H2RefusedStream => "h2.refused-stream", H2Protocol, Error;
 
     // The head never came.
     /// FIN before any byte.

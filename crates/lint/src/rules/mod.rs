@@ -7,7 +7,6 @@ mod edge;
 mod fpm;
 mod nginx;
 
-use std::fmt;
 
 use originlens_wire::Cause;
 use serde::Serialize;
@@ -19,34 +18,11 @@ use crate::span::Span;
 pub use catalog::ALL;
 pub use edge::CLOUDFLARE_IPV4;
 
-/// How serious a finding is; an `error` makes `originlens lint` exit 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing: adds to a failure rather than causing one.
-    Info,
-    /// Leads to the named status under some load, timing or response.
-    Warning,
-    /// Leads to the named status for the configuration as written.
-    Error,
-}
-
-impl Severity {
-    /// Stable lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How serious a finding is (the vocabulary shared with `originlens-wire`); an `error` makes
+/// `originlens lint` exit 1. Info adds to a failure rather than causing one; a warning leads to
+/// the named status under some load, timing or response; an error leads to it for the
+/// configuration as written.
+pub use originlens_wire::Severity;
 
 /// Which kind of configuration a rule reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
