@@ -7,7 +7,6 @@ mod edge;
 mod fpm;
 mod nginx;
 
-
 use originlens_wire::Cause;
 use serde::Serialize;
 
