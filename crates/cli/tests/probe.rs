@@ -252,3 +252,22 @@ fn lab_tour_probes_every_route_and_agrees() {
         "{text}"
     );
 }
+
+#[test]
+fn unresolvable_origin_is_530() {
+    // `.invalid` never resolves (RFC 6761).
+    let out = run(&[
+        "probe",
+        "http://www.example.com/",
+        "--connect-to",
+        "origin.invalid",
+        "--connect-timeout",
+        "5",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"]["status"], 530);
+    assert_eq!(doc["verdict"]["cause"], "dns.unresolved");
+}
