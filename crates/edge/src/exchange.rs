@@ -34,6 +34,29 @@ enum Extract {
     UntilClose,
 }
 
+/// The per-connection read buffer and read timer, kept with a pooled connection so that a
+/// reused connection allocates neither again.
+pub struct Scratch {
+    buf: Box<[u8]>,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
+impl Scratch {
+    /// A fresh buffer and timer (the timer is set when an exchange starts).
+    pub fn new(read_timeout: Duration) -> Scratch {
+        Scratch {
+            buf: vec![0u8; READ_SIZE].into_boxed_slice(),
+            sleep: Box::pin(tokio::time::sleep(read_timeout)),
+        }
+    }
+}
+
 /// An exchange in progress.
 pub struct Exchange {
     /// The connection (taken back for the pool once the exchange is complete).
@@ -62,22 +85,32 @@ impl std::fmt::Debug for Exchange {
 }
 
 impl Exchange {
-    /// Starts reading on `conn`; the request was written at `sent`. The first `capture_limit`
-    /// bytes of the stream are kept as evidence.
+    /// Starts reading on `conn`, with the buffer and timer of its last exchange if it had one;
+    /// the request was written at `sent`. The first `capture_limit` bytes of the stream are kept
+    /// as evidence.
     pub fn new(
         conn: Conn,
+        scratch: Option<Scratch>,
         opts: ReaderOptions,
         sent: Instant,
         read_timeout: Duration,
         capture_limit: usize,
     ) -> Exchange {
+        let Scratch { buf, sleep } = match scratch {
+            Some(mut s) => {
+                let deadline = tokio::time::Instant::now() + read_timeout;
+                s.sleep.as_mut().reset(deadline);
+                s
+            }
+            None => Scratch::new(read_timeout),
+        };
         Exchange {
             conn,
             reader: Reader::new(opts),
             sent,
             read_timeout,
-            sleep: Box::pin(tokio::time::sleep(read_timeout)),
-            buf: vec![0u8; READ_SIZE].into_boxed_slice(),
+            sleep,
+            buf,
             fed: 0,
             capture: Vec::new(),
             capture_limit,
@@ -85,6 +118,17 @@ impl Exchange {
             pending: VecDeque::new(),
             pending_len: 0,
         }
+    }
+
+    /// The connection and its scratch space, for the pool.
+    pub fn into_parts(self) -> (Conn, Scratch) {
+        (
+            self.conn,
+            Scratch {
+                buf: self.buf,
+                sleep: self.sleep,
+            },
+        )
     }
 
     /// Bytes received so far.
@@ -263,6 +307,7 @@ mod tests {
         let c = TcpStream::connect(addr).await.unwrap();
         let mut ex = Exchange::new(
             Conn::Plain(c),
+            None,
             ReaderOptions::default(),
             Instant::now(),
             timeout,

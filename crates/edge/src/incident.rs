@@ -151,17 +151,42 @@ impl Default for IdGen {
 }
 
 impl IdGen {
-    /// The next id.
-    pub fn next(&self) -> String {
+    /// The next id. The keys are random per process, so ids of different runs differ too.
+    pub fn next(&self) -> Id {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut h = self.keys.build_hasher();
         h.write_u64(n);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        format!("{:016x}", h.finish())
+        let mut v = h.finish();
+        let mut hex = [0u8; 16];
+        for d in hex.iter_mut().rev() {
+            *d = b"0123456789abcdef"[(v & 0xf) as usize];
+            v >>= 4;
+        }
+        Id(hex)
+    }
+}
+
+/// An incident (and ray) id: 16 lowercase hex digits, kept without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Id([u8; 16]);
+
+impl Id {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("0000000000000000")
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -308,7 +333,9 @@ mod tests {
         let g = IdGen::default();
         let (a, b) = (g.next(), g.next());
         assert_ne!(a, b);
+        let a = a.as_str();
         assert!(a.len() == 16 && a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a, a.to_string());
     }
 
     #[test]

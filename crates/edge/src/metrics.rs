@@ -1,5 +1,7 @@
 //! Prometheus metrics (OpenMetrics text), served on the admin listener.
 
+use std::sync::OnceLock;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -45,6 +47,41 @@ pub struct Metrics {
     pub incidents_dropped: Counter,
     /// Downstream responses cut off because the body broke after the head was sent.
     pub bodies_aborted: Counter,
+    /// The counters of the hot label sets, filled on first use (a counter only appears in the
+    /// output once it was counted, as with `get_or_create`), so that the request path does not
+    /// hash labels and take the family's lock.
+    cache: Cache,
+}
+
+/// Upstream events with a cached counter, in the order of [`Cache::upstream`].
+const UPSTREAM_EVENTS: [&str; 7] = [
+    "connect",
+    "reuse",
+    "retry",
+    "close",
+    "discard-expired",
+    "discard-closed",
+    "discard-stray-bytes",
+];
+
+/// Status codes of clean origin responses with a cached counter: 100 to 599.
+const STATUS_BASE: u16 = 100;
+const STATUS_COUNT: usize = 500;
+
+#[derive(Debug)]
+struct Cache {
+    upstream: [OnceLock<Counter>; UPSTREAM_EVENTS.len()],
+    /// `responses{status, cause="none", generated_by="origin"}` by status.
+    clean: Box<[OnceLock<Counter>]>,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            upstream: Default::default(),
+            clean: (0..STATUS_COUNT).map(|_| OnceLock::new()).collect(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -118,12 +155,32 @@ impl Metrics {
             incidents_written,
             incidents_dropped,
             bodies_aborted,
+            cache: Cache::default(),
         }
     }
 
     /// Counts an upstream connection event.
     pub fn upstream_event(&self, event: &'static str) {
-        self.upstream.get_or_create(&EventLabels { event }).inc();
+        match UPSTREAM_EVENTS.iter().position(|&e| e == event) {
+            Some(i) => self.cache.upstream[i]
+                .get_or_init(|| self.upstream.get_or_create(&EventLabels { event }).clone())
+                .inc(),
+            None => self.upstream.get_or_create(&EventLabels { event }).inc(),
+        };
+    }
+
+    /// Counts a visitor response.
+    pub fn response(&self, labels: ResponseLabels) {
+        let slot = (labels.cause == "none" && labels.generated_by == "origin")
+            .then(|| labels.status.checked_sub(STATUS_BASE))
+            .flatten()
+            .and_then(|i| self.cache.clean.get(usize::from(i)));
+        match slot {
+            Some(slot) => slot
+                .get_or_init(|| self.responses.get_or_create(&labels).clone())
+                .inc(),
+            None => self.responses.get_or_create(&labels).inc(),
+        };
     }
 
     /// The OpenMetrics text.
@@ -153,12 +210,29 @@ mod tests {
             })
             .inc();
         m.upstream_event("reuse");
+        m.upstream_event("reuse");
+        m.upstream_event("odd");
+        m.response(ResponseLabels {
+            status: 200,
+            cause: "none",
+            generated_by: "origin",
+        });
+        m.response(ResponseLabels {
+            status: 200,
+            cause: "none",
+            generated_by: "origin",
+        });
         let text = m.encode();
+        assert!(text.contains(
+            "originlens_edge_responses_total{status=\"200\",cause=\"none\",generated_by=\"origin\"} 2"
+        ), "{text}");
+        assert!(text.contains("originlens_edge_upstream_connection_events_total{event=\"odd\"} 1"));
+        assert!(!text.contains("event=\"connect\""));
         assert!(text.contains(
             "originlens_edge_responses_total{status=\"520\",cause=\"response.empty\",generated_by=\"edge\"} 1"
         ), "{text}");
         assert!(
-            text.contains("originlens_edge_upstream_connection_events_total{event=\"reuse\"} 1")
+            text.contains("originlens_edge_upstream_connection_events_total{event=\"reuse\"} 2")
         );
         assert!(text.ends_with("# EOF\n"));
     }

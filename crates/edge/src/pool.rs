@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::connect::Conn;
+use crate::exchange::Scratch;
 
 /// A connection and its history.
 #[derive(Debug)]
 pub struct Pooled {
     /// The connection.
     pub conn: Conn,
+    /// Its read buffer and timer, kept for the next exchange.
+    pub scratch: Option<Scratch>,
     /// When it was opened.
     pub opened: Instant,
     /// Requests completed on it so far.
@@ -141,6 +144,7 @@ mod tests {
     fn pooled(conn: Conn) -> Pooled {
         Pooled {
             conn,
+            scratch: None,
             opened: Instant::now(),
             uses: 1,
             idle_since: Instant::now(),

@@ -2,7 +2,6 @@
 //! write the request, read the head through the wire reader, then either answer the edge's
 //! error or forward the origin's response, and record the exchange when it was bad.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +21,7 @@ use crate::body::EdgeBody;
 use crate::config::{EdgeConfig, OriginConfig};
 use crate::connect::Connector;
 use crate::exchange::Exchange;
-use crate::incident::{redact, FindingRecord, IdGen, Incident};
+use crate::incident::{redact, FindingRecord, Id, IdGen, Incident};
 use crate::metrics::{EventLabels, Metrics, ResponseLabels};
 use crate::page::{self, Failure, Format};
 use crate::pool::{Pool, Pooled};
@@ -105,9 +104,9 @@ impl Shared {
 /// What the request looked like, for the incident.
 #[derive(Debug, Clone)]
 struct Draft {
-    id: String,
+    id: Id,
     at_ms: i64,
-    method: String,
+    method: Method,
     target: String,
     host: String,
     started: Instant,
@@ -158,8 +157,10 @@ impl Afterwards {
             false,
         );
         if reuse {
+            let (conn, scratch) = ex.into_parts();
             origin.pool.put(Pooled {
-                conn: ex.conn,
+                conn,
+                scratch: Some(scratch),
                 opened: self.facts.opened,
                 uses: self.facts.uses + 1,
                 idle_since: Instant::now(),
@@ -216,15 +217,11 @@ fn record(
 ) {
     let report = ex.reader.report();
     let cause = effective_cause(verdict, facts, ex);
-    shared
-        .metrics
-        .responses
-        .get_or_create(&ResponseLabels {
-            status: visitor_status,
-            cause: cause.map_or("none", Cause::as_str),
-            generated_by: if edge_generated { "edge" } else { "origin" },
-        })
-        .inc();
+    shared.metrics.response(ResponseLabels {
+        status: visitor_status,
+        cause: cause.map_or("none", Cause::as_str),
+        generated_by: if edge_generated { "edge" } else { "origin" },
+    });
     let Some(cause) = cause else {
         return;
     };
@@ -240,9 +237,9 @@ fn record(
         redact(&mut raw);
     }
     let incident = Incident {
-        id: draft.id.clone(),
+        id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.clone(),
+        method: draft.method.as_str().to_owned(),
         target: draft.target.clone(),
         host: draft.host.clone(),
         origin: shared.origins[origin].cfg.url.authority(),
@@ -316,7 +313,7 @@ fn now_ms() -> i64 {
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    client_ip: &str,
     sniffed: &crate::sniff::Verdicts,
 ) -> Response<EdgeBody> {
     let started = Instant::now();
@@ -341,9 +338,9 @@ pub async fn handle(
     };
     let mut resp = match raw_refusal {
         Some(r) => refuse(&shared, r.status(), r.as_str(), &host, format),
-        None => handle_inner(&shared, req, peer, &host, &id, format, started).await,
+        None => handle_inner(&shared, req, client_ip, &host, id, format, started).await,
     };
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
         resp.headers_mut().insert("originlens-ray", v);
     }
     shared
@@ -383,9 +380,9 @@ fn refuse(
 async fn handle_inner(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    client_ip: &str,
     host: &str,
-    id: &str,
+    id: Id,
     format: Format,
     started: Instant,
 ) -> Response<EdgeBody> {
@@ -414,28 +411,26 @@ async fn handle_inner(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    let upstream_host = origin.cfg.host_header.clone().unwrap_or_else(|| {
-        if host.is_empty() {
-            origin.cfg.url.authority()
-        } else {
-            host.to_owned()
-        }
-    });
+    let upstream_host: std::borrow::Cow<'_, str> = match &origin.cfg.host_header {
+        Some(h) => h.as_str().into(),
+        None if host.is_empty() => origin.cfg.url.authority().into(),
+        None => host.into(),
+    };
     let head = request::upstream_head(
         &parts.method,
         &target,
         &parts.headers,
         &Forwarding {
             host: &upstream_host,
-            client_ip: peer.ip().to_string(),
+            client_ip,
             proto: "http",
         },
         (declared_body || !body.is_empty()).then_some(body.len()),
     );
     let draft = Draft {
-        id: id.to_owned(),
+        id,
         at_ms: now_ms(),
-        method: parts.method.as_str().to_owned(),
+        method: parts.method.clone(),
         target,
         host: host.to_owned(),
         started,
@@ -472,7 +467,7 @@ async fn exchange(
                 crate::pool::Discard::StrayBytes => "discard-stray-bytes",
             })
         });
-        let (conn, facts) = match pooled {
+        let (conn, scratch, facts) = match pooled {
             Some(p) => {
                 metrics.upstream_event("reuse");
                 let facts = ConnFacts {
@@ -482,7 +477,7 @@ async fn exchange(
                     retried,
                     connect_ms: None,
                 };
-                (p.conn, facts)
+                (p.conn, p.scratch, facts)
             }
             None => {
                 let t = Instant::now();
@@ -490,6 +485,7 @@ async fn exchange(
                 match origin.connector.connect().await {
                     Ok(c) => (
                         c,
+                        None,
                         ConnFacts {
                             opened: t,
                             uses: 0,
@@ -506,6 +502,7 @@ async fn exchange(
         };
         let mut ex = Exchange::new(
             conn,
+            scratch,
             opts,
             Instant::now(),
             profile.limits.read_timeout,
@@ -658,15 +655,11 @@ fn connect_failed(
         connect_ms: Some(ms(draft.started.elapsed())),
     };
     let incident = connect_incident(shared, oi, draft, &facts, &report, &verdict, status);
-    shared
-        .metrics
-        .responses
-        .get_or_create(&ResponseLabels {
-            status,
-            cause: cause.as_str(),
-            generated_by: "edge",
-        })
-        .inc();
+    shared.metrics.response(ResponseLabels {
+        status,
+        cause: cause.as_str(),
+        generated_by: "edge",
+    });
     deliver(shared, incident);
     page::respond(
         &Failure {
@@ -689,9 +682,9 @@ fn connect_incident(
     status: u16,
 ) -> Incident {
     Incident {
-        id: draft.id.clone(),
+        id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.clone(),
+        method: draft.method.as_str().to_owned(),
         target: draft.target.clone(),
         host: draft.host.clone(),
         origin: shared.origins[oi].cfg.url.authority(),

@@ -135,7 +135,7 @@ pub struct Forwarding<'a> {
     /// The `Host` sent to the origin.
     pub host: &'a str,
     /// The visitor's address, appended to `X-Forwarded-For`.
-    pub client_ip: String,
+    pub client_ip: &'a str,
     /// `http` or `https`, as the visitor spoke to the edge.
     pub proto: &'static str,
 }
@@ -191,10 +191,25 @@ pub fn upstream_head(
     out.extend_from_slice(fwd.proto.as_bytes());
     out.extend_from_slice(b"\r\nConnection: keep-alive\r\n");
     if let Some(len) = body_len {
-        out.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(itoa_usize(len, &mut [0u8; 20]));
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn itoa_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// Fields the edge rewrites itself.
@@ -287,7 +302,7 @@ mod tests {
         ]);
         let fwd = Forwarding {
             host: "origin.example",
-            client_ip: "192.0.2.7".into(),
+            client_ip: "192.0.2.7",
             proto: "http",
         };
         let head = upstream_head(&Method::POST, "/a?b", &h, &fwd, Some(3));

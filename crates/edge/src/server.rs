@@ -145,10 +145,13 @@ async fn serve_visitor(stream: tokio::net::TcpStream, peer: SocketAddr, shared: 
         .header_read_timeout(HEADER_READ_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
     let (stream, sniffed) = crate::sniff::Sniff::new(stream);
+    // Formatted once per connection, for X-Forwarded-For.
+    let client_ip: Arc<str> = peer.ip().to_string().into();
     let service = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let sniffed = sniffed.clone();
-        async move { Ok::<_, Infallible>(proxy::handle(shared, req, peer, &sniffed).await) }
+        let client_ip = client_ip.clone();
+        async move { Ok::<_, Infallible>(proxy::handle(shared, req, &client_ip, &sniffed).await) }
     });
     // Errors here are the visitor's (reset, garbage) or a body the edge aborted on purpose.
     let _ = builder

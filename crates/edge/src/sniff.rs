@@ -26,7 +26,8 @@ pub type Verdicts = Arc<Mutex<VecDeque<Option<Refusal>>>>;
 
 #[derive(Debug)]
 enum State {
-    Head(Vec<u8>),
+    /// Looking for the next head; a head split over reads is gathered in `Sniff::head`.
+    Head,
     Length(u64),
     Chunked(Box<ChunkedDecoder>),
     /// Not HTTP/1 any more (h2, or the scanner lost track): nothing is queued.
@@ -38,6 +39,9 @@ enum State {
 pub struct Sniff<S> {
     inner: S,
     state: State,
+    /// The start of a head that did not arrive in one read (empty otherwise: a head that
+    /// arrives whole is judged where it lies, without copying).
+    head: Vec<u8>,
     verdicts: Verdicts,
 }
 
@@ -48,7 +52,8 @@ impl<S> Sniff<S> {
         (
             Sniff {
                 inner,
-                state: State::Head(Vec::new()),
+                state: State::Head,
+                head: Vec::new(),
                 verdicts: verdicts.clone(),
             },
             verdicts,
@@ -64,23 +69,30 @@ impl<S> Sniff<S> {
                     *left -= take;
                     bytes = &bytes[take as usize..];
                     if *left == 0 {
-                        self.state = State::Head(Vec::new());
+                        self.state = State::Head;
                     }
                 }
                 State::Chunked(dec) => {
                     let used = dec.feed(bytes, 0, &mut |_| {}, &mut Vec::new());
                     bytes = &bytes[used..];
                     if dec.is_done() {
-                        self.state = State::Head(Vec::new());
+                        self.state = State::Head;
                     } else if dec.is_failed() {
                         self.state = State::Off;
                     }
                 }
-                State::Head(buf) => {
-                    let before = buf.len();
-                    buf.extend_from_slice(bytes);
+                State::Head => {
+                    let gathered = !self.head.is_empty();
+                    let before = self.head.len();
+                    let buf: &[u8] = if gathered {
+                        self.head.extend_from_slice(bytes);
+                        &self.head
+                    } else {
+                        bytes
+                    };
                     if buf.starts_with(b"PRI * HTTP/2.0") || buf.len() > MAX_HEAD {
                         self.state = State::Off;
+                        self.head = Vec::new();
                         return;
                     }
                     // Empty lines between requests are allowed (RFC 9112 §2.2).
@@ -89,8 +101,12 @@ impl<S> Sniff<S> {
                         .take_while(|&&b| b == b'\r' || b == b'\n')
                         .count();
                     let Some(end) = find_head_end(&buf[lead..]).map(|e| e + lead) else {
-                        if lead == buf.len() {
-                            buf.clear();
+                        if gathered {
+                            if lead == self.head.len() {
+                                self.head.clear();
+                            }
+                        } else if lead < bytes.len() {
+                            self.head.extend_from_slice(bytes);
                         }
                         return;
                     };
@@ -101,6 +117,7 @@ impl<S> Sniff<S> {
                         .push_back(verdict);
                     let consumed = end - before;
                     bytes = &bytes[consumed.min(bytes.len())..];
+                    self.head.clear();
                     self.state = next;
                 }
             }
@@ -162,12 +179,12 @@ fn judge_head(head: &[u8]) -> (Option<Refusal>, State) {
         .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
     {
         if n == 0 {
-            State::Head(Vec::new())
+            State::Head
         } else {
             State::Length(n)
         }
     } else if cl.is_empty() {
-        State::Head(Vec::new())
+        State::Head
     } else {
         State::Off
     };
