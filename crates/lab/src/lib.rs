@@ -6,7 +6,8 @@
 //! origin sends ([`Behaviour`]) and what the Cloudflare edge makes of them ([`Expect`]).
 //!
 //! [`TlsLab`] adds one TLS listener per certificate or handshake problem ([`TlsCase`]), with
-//! certificates made at start-up.
+//! certificates made at start-up, and listeners that advertise `h2` by ALPN and then break
+//! HTTP/2 in one way each.
 //!
 //! [`Lab`] is the bound listener for an existing tokio runtime; [`LabHandle`] runs one on its own
 //! thread, for tests and `originlens probe --lab`.
@@ -31,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod behaviour;
+mod h2;
 mod request;
 pub mod routes;
 mod server;

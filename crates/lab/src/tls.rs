@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use originlens_wire::Cause;
+use originlens_wire::{Cause, Kind};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -62,6 +62,19 @@ pub enum TlsCase {
     /// A `protocol_version` alert in answer to every ClientHello, like an origin limited to
     /// TLS 1.0/1.1.
     OldProtocol,
+    /// The valid chain, `h2` by ALPN, and a clean HTTP/2 `200`.
+    H2Valid,
+    /// `h2` by ALPN, then HTTP/1.1 bytes: a 400 in answer to the client preface.
+    H2SpeaksHttp1,
+    /// `h2` by ALPN, then a DATA frame where the SETTINGS frame must open the connection.
+    H2BadPreface,
+    /// `h2` by ALPN and a proper SETTINGS frame, then a DATA frame on stream 0 in answer to the
+    /// request: the client ends the connection with GOAWAY PROTOCOL_ERROR.
+    H2GarbageFrames,
+    /// `h2` by ALPN, then GOAWAY PROTOCOL_ERROR in answer to the request.
+    H2Goaway,
+    /// `h2` by ALPN, then RST_STREAM REFUSED_STREAM in answer to the request.
+    H2RefusedStream,
 }
 
 /// What the Cloudflare edge in Full (strict) mode makes of a TLS case, with the lab root trusted.
@@ -73,6 +86,8 @@ pub struct TlsExpect {
     pub cause: Option<Cause>,
     /// The probe's reason id for the problem (`expired`, `plain-http`, ...), if any.
     pub reason: Option<&'static str>,
+    /// The probe's finding for an HTTP/2 problem (`h2.goaway`, ...), if any.
+    pub finding: Option<Kind>,
 }
 
 impl TlsCase {
@@ -87,6 +102,12 @@ impl TlsCase {
         TlsCase::Tls12Only,
         TlsCase::PlainHttp,
         TlsCase::OldProtocol,
+        TlsCase::H2Valid,
+        TlsCase::H2SpeaksHttp1,
+        TlsCase::H2BadPreface,
+        TlsCase::H2GarbageFrames,
+        TlsCase::H2Goaway,
+        TlsCase::H2RefusedStream,
     ];
 
     /// The stable name, e.g. `missing-intermediate`.
@@ -101,6 +122,12 @@ impl TlsCase {
             TlsCase::Tls12Only => "tls12-only",
             TlsCase::PlainHttp => "plain-http",
             TlsCase::OldProtocol => "old-protocol",
+            TlsCase::H2Valid => "h2-valid",
+            TlsCase::H2SpeaksHttp1 => "h2-speaks-http1",
+            TlsCase::H2BadPreface => "h2-bad-preface",
+            TlsCase::H2GarbageFrames => "h2-garbage-frames",
+            TlsCase::H2Goaway => "h2-goaway",
+            TlsCase::H2RefusedStream => "h2-refused-stream",
         }
     }
 
@@ -123,7 +150,34 @@ impl TlsCase {
             TlsCase::OldProtocol => {
                 "a protocol_version alert to every ClientHello (an origin stuck on TLS 1.0/1.1)"
             }
+            TlsCase::H2Valid => "h2 by ALPN and a clean HTTP/2 200",
+            TlsCase::H2SpeaksHttp1 => {
+                "h2 by ALPN, then HTTP/1.1 (a 400 to the client preface) [h2.http1-after-alpn]"
+            }
+            TlsCase::H2BadPreface => {
+                "h2 by ALPN, then a DATA frame instead of SETTINGS [h2.bad-preface]"
+            }
+            TlsCase::H2GarbageFrames => {
+                "h2 by ALPN, then DATA on stream 0: the client sends GOAWAY PROTOCOL_ERROR [h2.protocol]"
+            }
+            TlsCase::H2Goaway => "h2 by ALPN, then GOAWAY PROTOCOL_ERROR to the request [h2.goaway]",
+            TlsCase::H2RefusedStream => {
+                "h2 by ALPN, then RST_STREAM REFUSED_STREAM to the request [h2.refused-stream]"
+            }
         }
+    }
+
+    /// Does the listener advertise `h2` by ALPN?
+    pub fn offers_h2(self) -> bool {
+        matches!(
+            self,
+            TlsCase::H2Valid
+                | TlsCase::H2SpeaksHttp1
+                | TlsCase::H2BadPreface
+                | TlsCase::H2GarbageFrames
+                | TlsCase::H2Goaway
+                | TlsCase::H2RefusedStream
+        )
     }
 
     /// What the edge in Full (strict) mode makes of it, with the lab root trusted (`--ca-file`).
@@ -132,16 +186,25 @@ impl TlsCase {
             status: 526,
             cause: Some(Cause::TlsCertificate),
             reason: Some(reason),
+            finding: Some(Kind::TlsCertificate),
         };
         let handshake = |reason| TlsExpect {
             status: 525,
             cause: Some(Cause::TlsHandshake),
             reason: Some(reason),
+            finding: Some(Kind::TlsHandshake),
+        };
+        let h2 = |finding| TlsExpect {
+            status: 520,
+            cause: Some(Cause::H2Protocol),
+            reason: None,
+            finding: Some(finding),
         };
         let pass = TlsExpect {
             status: 200,
             cause: None,
             reason: None,
+            finding: None,
         };
         match self {
             TlsCase::Valid | TlsCase::Tls12Only => pass,
@@ -152,6 +215,12 @@ impl TlsCase {
             TlsCase::MissingIntermediate => cert("missing-intermediate"),
             TlsCase::PlainHttp => handshake("plain-http"),
             TlsCase::OldProtocol => handshake("no-common-version"),
+            TlsCase::H2Valid => pass,
+            TlsCase::H2SpeaksHttp1 => h2(Kind::H2Http1AfterAlpn),
+            TlsCase::H2BadPreface => h2(Kind::H2BadPreface),
+            TlsCase::H2GarbageFrames => h2(Kind::H2Protocol),
+            TlsCase::H2Goaway => h2(Kind::H2Goaway),
+            TlsCase::H2RefusedStream => h2(Kind::H2RefusedStream),
         }
     }
 }
@@ -245,13 +314,24 @@ impl LabPki {
                 TlsCase::SelfSigned => (&self_signed, false, false),
                 TlsCase::MissingIntermediate => (&valid, false, false),
                 TlsCase::Tls12Only => (&valid, true, true),
+                TlsCase::H2Valid
+                | TlsCase::H2SpeaksHttp1
+                | TlsCase::H2BadPreface
+                | TlsCase::H2GarbageFrames
+                | TlsCase::H2Goaway
+                | TlsCase::H2RefusedStream => (&valid, true, false),
                 TlsCase::PlainHttp | TlsCase::OldProtocol => continue,
             };
             let mut chain = vec![leaf.der.clone()];
             if with_inter {
                 chain.push(inter_der.clone());
             }
-            configs.push((case, server_config(chain, &leaf.key, tls12)?));
+            let alpn: &[&[u8]] = if case.offers_h2() {
+                &[b"h2", b"http/1.1"]
+            } else {
+                &[b"http/1.1"]
+            };
+            configs.push((case, server_config(chain, &leaf.key, tls12, alpn)?));
         }
         Ok(LabPki {
             root_pem: root.pem(),
@@ -299,6 +379,7 @@ fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: &KeyPair,
     tls12_only: bool,
+    alpn: &[&[u8]],
 ) -> io::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider);
@@ -313,7 +394,7 @@ fn server_config(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(pki_err)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
@@ -390,7 +471,12 @@ async fn tls_connection(case: TlsCase, mut stream: TcpStream, config: Option<Arc
     let Ok(Ok(tls)) = tokio::time::timeout(TLS_IDLE, acceptor.accept(stream)).await else {
         return;
     };
-    serve_ok(case, tls).await;
+    // A client that did not pick h2 gets the origin's working HTTP/1.1.
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        crate::h2::serve(case, tls).await;
+    } else {
+        serve_ok(case, tls).await;
+    }
 }
 
 /// Answers each request head with a clean `200` until the peer closes or stays idle too long.

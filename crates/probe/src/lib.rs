@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 pub mod advice;
 pub mod certs;
+pub mod h2;
 pub mod keepalive;
 pub mod target;
 pub mod tls;
@@ -101,6 +102,9 @@ pub struct Exchange {
     pub report: Report,
     /// The read timeout that ended the exchange, if one did.
     pub waited: Option<Duration>,
+    /// The HTTP/2 exchange, when the origin picked `h2` by ALPN (then `request` is the same
+    /// request rendered as HTTP/1.1 and `response` holds the raw h2 frames).
+    pub h2: Option<h2::H2Summary>,
 }
 
 /// A local problem that prevents probing at all (not the origin's fault).
@@ -114,7 +118,7 @@ pub enum ProbeError {
     Request(String),
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Builds the request bytes: like the edge's, with `Connection: keep-alive` and
@@ -200,6 +204,7 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         tls_report: None,
         report: Report::default(),
         waited: None,
+        h2: None,
     };
     let deadline = start + opts.connect_timeout;
     let t = &opts.target;
@@ -248,9 +253,16 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
     let _ = tcp.set_nodelay(true);
 
     let mut io: Box<dyn Io> = if t.tls {
-        let (stream, hs) = tls_check::handshake(tcp, &t.host, tls, false, opts.read_timeout)
-            .await
-            .map_err(ProbeError::TlsSetup)?;
+        // The edge offers h2 to the origin and uses it whenever the origin agrees.
+        let (stream, hs) = tls::offering_h2(tls_check::handshake(
+            tcp,
+            &t.host,
+            tls,
+            false,
+            opts.read_timeout,
+        ))
+        .await
+        .map_err(ProbeError::TlsSetup)?;
         if let Ok(n) = &hs.outcome {
             ex.tls = Some(TlsSummary {
                 version: n.version.clone(),
@@ -276,18 +288,6 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         Box::new(tcp)
     };
 
-    if let Err(e) = io.write_all(&ex.request).await {
-        let msg = format!("writing the request failed: {e}");
-        let kind = if e.kind() == io::ErrorKind::ConnectionReset {
-            Kind::ResponseReset
-        } else {
-            Kind::ResponseEmpty
-        };
-        return Ok(failed(ex, kind, msg));
-    }
-    let sent = start.elapsed();
-    ex.timings.request_sent = Some(sent);
-
     let info = RequestInfo {
         head: opts.method.eq_ignore_ascii_case("HEAD"),
         connect: opts.method.eq_ignore_ascii_case("CONNECT"),
@@ -300,6 +300,25 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         request: info,
         ..ReaderOptions::default()
     });
+    let alpn_h2 = ex.tls.as_ref().and_then(|s| s.alpn.as_deref()) == Some("h2");
+    if alpn_h2 {
+        let summary = h2::exchange(io, opts, &mut ex, &mut reader, start).await?;
+        ex.h2 = Some(summary);
+        return Ok(finish(ex, reader));
+    }
+
+    if let Err(e) = io.write_all(&ex.request).await {
+        let msg = format!("writing the request failed: {e}");
+        let kind = if e.kind() == io::ErrorKind::ConnectionReset {
+            Kind::ResponseReset
+        } else {
+            Kind::ResponseEmpty
+        };
+        return Ok(failed(ex, kind, msg));
+    }
+    let sent = start.elapsed();
+    ex.timings.request_sent = Some(sent);
+
     read_response(
         &mut *io,
         &mut reader,
@@ -309,8 +328,16 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         sent,
     )
     .await;
+    Ok(finish(ex, reader))
+}
 
+/// The reader's report with the certificate refusal first, and the head timings.
+fn finish(mut ex: Exchange, reader: Reader) -> Exchange {
+    let sent = ex.timings.request_sent.unwrap_or_default();
     let mut report = reader.into_report();
+    // Findings made outside the reader (the HTTP/2 exchange's) stay, in stream order.
+    report.findings.append(&mut ex.report.findings);
+    report.findings.sort_by_key(|f| f.offset);
     // Full mode does not verify: the problems stay in the TLS report as warnings.
     if let Some(why) = ex.tls_report.as_ref().and_then(TlsReport::refusal) {
         report.findings.insert(
@@ -325,7 +352,7 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
     ex.timings.first_byte = report.gaps.first_byte.map(|d| d + sent);
     ex.timings.head_complete = report.gaps.head_complete.map(|d| d + sent);
     ex.report = report;
-    Ok(ex)
+    ex
 }
 
 async fn read_response(

@@ -107,13 +107,26 @@ pub fn root_store(extra: &[CertificateDer<'static>]) -> (rustls::RootCertStore, 
     (roots, rejected)
 }
 
-/// A client configuration trusting the Mozilla roots, offering HTTP/1.1 by ALPN.
+tokio::task_local! {
+    /// Set by [`offering_h2`]: the handshakes made inside offer `h2` before `http/1.1`.
+    static OFFER_H2: bool;
+}
+
+/// Runs `fut` with every client configuration made inside it offering `h2, http/1.1` by ALPN,
+/// as the edge does toward the origin. Outside it (the keep-alive checks, the handshake without
+/// SNI) only `http/1.1` is offered, so an origin never picks a protocol the caller cannot speak.
+pub async fn offering_h2<F: std::future::Future>(fut: F) -> F::Output {
+    OFFER_H2.scope(true, fut).await
+}
+
+/// A client configuration trusting the Mozilla roots, offering HTTP/1.1 by ALPN (and `h2`
+/// first inside [`offering_h2`]).
 pub fn client_config() -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), rustls::Error> {
     client_config_with(&ClientOptions::default())
 }
 
 /// A client configuration trusting the Mozilla roots and `opts.extra_roots`, offering HTTP/1.1
-/// by ALPN.
+/// by ALPN (and `h2` first inside [`offering_h2`]).
 pub fn client_config_with(
     opts: &ClientOptions,
 ) -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), rustls::Error> {
@@ -132,7 +145,11 @@ pub fn client_config_with(
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if OFFER_H2.try_with(|offer| *offer).unwrap_or(false) {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     config.enable_sni = !opts.no_sni;
     Ok((Arc::new(config), verifier))
 }

@@ -7,7 +7,7 @@ use originlens_probe::certs::{date, CertInfo};
 use originlens_probe::tls_check::Handshake;
 use originlens_probe::{Exchange, SslMode};
 use originlens_wire::escape::{escape, excerpt};
-use originlens_wire::{Finding, Head, Verdict};
+use originlens_wire::{Cause, Finding, Head, Verdict};
 use serde_json::{json, Value};
 
 use super::Probed;
@@ -65,6 +65,39 @@ fn verdict_json(v: &Verdict) -> Value {
         "body_complete": v.body_complete,
         "normalized": v.normalized.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "note": v.note,
+    })
+}
+
+/// The bytes a finding's offsets point into: the raw stream, or for a response that came over
+/// HTTP/2 the HTTP/1.1 rendering the wire reader judged (the `h2.*` findings point into the raw
+/// frames).
+pub fn evidence<'a>(ex: &'a Exchange, f: &Finding) -> &'a [u8] {
+    match &ex.h2 {
+        Some(h2) if f.cause != Cause::H2Protocol => &h2.rendered,
+        _ => &ex.response,
+    }
+}
+
+/// The `h2` member: whether the request went over HTTP/2 (the origin picked `h2` by ALPN), the
+/// response status and header sizes, and how it broke.
+pub fn h2_json(ex: &Exchange) -> Value {
+    let Some(h) = &ex.h2 else {
+        return json!({ "used": false });
+    };
+    json!({
+        "used": true,
+        "status": h.status,
+        "fields": h.fields,
+        "header_list_size": h.header_list_size,
+        "body_bytes": h.body_bytes,
+        "complete": h.complete,
+        "error": h.error.as_ref().map(|e| json!({
+            "kind": e.kind.as_str(),
+            "code": e.code,
+            "code_name": e.code_name,
+            "by": e.by,
+            "message": e.message,
+        })),
     })
 }
 
@@ -158,7 +191,7 @@ pub fn build(p: &Probed, raw: bool) -> Value {
                 "span": [f.span.start, f.span.end],
                 "message": f.message,
                 "disposition": p.profile.disposition(f.id).as_str(),
-                "excerpt": finding_excerpt(&ex.response, f),
+                "excerpt": finding_excerpt(evidence(ex, f), f),
             })
         })
         .collect();
@@ -228,6 +261,7 @@ pub fn build(p: &Probed, raw: bool) -> Value {
         },
         "end": report.end.map(|e| e.as_str()),
         "tls": tls_json(ex),
+        "h2": h2_json(ex),
         "peers": p.peers.iter().map(verdict_json).collect::<Vec<_>>(),
         "advice": advice,
         "bytes": {"sent": ex.request.len(), "received": ex.response_bytes},

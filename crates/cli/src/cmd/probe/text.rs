@@ -10,7 +10,7 @@ use originlens_probe::{SslMode, TlsReport};
 use originlens_wire::escape::escape;
 use originlens_wire::{Finding, GeneratedBy, Kind, Severity, Verdict};
 
-use super::document::{finding_excerpt, head_stats};
+use super::document::{evidence, finding_excerpt, head_stats};
 use super::Probed;
 
 const BOLD: Style = Style::new().bold();
@@ -96,7 +96,7 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
             f.id, f.offset, f.message
         )?;
         let tls_phase = matches!(f.id, Kind::TlsCertificate | Kind::TlsHandshake);
-        if let Some(e) = finding_excerpt(&ex.response, f).filter(|_| !tls_phase) {
+        if let Some(e) = finding_excerpt(evidence(ex, f), f).filter(|_| !tls_phase) {
             writeln!(
                 out,
                 "                {DIM}{}{DIM:#}{RED}[{}]{RED:#}{DIM}{}{DIM:#}",
@@ -164,6 +164,9 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
     }
     if let Some(r) = &ex.tls_report {
         print_tls(out, r)?;
+    }
+    if let Some(h) = &ex.h2 {
+        print_h2(out, h)?;
     }
     let tm = &ex.timings;
     writeln!(
@@ -372,6 +375,35 @@ fn print_tls(out: &mut impl Write, r: &TlsReport) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn print_h2(out: &mut impl Write, h: &originlens_probe::h2::H2Summary) -> io::Result<()> {
+    let got = match (h.status, h.fields, h.header_list_size) {
+        (Some(status), Some(fields), Some(size)) => format!(
+            "status {status}, {fields} fields, header list {size} bytes, {} body bytes{}",
+            h.body_bytes,
+            if h.complete { "" } else { " (incomplete)" }
+        ),
+        _ => "no response".to_owned(),
+    };
+    match &h.error {
+        None => writeln!(
+            out,
+            "  h2            {got}  {DIM}(the origin picked h2 by ALPN; the edge uses it too){DIM:#}"
+        ),
+        Some(e) => {
+            let code = match (&e.code_name, e.code) {
+                (Some(name), Some(code)) => format!(" {name} ({code})"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "  h2            {RED}broken{RED:#}: {}{code} by the {}; {got}",
+                e.kind.as_str(),
+                e.by
+            )
+        }
+    }
 }
 
 fn print_escaped_lines(out: &mut impl Write, bytes: &[u8], prefix: &str) -> io::Result<()> {
