@@ -79,6 +79,9 @@ pub struct Limits {
     pub total_timeout: Option<Duration>,
     /// How long idle upstream connections are kept for reuse (None: no reuse by default).
     pub idle_pool: Option<Duration>,
+    /// Whether the peer speaks HTTP/2 to an origin that offers it by ALPN (Cloudflare does by
+    /// default; nginx, HAProxy and Envoy proxy over HTTP/1.1 unless configured otherwise).
+    pub h2_to_origin: bool,
 }
 
 /// A peer's behaviour.
@@ -166,6 +169,7 @@ pub static CLOUDFLARE: Profile = Profile {
         read_timeout: secs(125),
         total_timeout: None,
         idle_pool: Some(secs(900)),
+        h2_to_origin: true,
     },
     error_status: 520,
     statuses: &[
@@ -257,6 +261,7 @@ pub static NGINX: Profile = Profile {
         read_timeout: secs(60),
         total_timeout: None,
         idle_pool: None,
+        h2_to_origin: false,
     },
     error_status: 502,
     statuses: NGINX_STATUSES,
@@ -318,6 +323,7 @@ pub static HAPROXY: Profile = Profile {
         read_timeout: secs(50),
         total_timeout: None,
         idle_pool: None,
+        h2_to_origin: false,
     },
     error_status: 502,
     statuses: &[
@@ -376,6 +382,7 @@ pub static ENVOY: Profile = Profile {
         read_timeout: secs(15),
         total_timeout: Some(secs(15)),
         idle_pool: Some(secs(3600)),
+        h2_to_origin: false,
     },
     error_status: 502,
     statuses: &[
@@ -422,6 +429,7 @@ pub static STRICT: Profile = Profile {
         read_timeout: secs(60),
         total_timeout: None,
         idle_pool: None,
+        h2_to_origin: false,
     },
     error_status: 502,
     statuses: &[(Cause::ResponseTimeout, 504), (Cause::ConnectTimeout, 504)],

@@ -74,6 +74,17 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         limit_findings: Vec::new(),
         note: None,
     };
+    // An exchange over HTTP/2 says nothing about a peer that would have used HTTP/1.1.
+    if !profile.limits.h2_to_origin && report.findings.iter().any(|f| f.cause == Cause::H2Protocol)
+    {
+        verdict.status = None;
+        verdict.note = Some(format!(
+            "{} speaks HTTP/1.1 to the origin; this exchange went over HTTP/2 and does not show its outcome",
+            profile.name
+        ));
+        verdict.limit_findings = limit_findings;
+        return verdict;
+    }
     for f in &all {
         let d = profile.disposition(f.id);
         if d == Disposition::Normalize && !verdict.normalized.contains(&f.id) {

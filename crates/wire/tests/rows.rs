@@ -528,3 +528,21 @@ fn every_profile_judges_every_row_without_panicking() {
         assert_eq!(v.status, Some(200), "{}", p.name);
     }
 }
+
+#[test]
+fn h2_breakage_is_judged_only_by_peers_that_use_h2_to_the_origin() {
+    let mut report = Report::default();
+    report.findings.push(originlens_wire::Finding::at(
+        Kind::H2Goaway,
+        0,
+        "GOAWAY PROTOCOL_ERROR",
+    ));
+    let cf = judge(&report, &profile::CLOUDFLARE, JudgeContext::default());
+    assert_eq!(
+        (cf.status, cf.generated_by, cf.cause),
+        (Some(520), GeneratedBy::Edge, Some(Cause::H2Protocol))
+    );
+    let nginx = judge(&report, &profile::NGINX, JudgeContext::default());
+    assert_eq!((nginx.status, nginx.cause), (None, None));
+    assert!(nginx.note.unwrap().contains("HTTP/1.1"));
+}
