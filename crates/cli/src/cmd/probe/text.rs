@@ -43,7 +43,7 @@ fn ms(d: Option<Duration>) -> String {
 
 /// One short line for a peer verdict: `502 (edge) framing.invalid`.
 pub fn peer_cell(v: &Verdict) -> String {
-    let status = v.status.map_or("raw".to_owned(), |s| s.to_string());
+    let status = v.status.map_or("no status".to_owned(), |s| s.to_string());
     let who = match v.generated_by {
         GeneratedBy::Edge => "edge",
         GeneratedBy::Origin => "origin",
@@ -191,7 +191,17 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
     writeln!(out, "  {BOLD}peers{BOLD:#}")?;
     for peer in &p.peers {
         let s = style_for(peer);
-        writeln!(out, "    {:<11} {s}{}{s:#}", peer.profile, peer_cell(peer))?;
+        let note = peer
+            .note
+            .as_deref()
+            .filter(|_| peer.profile != p.profile.name)
+            .map_or(String::new(), |n| format!("  {DIM}{n}{DIM:#}"));
+        writeln!(
+            out,
+            "    {:<11} {s}{}{s:#}{note}",
+            peer.profile,
+            peer_cell(peer)
+        )?;
     }
 
     let mut findings: Vec<&Finding> = r.findings.iter().chain(&v.limit_findings).collect();
