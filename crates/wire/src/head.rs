@@ -486,13 +486,24 @@ fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut V
         ));
         return;
     }
-    let Some(colon) = memchr(b':', line) else {
-        out.push(Finding::new(
-            Kind::FieldMissingColon,
-            at(0)..at(line.len()),
-            "field line without a colon",
-        ));
-        return;
+    // The usual line: a token name right up to the colon, found in one table-driven pass.
+    let token_len = line
+        .iter()
+        .position(|&b| !is_token(b))
+        .unwrap_or(line.len());
+    let clean_name = token_len > 0 && line.get(token_len) == Some(&b':');
+    let colon = if clean_name {
+        token_len
+    } else {
+        let Some(colon) = memchr(b':', line) else {
+            out.push(Finding::new(
+                Kind::FieldMissingColon,
+                at(0)..at(line.len()),
+                "field line without a colon",
+            ));
+            return;
+        };
+        colon
     };
     if colon == 0 {
         out.push(Finding::at(
@@ -502,7 +513,11 @@ fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut V
         ));
         return;
     }
-    let name_end = trim_ows_end(&line[..colon]);
+    let name_end = if clean_name {
+        colon
+    } else {
+        trim_ows_end(&line[..colon])
+    };
     let name = &line[..name_end];
     if name_end < colon {
         let framing = name.eq_ignore_ascii_case(b"content-length")
@@ -521,7 +536,7 @@ fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut V
             ),
         ));
     }
-    if let Some(bad) = name.iter().position(|&b| !is_token(b)) {
+    if let Some(bad) = (token_len < name_end).then_some(token_len) {
         out.push(Finding::at(
             Kind::FieldNameNonToken,
             at(bad),
