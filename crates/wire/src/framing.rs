@@ -50,8 +50,16 @@ const MAX_CONTENT_LENGTH_DIGITS: usize = 19;
 /// Decides the framing of a final response and reports framing defects.
 pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing {
     let code = head.code.unwrap_or(200);
-    let cl_fields: Vec<_> = head.fields_named("content-length").collect();
-    let te_fields: Vec<_> = head.fields_named("transfer-encoding").collect();
+    // One pass over the fields, comparing names only when the length fits.
+    let (mut cl_fields, mut te_fields) = (Vec::new(), Vec::new());
+    for f in &head.fields {
+        let name = head.name(f);
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => cl_fields.push(f),
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te_fields.push(f),
+            _ => {}
+        }
+    }
     let span_of = |f: &crate::head::Field| head.abs(f.line.start)..head.abs(f.line.end);
 
     // 1. HEAD, 1xx, 204 and 304 end at the empty line.
