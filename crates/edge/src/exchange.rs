@@ -39,6 +39,8 @@ enum Extract {
 pub struct Scratch {
     buf: Box<[u8]>,
     sleep: Pin<Box<Sleep>>,
+    /// The evidence buffer, emptied; its room is kept up to [`READ_SIZE`].
+    capture: Vec<u8>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -53,6 +55,7 @@ impl Scratch {
         Scratch {
             buf: vec![0u8; READ_SIZE].into_boxed_slice(),
             sleep: Box::pin(tokio::time::sleep(read_timeout)),
+            capture: Vec::new(),
         }
     }
 }
@@ -96,7 +99,11 @@ impl Exchange {
         read_timeout: Duration,
         capture_limit: usize,
     ) -> Exchange {
-        let Scratch { buf, sleep } = match scratch {
+        let Scratch {
+            buf,
+            sleep,
+            capture,
+        } = match scratch {
             Some(mut s) => {
                 let deadline = tokio::time::Instant::now() + read_timeout;
                 s.sleep.as_mut().reset(deadline);
@@ -112,7 +119,7 @@ impl Exchange {
             sleep,
             buf,
             fed: 0,
-            capture: Vec::new(),
+            capture,
             capture_limit,
             extract: None,
             pending: VecDeque::new(),
@@ -122,11 +129,18 @@ impl Exchange {
 
     /// The connection and its scratch space, for the pool.
     pub fn into_parts(self) -> (Conn, Scratch) {
+        let mut capture = self.capture;
+        if capture.capacity() > READ_SIZE {
+            // A large capture is not kept idle in the pool.
+            capture = Vec::new();
+        }
+        capture.clear();
         (
             self.conn,
             Scratch {
                 buf: self.buf,
                 sleep: self.sleep,
+                capture,
             },
         )
     }

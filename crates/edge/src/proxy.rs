@@ -186,7 +186,7 @@ fn reusable(report: &Report) -> bool {
         return false;
     }
     let tokens = request::connection_listed(head.fields_named("connection").map(|f| head.value(f)));
-    let has = |t: &[u8]| tokens.iter().any(|x| x == t);
+    let has = |t: &[u8]| tokens.iter().any(|x| x.eq_ignore_ascii_case(t));
     match head.version {
         Some(v) if v.major == 1 && v.minor == 0 => has(b"keep-alive") && !has(b"close"),
         Some(_) => !has(b"close"),

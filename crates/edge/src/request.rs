@@ -107,7 +107,7 @@ pub const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Is `name` hop-by-hop, either always or because `Connection` lists it?
-pub fn is_hop_by_hop(name: &[u8], connection_listed: &[Vec<u8>]) -> bool {
+pub fn is_hop_by_hop(name: &[u8], connection_listed: &[&[u8]]) -> bool {
     HOP_BY_HOP
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
@@ -116,14 +116,14 @@ pub fn is_hop_by_hop(name: &[u8], connection_listed: &[Vec<u8>]) -> bool {
             .any(|c| name.eq_ignore_ascii_case(c))
 }
 
-/// The field names listed in `Connection` values, lower-cased.
-pub fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
+/// The field names listed in `Connection` values, as sent (compare them ignoring ASCII case).
+pub fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     for v in values {
         for token in v.split(|&b| b == b',') {
             let t = originlens_wire::bytes::trim_ows(token);
             if !t.is_empty() {
-                out.push(t.to_ascii_lowercase());
+                out.push(t);
             }
         }
     }

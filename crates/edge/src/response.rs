@@ -3,6 +3,7 @@
 //! whitespace before the colon dropped), and the body re-framed by hyper (`Content-Length` when
 //! the origin's length is known, chunked otherwise).
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::{Response, StatusCode};
 use originlens_wire::{Framing, Head};
@@ -25,25 +26,51 @@ pub fn forward_head(
         }
     }
     let listed = connection_listed(head.fields_named("connection").map(|f| head.value(f)));
+    // One copy of the head; the values forwarded as sent share it instead of one copy each.
+    let shared = Bytes::copy_from_slice(&head.raw);
     let headers = b.headers_mut()?;
+    let mut origin_length = None;
     for f in &head.fields {
         let name = trim_end_ws(head.name(f));
-        if is_hop_by_hop(name, &listed) || name.eq_ignore_ascii_case(b"content-length") {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            origin_length = Some(&f.value);
+            continue;
+        }
+        if is_hop_by_hop(name, &listed) {
             continue;
         }
         let Ok(name) = HeaderName::from_bytes(name) else {
             continue;
         };
-        let value = unfold(head.value(f));
         // A value http cannot carry (a control byte) is dropped rather than passed raw.
-        let Ok(value) = HeaderValue::from_bytes(&value) else {
+        let value = match unfold(head.value(f)) {
+            std::borrow::Cow::Borrowed(_) => {
+                HeaderValue::from_maybe_shared(shared.slice(f.value.clone()))
+            }
+            std::borrow::Cow::Owned(v) => HeaderValue::from_bytes(&v),
+        };
+        let Ok(value) = value else {
             continue;
         };
         headers.append(name, value);
     }
     match framing {
         Framing::Length(n) => {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            // The origin's own text when it is exactly `n` in plain digits (the usual case).
+            let same = origin_length
+                .map(|r| shared.slice(r.clone()))
+                .filter(|v| {
+                    !v.is_empty()
+                        && v.len() <= 20
+                        && (v.len() == 1 || v[0] != b'0')
+                        && v.iter().all(u8::is_ascii_digit)
+                        && std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|t| t.parse::<u64>().ok())
+                            == Some(n)
+                })
+                .and_then(|v| HeaderValue::from_maybe_shared(v).ok());
+            headers.insert(CONTENT_LENGTH, same.unwrap_or_else(|| HeaderValue::from(n)));
         }
         // HEAD: the origin's Content-Length describes the body a GET would get.
         Framing::NoBody if head_request => {
@@ -117,6 +144,21 @@ mod tests {
         assert_eq!(resp.headers()["x-foo"], "a b");
         assert_eq!(resp.headers().get_all("set-cookie").iter().count(), 2);
         assert_eq!(resp.headers()["content-length"], "2");
+    }
+
+    #[test]
+    fn length_is_the_framing_s_in_plain_digits() {
+        for (cl, want) in [("0005", "5"), ("5", "5"), ("0", "0")] {
+            let n: usize = want.parse().unwrap();
+            let raw = format!(
+                "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: {cl}\r\n\r\n{}",
+                "a".repeat(n)
+            );
+            let (h, f) = head_of(raw.as_bytes());
+            let resp = forward_head(&h, f, false).unwrap().body(()).unwrap();
+            assert_eq!(resp.headers()["content-length"], want, "{cl}");
+            assert_eq!(resp.headers()["server"], "x");
+        }
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub struct Args {
     /// TOML configuration (several origins by Host, per-origin profile and timeouts).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Worker threads serving connections (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
     /// Check a TOML configuration and exit.
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
@@ -147,7 +150,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if public && !args.allow_public {
         anyhow::bail!("a listen or admin address is not loopback; pass --allow-public to use it");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the runtime")?;
