@@ -12,8 +12,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use originlens_wire::encoding::Coding;
 use originlens_wire::{
-    judge, Cause, End, Finding, Framing, JudgeContext, Kind, ReaderOptions, Report, RequestInfo,
-    Verdict,
+    judge, Cause, End, Finding, Framing, JudgeContext, ReaderOptions, Report, RequestInfo, Verdict,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -216,7 +215,7 @@ fn record(
     edge_generated: bool,
 ) {
     let report = ex.reader.report();
-    let cause = effective_cause(verdict, facts, ex);
+    let cause = verdict.cause;
     shared.metrics.response(ResponseLabels {
         status: visitor_status,
         cause: cause.map_or("none", Cause::as_str),
@@ -279,23 +278,6 @@ fn deliver(shared: &Shared, incident: Incident) {
     );
     if let Some(store) = &shared.store {
         store.send(incident);
-    }
-}
-
-/// The verdict's cause, except that a reused connection that failed before any byte is the
-/// keep-alive race (the wire crate has no finding of its own for it: the bytes say only
-/// "empty" or "reset"; the connection's history says why).
-fn effective_cause(verdict: &Verdict, facts: &ConnFacts, ex: &Exchange) -> Option<Cause> {
-    let race = facts.reused
-        && ex.received() == 0
-        && matches!(
-            verdict.finding,
-            Some(Kind::ResponseEmpty | Kind::ResponseReset)
-        );
-    if race {
-        Some(Cause::KeepaliveRace)
-    } else {
-        verdict.cause
     }
 }
 
@@ -503,7 +485,10 @@ async fn exchange(
         let mut ex = Exchange::new(
             conn,
             scratch,
-            opts,
+            ReaderOptions {
+                reused_connection: facts.reused,
+                ..opts
+            },
             Instant::now(),
             profile.limits.read_timeout,
             CAPTURE_LIMIT,
@@ -549,7 +534,7 @@ async fn exchange(
             .status
             .filter(|_| verdict.is_edge_error())
             .unwrap_or(profile.error_status);
-        let cause = effective_cause(&verdict, &facts, &ex).unwrap_or(Cause::StartLineInvalid);
+        let cause = verdict.cause.unwrap_or(Cause::StartLineInvalid);
         record(shared, oi, &draft, &facts, &ex, &verdict, status, true);
         return page::respond(
             &Failure {

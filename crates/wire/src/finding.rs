@@ -291,7 +291,8 @@ impl serde::Serialize for Kind {
 pub struct Finding {
     /// The fine id.
     pub id: Kind,
-    /// The cause it belongs to (same as `id.cause()`, kept for serialization).
+    /// The cause it belongs to: `id.cause()`, unless the connection's context says otherwise
+    /// (an empty answer on a reused connection is `keepalive.race`).
     pub cause: Cause,
     /// RFC severity.
     pub severity: Severity,

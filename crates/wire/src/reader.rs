@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use memchr::memchr;
 
+use crate::cause::Cause;
 use crate::chunked::ChunkedDecoder;
 use crate::encoding::{self, BodyEnd, Coding};
 use crate::finding::{Finding, Kind};
@@ -32,6 +33,10 @@ pub struct ReaderOptions {
     pub max_head_bytes: usize,
     /// Body bytes kept for the content-coding check.
     pub max_body_capture: usize,
+    /// The connection carried earlier exchanges: a close or reset before any byte of this
+    /// response is then the keep-alive race (the origin dropped the idle connection while the
+    /// request was on its way), not a failure of this request.
+    pub reused_connection: bool,
 }
 
 impl Default for ReaderOptions {
@@ -40,6 +45,7 @@ impl Default for ReaderOptions {
             request: RequestInfo::default(),
             max_head_bytes: MAX_HEAD_BYTES,
             max_body_capture: MAX_BODY_CAPTURE,
+            reused_connection: false,
         }
     }
 }
@@ -321,7 +327,14 @@ impl Reader {
                     "connection closed without a single byte",
                 ),
             };
-            self.report.findings.push(Finding::at(kind, 0, msg));
+            let mut finding = Finding::at(kind, 0, msg);
+            if self.opts.reused_connection && end != End::Timeout {
+                finding.cause = Cause::KeepaliveRace;
+                finding
+                    .message
+                    .push_str(" on a reused keep-alive connection");
+            }
+            self.report.findings.push(finding);
             return;
         }
         let buf = &self.head_buf[..];

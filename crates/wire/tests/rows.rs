@@ -546,3 +546,33 @@ fn h2_breakage_is_judged_only_by_peers_that_use_h2_to_the_origin() {
     assert_eq!((nginx.status, nginx.cause), (None, None));
     assert!(nginx.note.unwrap().contains("HTTP/1.1"));
 }
+
+#[test]
+fn an_empty_answer_on_a_reused_connection_is_the_keepalive_race() {
+    for end in [End::Eof, End::Reset] {
+        let opts = ReaderOptions {
+            reused_connection: true,
+            ..ReaderOptions::default()
+        };
+        let report = read_all(b"", end, opts);
+        assert_eq!(
+            verdict(&report, &profile::CLOUDFLARE),
+            (Some(520), GeneratedBy::Edge, Some(Cause::KeepaliveRace))
+        );
+        let fresh = read_all(b"", end, ReaderOptions::default());
+        assert_ne!(
+            verdict(&fresh, &profile::CLOUDFLARE).2,
+            Some(Cause::KeepaliveRace)
+        );
+    }
+    // A timeout is not the race: the origin kept the connection and did not answer.
+    let opts = ReaderOptions {
+        reused_connection: true,
+        ..ReaderOptions::default()
+    };
+    let report = read_all(b"", End::Timeout, opts);
+    assert_eq!(
+        verdict(&report, &profile::CLOUDFLARE).2,
+        Some(Cause::ResponseTimeout)
+    );
+}
