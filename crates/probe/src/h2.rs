@@ -12,15 +12,12 @@
 //! HTTP/1 response, so size limits, timeouts and content-coding checks apply unchanged.
 
 use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use originlens_wire::escape::escape;
 use originlens_wire::{End, Finding, Kind, Reader};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::tap::Tap;
 use crate::{Exchange, Io, ProbeError, ProbeOptions, MAX_CAPTURE};
 
 /// Largest header list accepted from the origin, by RFC 9113 §6.5.2 accounting (name + value +
@@ -80,57 +77,6 @@ pub struct H2Failure {
     pub message: String,
 }
 
-/// What was read from the origin: the raw bytes, as far as kept.
-#[derive(Default)]
-struct Capture {
-    bytes: Vec<u8>,
-    total: u64,
-}
-
-/// Passes reads through and keeps them.
-struct Tap {
-    inner: Box<dyn Io>,
-    capture: Arc<Mutex<Capture>>,
-}
-
-impl AsyncRead for Tap {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &res {
-            let new = &buf.filled()[before..];
-            if let Ok(mut c) = self.capture.lock() {
-                c.total += new.len() as u64;
-                let room = MAX_CAPTURE.saturating_sub(c.bytes.len());
-                c.bytes.extend_from_slice(&new[..new.len().min(room)]);
-            }
-        }
-        res
-    }
-}
-
-impl AsyncWrite for Tap {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// The request as HTTP/2 sends it: `:authority` from the Host (the caller's, else the URL's),
 /// the edge-like headers of [`crate::build_request`] minus the connection-specific ones.
 pub fn build_request(opts: &ProbeOptions) -> Result<http::Request<()>, ProbeError> {
@@ -181,11 +127,7 @@ pub(crate) async fn exchange(
     start: Instant,
 ) -> Result<H2Summary, ProbeError> {
     let request = build_request(opts)?;
-    let capture = Arc::new(Mutex::new(Capture::default()));
-    let tap = Tap {
-        inner: io,
-        capture: capture.clone(),
-    };
+    let (tap, capture) = Tap::new(io, MAX_CAPTURE);
     let mut summary = H2Summary::default();
     let outcome = talk(
         tap,
@@ -248,7 +190,7 @@ enum Outcome {
 }
 
 async fn talk(
-    tap: Tap,
+    tap: Tap<Box<dyn Io>>,
     request: http::Request<()>,
     wait: Duration,
     ex: &mut Exchange,

@@ -18,6 +18,7 @@ pub mod advice;
 pub mod certs;
 pub mod h2;
 pub mod keepalive;
+mod tap;
 pub mod target;
 pub mod tls;
 pub mod tls_check;

@@ -7,17 +7,14 @@
 //! warnings; Flexible mode talks plain HTTP to port 80 and never reaches TLS.
 
 use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::certs::{check_chain, CertInfo, ChainCheck};
+use crate::tap::Tap;
 use crate::tls::{client_config_with, root_store, ClientOptions};
 
 /// The first bytes the origin sent during the handshake, kept to recognise plain HTTP.
@@ -174,51 +171,8 @@ impl TlsReport {
     }
 }
 
-/// Copies the first bytes read into a shared buffer.
-pub(crate) struct Recorder<T> {
-    inner: T,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Recorder<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &res {
-            let new = &buf.filled()[before..];
-            if let Ok(mut seen) = self.seen.lock() {
-                let room = FIRST_BYTES.saturating_sub(seen.len());
-                seen.extend_from_slice(&new[..new.len().min(room)]);
-            }
-        }
-        res
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Recorder<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// The client side of a finished handshake.
-pub(crate) type ClientStream = TlsStream<Recorder<TcpStream>>;
+pub(crate) type ClientStream = TlsStream<Tap<TcpStream>>;
 
 /// Shakes hands over `tcp` for `host`; returns the stream when the handshake succeeded.
 pub(crate) async fn handshake(
@@ -239,14 +193,10 @@ pub(crate) async fn handshake(
         (ServerName::DnsName(d), false) => Some(d.as_ref().to_owned()),
         _ => None,
     };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let io = Recorder {
-        inner: tcp,
-        seen: seen.clone(),
-    };
+    let (io, seen) = Tap::new(tcp, FIRST_BYTES);
     let connector = tokio_rustls::TlsConnector::from(config);
     let result = tokio::time::timeout(timeout, connector.connect(name, io)).await;
-    let first = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let first = seen.lock().map(|s| s.bytes.clone()).unwrap_or_default();
     let mut hs = Handshake {
         sni,
         outcome: Err(HandshakeFailure {
