@@ -360,7 +360,7 @@ row!(
     Some(Kind::StartLineMissing),
     (Some(520), Edge, c(Cause::StartLineInvalid))
 );
-row!(x_head_20k_warns, Case::new(ok_with(&format!("X-Big: {}\r\n", "a".repeat(20 * 1024))), Done), Some(Kind::StatusInterim).filter(|_| false),
+row!(x_head_20k, Case::new(ok_with(&format!("X-Big: {}\r\n", "a".repeat(20 * 1024))), Done), None,
     (Some(200), Origin, NONE), NGINX => Some(502), HAPROXY => Some(502), ENVOY => Some(200));
 row!(x_head_130k, Case::new(ok_with(&format!("X-Big: {}\r\n", "a".repeat(130 * 1024))), Done), None,
     (Some(520), Edge, c(Cause::HeadTooLarge)), ENVOY => Some(502));
@@ -517,7 +517,7 @@ fn warnings_never_set_the_cause() {
 }
 
 #[test]
-fn every_profile_judges_every_row_without_panicking() {
+fn a_clean_close_delimited_response_passes_every_profile() {
     for p in profile::ALL {
         let report = read_all(
             b"HTTP/1.1 200 OK\r\n\r\n",
@@ -575,4 +575,16 @@ fn an_empty_answer_on_a_reused_connection_is_the_keepalive_race() {
         verdict(&report, &profile::CLOUDFLARE).2,
         Some(Cause::ResponseTimeout)
     );
+}
+
+#[test]
+fn a_20k_head_is_only_a_warning_at_cloudflare() {
+    let bytes = ok_with(&format!("X-Big: {}\r\n", "a".repeat(20 * 1024)));
+    let report = read_all(&bytes, End::Complete, ReaderOptions::default());
+    let cf = judge(&report, &profile::CLOUDFLARE, JudgeContext::default());
+    let limits: Vec<Kind> = cf.limit_findings.iter().map(|f| f.id).collect();
+    assert_eq!(limits, [Kind::HeadLarge]);
+    assert_eq!((cf.status, cf.cause), (Some(200), None));
+    let nginx = judge(&report, &profile::NGINX, JudgeContext::default());
+    assert_eq!(nginx.finding, Some(Kind::HeadTooLarge));
 }
