@@ -15,8 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use originlens_wire::chunked::ChunkedDecoder;
-use originlens_wire::{End, Framing, Reader, ReaderOptions};
+use originlens_wire::{End, Reader, ReaderOptions};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::Sleep;
 
@@ -24,15 +23,6 @@ use crate::connect::Conn;
 
 /// Size of one read from the origin.
 const READ_SIZE: usize = 16 * 1024;
-
-/// How the body's data bytes are cut out of the stream.
-#[derive(Debug)]
-enum Extract {
-    Nothing,
-    Length(u64),
-    Chunked(Box<ChunkedDecoder>),
-    UntilClose,
-}
 
 /// The per-connection read buffer and read timer, kept with a pooled connection so that a
 /// reused connection allocates neither again.
@@ -73,7 +63,6 @@ pub struct Exchange {
     fed: u64,
     capture: Vec<u8>,
     capture_limit: usize,
-    extract: Option<Extract>,
     pending: VecDeque<Bytes>,
     pending_len: usize,
 }
@@ -121,7 +110,6 @@ impl Exchange {
             fed: 0,
             capture,
             capture_limit,
-            extract: None,
             pending: VecDeque::new(),
             pending_len: 0,
         }
@@ -237,51 +225,16 @@ impl Exchange {
     fn feed(&mut self, n: usize) {
         let at = self.sent.elapsed();
         let bytes = &self.buf[..n];
-        let base = self.fed;
         self.fed += n as u64;
         if self.capture.len() < self.capture_limit {
             let room = self.capture_limit - self.capture.len();
             self.capture.extend_from_slice(&bytes[..n.min(room)]);
         }
-        self.reader.feed_at(bytes, at);
-        let report = self.reader.report();
-        if !report.head_complete {
-            return;
-        }
-        let extract =
-            self.extract
-                .get_or_insert_with(|| match report.framing.unwrap_or(Framing::NoBody) {
-                    Framing::NoBody | Framing::Tunnel => Extract::Nothing,
-                    Framing::Length(n) => Extract::Length(n),
-                    Framing::Chunked => Extract::Chunked(Box::default()),
-                    Framing::CloseDelimited => Extract::UntilClose,
-                });
-        let body_start = report.body.offset;
-        let skip = body_start.saturating_sub(base);
-        if skip >= n as u64 {
-            return;
-        }
-        let slice = &bytes[skip as usize..];
-        let data = match extract {
-            Extract::Nothing => return,
-            Extract::Length(left) => {
-                let take = (*left).min(slice.len() as u64) as usize;
-                *left -= take as u64;
-                Bytes::copy_from_slice(&slice[..take])
-            }
-            Extract::UntilClose => Bytes::copy_from_slice(slice),
-            Extract::Chunked(dec) => {
-                let mut out = Vec::new();
-                let mut scratch = Vec::new();
-                dec.feed(
-                    slice,
-                    base + skip,
-                    &mut |d| out.extend_from_slice(d),
-                    &mut scratch,
-                );
-                Bytes::from(out)
-            }
-        };
+        // The reader frames the body; what it hands out is what the visitor gets.
+        let mut data = Vec::new();
+        self.reader
+            .feed_at_with(bytes, at, &mut |d| data.extend_from_slice(d));
+        let data = Bytes::from(data);
         if !data.is_empty() {
             self.pending_len += data.len();
             self.pending.push_back(data);

@@ -226,6 +226,17 @@ impl Reader {
 
     /// Feeds bytes received `at` (time since the request was sent).
     pub fn feed_at(&mut self, bytes: &[u8], at: Duration) -> Progress {
+        self.feed_at_with(bytes, at, &mut |_| {})
+    }
+
+    /// Like [`Reader::feed_at`], handing each piece of body data (chunk framing removed, bytes
+    /// past the body's end left out) to `body` as it is read: what a proxy forwards.
+    pub fn feed_at_with(
+        &mut self,
+        bytes: &[u8],
+        at: Duration,
+        body: &mut dyn FnMut(&[u8]),
+    ) -> Progress {
         let gap = at.saturating_sub(self.last_time);
         self.last_time = at;
         match self.state {
@@ -236,19 +247,24 @@ impl Reader {
         if self.report.gaps.first_byte.is_none() && !bytes.is_empty() {
             self.report.gaps.first_byte = Some(at);
         }
-        self.feed(bytes)
+        self.feed_with(bytes, body)
     }
 
     /// Feeds bytes (no timing).
     pub fn feed(&mut self, bytes: &[u8]) -> Progress {
+        self.feed_with(bytes, &mut |_| {})
+    }
+
+    /// Feeds bytes (no timing), handing body data to `body` as [`Reader::feed_at_with`] does.
+    pub fn feed_with(&mut self, bytes: &[u8], body: &mut dyn FnMut(&[u8])) -> Progress {
         let base = self.report.bytes;
         self.report.bytes += bytes.len() as u64;
         match self.state {
             State::Head { .. } => {
                 self.head_buf.extend_from_slice(bytes);
-                self.scan_head();
+                self.scan_head(body);
             }
-            State::Body => self.feed_body(bytes, base),
+            State::Body => self.feed_body(bytes, base, body),
             State::Done => self.excess(bytes.len() as u64, base),
         }
         self.progress()
@@ -459,7 +475,7 @@ impl Reader {
         self.state = State::Done;
     }
 
-    fn scan_head(&mut self) {
+    fn scan_head(&mut self, body: &mut dyn FnMut(&[u8])) {
         loop {
             let State::Head {
                 line_start,
@@ -487,7 +503,7 @@ impl Reader {
                 // Past the status line the head ends at the first empty line: one pass finds it.
                 let from = scanned.max(line_start - 1);
                 if let Some(end) = find_head_end(&self.head_buf[from..]) {
-                    self.complete_head(from + end);
+                    self.complete_head(from + end, body);
                     return;
                 }
                 // Resume two bytes back so a terminator split across reads is still found.
@@ -567,7 +583,7 @@ impl Reader {
         }
     }
 
-    fn complete_head(&mut self, head_len: usize) {
+    fn complete_head(&mut self, head_len: usize, body: &mut dyn FnMut(&[u8])) {
         if head_len > self.opts.max_head_bytes {
             self.check_head_limit();
             if self.state == State::Done {
@@ -597,7 +613,7 @@ impl Reader {
                 first_line_seen: false,
                 http_like: true,
             };
-            self.scan_head();
+            self.scan_head(body);
             return;
         }
         if head.code == Some(101) && !self.opts.request.upgrade {
@@ -642,18 +658,21 @@ impl Reader {
             if self.state == State::Done {
                 self.excess(rest.len() as u64, rest_base);
             } else {
-                self.feed_body(&rest, rest_base);
+                self.feed_body(&rest, rest_base, body);
             }
         }
     }
 
-    fn feed_body(&mut self, bytes: &[u8], base: u64) {
+    fn feed_body(&mut self, bytes: &[u8], base: u64, body: &mut dyn FnMut(&[u8])) {
         let framing = self.report.framing.unwrap_or(Framing::CloseDelimited);
         let used = match framing {
             Framing::NoBody => 0,
             Framing::Length(n) => {
                 let left = n - self.report.body.received;
                 let take = (left.min(bytes.len() as u64)) as usize;
+                if take > 0 {
+                    body(&bytes[..take]);
+                }
                 self.capture_data(&bytes[..take]);
                 self.report.body.data += take as u64;
                 take
@@ -667,6 +686,7 @@ impl Reader {
                     base,
                     &mut |d| {
                         count += d.len() as u64;
+                        body(d);
                         if want {
                             data.extend_from_slice(d)
                         }
@@ -679,6 +699,9 @@ impl Reader {
                 used
             }
             Framing::CloseDelimited | Framing::Tunnel => {
+                if !bytes.is_empty() {
+                    body(bytes);
+                }
                 self.capture_data(bytes);
                 self.report.body.data += bytes.len() as u64;
                 bytes.len()

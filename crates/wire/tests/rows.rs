@@ -588,3 +588,33 @@ fn a_20k_head_is_only_a_warning_at_cloudflare() {
     let nginx = judge(&report, &profile::NGINX, JudgeContext::default());
     assert_eq!(nginx.finding, Some(Kind::HeadTooLarge));
 }
+
+#[test]
+fn body_data_is_handed_out_exactly_in_any_split() {
+    let cases: &[(&[u8], End, &[u8])] = &[
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nwikiEXTRA",
+            End::Complete,
+            b"wiki",
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nwiki\r\n5\r\npedia\r\n0\r\nT: 1\r\n\r\nEXTRA",
+            End::Complete,
+            b"wikipedia",
+        ),
+        (b"HTTP/1.1 200 OK\r\n\r\nuntil close", End::Eof, b"until close"),
+        (b"HTTP/1.1 204 No Content\r\n\r\nstray", End::Complete, b""),
+    ];
+    for &(bytes, end, want) in cases {
+        for split in 0..=bytes.len() {
+            let mut r = originlens_wire::Reader::new(ReaderOptions::default());
+            let mut got = Vec::new();
+            r.feed_with(&bytes[..split], &mut |d| got.extend_from_slice(d));
+            r.feed_with(&bytes[split..], &mut |d| got.extend_from_slice(d));
+            if end == End::Eof {
+                r.on_eof();
+            }
+            assert_eq!(got, want, "split at {split}");
+        }
+    }
+}
