@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use originlens_wire::profile::Limits;
 use originlens_wire::Profile;
 
 /// Errors in the configuration.
@@ -140,7 +139,7 @@ impl OriginConfig {
             host_header: None,
             sni: None,
             ssl_mode: SslMode::default(),
-            profile: Arc::new(with_limits(base, base.limits)),
+            profile: Arc::new(base.clone()),
         })
     }
 
@@ -151,7 +150,8 @@ impl OriginConfig {
         read: Option<Duration>,
         idle: Option<Duration>,
     ) {
-        let mut limits = self.profile.limits;
+        let mut profile = (*self.profile).clone();
+        let limits = &mut profile.limits;
         if let Some(c) = connect {
             limits.connect_timeout = c;
         }
@@ -161,7 +161,7 @@ impl OriginConfig {
         if let Some(i) = idle {
             limits.idle_pool = Some(i);
         }
-        self.profile = Arc::new(with_limits(&self.profile, limits));
+        self.profile = Arc::new(profile);
     }
 
     /// How long an idle pooled connection is kept (no pooling when the profile has none).
@@ -174,19 +174,6 @@ impl OriginConfig {
 pub fn base_profile(name: &str) -> Result<&'static Profile, ConfigError> {
     Profile::by_name(name)
         .ok_or_else(|| ConfigError::Profile(name.to_owned(), Profile::names().join(", ")))
-}
-
-/// A copy of `base` with other limits. The rule tables are `'static` and shared.
-fn with_limits(base: &Profile, limits: Limits) -> Profile {
-    Profile {
-        name: base.name,
-        title: base.title,
-        limits,
-        error_status: base.error_status,
-        statuses: base.statuses,
-        by_severity: base.by_severity,
-        rules: base.rules,
-    }
 }
 
 /// Everything the edge needs to run.

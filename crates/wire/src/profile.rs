@@ -84,8 +84,8 @@ pub struct Limits {
     pub h2_to_origin: bool,
 }
 
-/// A peer's behaviour.
-#[derive(Debug)]
+/// A peer's behaviour. Cloning is cheap: the tables are `'static`.
+#[derive(Clone, Debug)]
 pub struct Profile {
     /// Short name used on the command line and in JSON.
     pub name: &'static str,
