@@ -10,6 +10,8 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::EdgeBody;
+use crate::incident::Id;
+use crate::request::itoa_u64;
 
 /// The page format chosen from `Accept`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +52,7 @@ pub struct Failure<'a> {
     /// The cause id (`response.empty`), or a refusal reason for 4xx.
     pub cause: &'a str,
     /// The incident id, when one was stored.
-    pub incident: Option<&'a str>,
+    pub incident: Option<Id>,
     /// The visitor's `Host`, for the page title (escaped here).
     pub host: &'a str,
 }
@@ -104,8 +106,26 @@ pub fn retry_after(status: u16) -> Option<u32> {
     }
 }
 
+/// The edge's own response, ready to be written in either protocol.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The status.
+    pub status: u16,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// `Retry-After` seconds.
+    pub retry_after: Option<u32>,
+    /// The incident id, when one was stored.
+    pub incident: Option<Id>,
+    /// The connection must close after this response (a refused request whose framing cannot
+    /// be trusted).
+    pub close: bool,
+    /// The body.
+    pub body: Bytes,
+}
+
 /// The visitor's response for `failure`.
-pub fn respond(failure: &Failure<'_>, format: Format) -> Response<EdgeBody> {
+pub fn respond(failure: &Failure<'_>, format: Format) -> Page {
     let status = failure.status;
     let retry = retry_after(status);
     let (content_type, body) = match format {
@@ -113,31 +133,98 @@ pub fn respond(failure: &Failure<'_>, format: Format) -> Response<EdgeBody> {
         Format::Text => ("text/plain; charset=utf-8", text(failure)),
         Format::Html => ("text/html; charset=utf-8", html(failure)),
     };
-    let mut resp = Response::new(EdgeBody::full(Bytes::from(body)));
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    *resp.status_mut() = code;
-    if code.canonical_reason().is_none() {
-        // 52x have no reason phrase in hyper's table: send the edge's title, not `<none>`.
-        if let Ok(r) = hyper::ext::ReasonPhrase::try_from(title(status).as_bytes().to_vec()) {
-            resp.extensions_mut().insert(r);
+    Page {
+        status,
+        content_type,
+        retry_after: retry,
+        incident: failure.incident,
+        close: false,
+        body: Bytes::from(body),
+    }
+}
+
+impl Page {
+    /// The reason phrase: the standard one, or the edge's title for codes without one (52x).
+    pub fn reason(&self) -> &'static str {
+        StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|c| c.canonical_reason())
+            .unwrap_or_else(|| title(self.status))
+    }
+
+    /// The fields besides framing, in the order they are sent.
+    fn fields(&self) -> impl Iterator<Item = (&'static str, std::borrow::Cow<'_, str>)> {
+        let retry = self
+            .retry_after
+            .map(|s| ("retry-after", s.to_string().into()));
+        let incident = self
+            .incident
+            .as_ref()
+            .map(|id| ("originlens-incident", id.as_str().into()));
+        let edge = (self.status >= 500).then_some(("originlens-error-type", "edge".into()));
+        [
+            Some(("content-type", self.content_type.into())),
+            Some(("cache-control", "private, no-store, max-age=0".into())),
+            retry,
+            incident,
+            edge,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Writes the page as an HTTP/1.1 response: head, `extra` fields, and the body unless the
+    /// request was HEAD.
+    pub fn write_h1(&self, out: &mut Vec<u8>, extra: &[(&str, &[u8])], head_request: bool) {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(itoa_u64(u64::from(self.status), &mut [0; 20]));
+        out.push(b' ');
+        out.extend_from_slice(self.reason().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in self.fields() {
+            push_field(out, name.as_bytes(), value.as_bytes());
+        }
+        for (name, value) in extra {
+            push_field(out, name.as_bytes(), value);
+        }
+        let len = itoa_u64(self.body.len() as u64, &mut [0; 20]).to_vec();
+        push_field(out, b"content-length", &len);
+        out.extend_from_slice(b"\r\n");
+        if !head_request {
+            out.extend_from_slice(&self.body);
         }
     }
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store, max-age=0"),
-    );
-    if let Some(s) = retry {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+
+    /// The page as a hyper response.
+    pub fn into_response(self) -> Response<EdgeBody> {
+        let code = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let mut builder = Response::builder().status(code);
+        if code.canonical_reason().is_none() {
+            // 52x have no reason phrase in hyper's table: send the edge's title, not `<none>`.
+            if let Ok(r) = hyper::ext::ReasonPhrase::try_from(self.reason().as_bytes().to_vec()) {
+                builder = builder.extension(r);
+            }
+        }
+        for (name, value) in self.fields() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                builder = builder.header(name, v);
+            }
+        }
+        if self.close {
+            builder = builder.header(header::CONNECTION, "close");
+        }
+        builder
+            .body(EdgeBody::full(self.body))
+            .unwrap_or_else(|_| Response::new(EdgeBody::full(Bytes::new())))
     }
-    if let Some(id) = failure.incident.and_then(|i| HeaderValue::from_str(i).ok()) {
-        h.insert("originlens-incident", id);
-    }
-    if status >= 500 {
-        h.insert("originlens-error-type", HeaderValue::from_static("edge"));
-    }
-    resp
+}
+
+/// Appends `name: value` and a line end.
+pub fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn json(f: &Failure<'_>, retry: Option<u32>) -> String {
@@ -145,7 +232,7 @@ fn json(f: &Failure<'_>, retry: Option<u32>) -> String {
         "status": f.status,
         "title": title(f.status),
         "cause": f.cause,
-        "incident": f.incident,
+        "incident": f.incident.as_ref().map(Id::as_str),
         "message": explanation(f.status),
         "retryable": retry.is_some(),
         "retry_after": retry,
@@ -164,7 +251,7 @@ fn text(f: &Failure<'_>) -> String {
         f.cause
     );
     if let Some(id) = f.incident {
-        s.push_str(&format!("incident: {id}\n"));
+        s.push_str(&format!("incident: {}\n", id.as_str()));
     }
     s
 }
@@ -173,7 +260,10 @@ fn html(f: &Failure<'_>) -> String {
     let host = escape_html(f.host);
     let title = title(f.status);
     let incident = f.incident.map_or(String::new(), |id| {
-        format!("<p>Incident ID: <code>{}</code></p>\n", escape_html(id))
+        format!(
+            "<p>Incident ID: <code>{}</code></p>\n",
+            escape_html(id.as_str())
+        )
     });
     let source = |is: bool| if is { "error" } else { "working" };
     let edge_fault = f.status < 520 && f.status != 502;
@@ -240,10 +330,11 @@ mod tests {
 
     #[test]
     fn pages_escape_the_host_and_carry_the_incident() {
+        let id = crate::incident::IdGen::default().next();
         let f = Failure {
             status: 520,
             cause: "response.empty",
-            incident: Some("00ff00ff00ff00ff"),
+            incident: Some(id),
             host: "<script>",
         };
         let page = html(&f);
@@ -252,12 +343,27 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&json(&f, retry_after(520))).unwrap();
         assert_eq!(v["status"], 520);
         assert_eq!(v["cause"], "response.empty");
-        assert_eq!(v["incident"], "00ff00ff00ff00ff");
+        assert_eq!(v["incident"], id.as_str());
         assert_eq!(v["retryable"], true);
         assert_eq!(v["retry_after"], 60);
-        let resp = respond(&f, Format::Text);
+        let page = respond(&f, Format::Text);
+        let mut h1 = Vec::new();
+        page.write_h1(&mut h1, &[("originlens-ray", b"r1")], false);
+        let h1 = String::from_utf8(h1).unwrap();
+        assert!(h1.starts_with(
+            "HTTP/1.1 520 Web server is returning an unknown error\r\n\
+             content-type: text/plain; charset=utf-8\r\n"
+        ));
+        assert!(h1.contains(&format!(
+            "\r\nretry-after: 60\r\noriginlens-incident: {id}\r\n"
+        )));
+        assert!(h1.contains(&format!(
+            "\r\noriginlens-ray: r1\r\ncontent-length: {}\r\n\r\n520 Web",
+            page.body.len()
+        )));
+        let resp = page.into_response();
         assert_eq!(resp.status(), 520);
         assert_eq!(resp.headers()["retry-after"], "60");
-        assert_eq!(resp.headers()["originlens-incident"], "00ff00ff00ff00ff");
+        assert_eq!(resp.headers()["originlens-incident"], id.as_str());
     }
 }

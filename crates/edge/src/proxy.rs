@@ -5,27 +5,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::header::{self, HeaderValue};
-use http::{Method, Request, Response};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use originlens_wire::encoding::Coding;
 use originlens_wire::{
     judge, Cause, End, Finding, Framing, JudgeContext, ReaderOptions, Report, RequestInfo, Verdict,
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::body::EdgeBody;
 use crate::config::{EdgeConfig, OriginConfig};
 use crate::connect::Connector;
 use crate::exchange::Exchange;
 use crate::incident::{redact, FindingRecord, Id, IdGen, Incident};
 use crate::metrics::{EventLabels, Metrics, ResponseLabels};
-use crate::page::{self, Failure, Format};
+use crate::page::{self, Failure, Format, Page};
 use crate::pool::{Pool, Pooled};
-use crate::request::{self, Forwarding};
-use crate::response::forward_head;
+use crate::request::{self, Fields, Forwarding};
 use crate::store::Writer;
 
 /// Proxy write timeout (Cloudflare: 30 s, then 524).
@@ -105,7 +98,7 @@ impl Shared {
 struct Draft {
     id: Id,
     at_ms: i64,
-    method: Method,
+    method: String,
     target: String,
     host: String,
     started: Instant,
@@ -238,7 +231,7 @@ fn record(
     let incident = Incident {
         id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.as_str().to_owned(),
+        method: draft.method.clone(),
         target: draft.target.clone(),
         host: draft.host.clone(),
         origin: shared.origins[origin].cfg.url.authority(),
@@ -291,60 +284,69 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Handles one visitor request.
-pub async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-    client_ip: &str,
-    sniffed: &crate::sniff::Verdicts,
-) -> Response<EdgeBody> {
-    let started = Instant::now();
-    let format = Format::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("")
-        .to_owned();
-    let id = shared.ids.next();
-    // HTTP/1 requests were read along on the way in, in order: one verdict each.
-    let raw_refusal = if req.version() <= http::Version::HTTP_11 {
-        sniffed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-            .flatten()
-    } else {
-        None
-    };
-    let mut resp = match raw_refusal {
-        Some(r) => refuse(&shared, r.status(), r.as_str(), &host, format),
-        None => handle_inner(&shared, req, client_ip, &host, id, format, started).await,
-    };
-    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
-        resp.headers_mut().insert("originlens-ray", v);
-    }
-    shared
-        .metrics
-        .head_latency
-        .observe(started.elapsed().as_secs_f64());
-    resp
+/// A visitor's request, as either protocol hands it over (already checked for smuggling
+/// vectors, its body read whole).
+pub struct VisitorRequest<'a> {
+    /// The ray id, also the incident id if the exchange goes wrong.
+    pub id: Id,
+    /// When the request head was complete.
+    pub started: Instant,
+    /// The method, as sent.
+    pub method: &'a str,
+    /// The request target (path and query).
+    pub target: &'a str,
+    /// The visitor's `Host` (or `:authority`); empty when absent.
+    pub host: &'a str,
+    /// Every field of the request.
+    pub fields: &'a (dyn Fields + Sync),
+    /// The visitor's address, for `X-Forwarded-For`.
+    pub client_ip: &'a str,
+    /// The page format the visitor accepts.
+    pub format: Format,
+    /// The visitor asked for a protocol upgrade.
+    pub upgrade: bool,
+    /// The visitor declared a body (`Content-Length` or `Transfer-Encoding`), maybe empty.
+    pub body_declared: bool,
 }
 
-fn refuse(
+/// What the visitor gets.
+// Moved once per request: boxing the large variant would cost an allocation per response.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Answer {
+    /// The edge's own response.
+    Page(Page),
+    /// The origin's response: its head was judged good; the body is read from the exchange as
+    /// it is forwarded.
+    Origin(Forward),
+}
+
+/// An origin response on its way to the visitor.
+#[derive(Debug)]
+pub struct Forward {
+    /// The exchange, head complete; body data waits in it or is still to be read.
+    pub ex: Exchange,
+    /// What to do once the body has been forwarded.
+    pub after: Afterwards,
+    /// The framing of the origin's body.
+    pub framing: Framing,
+}
+
+/// The edge's answer to a request refused before it reached an origin: the connection closes
+/// afterwards, since the framing of whatever follows on it cannot be trusted.
+pub fn refuse(
     shared: &Shared,
     status: u16,
     reason: &'static str,
     host: &str,
     format: Format,
-) -> Response<EdgeBody> {
+) -> Page {
     shared
         .metrics
         .refused
         .get_or_create(&EventLabels { event: reason })
         .inc();
-    let mut resp = page::respond(
+    let mut page = page::respond(
         &Failure {
             status,
             cause: reason,
@@ -353,78 +355,57 @@ fn refuse(
         },
         format,
     );
-    // The framing of whatever follows on this connection cannot be trusted.
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    resp
+    page.close = true;
+    page
 }
 
-async fn handle_inner(
+/// Forwards one visitor request to its origin. `scratch` is reused for the upstream head.
+pub async fn forward(
     shared: &Arc<Shared>,
-    req: Request<Incoming>,
-    client_ip: &str,
-    host: &str,
-    id: Id,
-    format: Format,
-    started: Instant,
-) -> Response<EdgeBody> {
-    if let Err(r) = request::validate(req.method(), req.version(), req.headers()) {
-        return refuse(shared, r.status(), r.as_str(), host, format);
-    }
+    req: &VisitorRequest<'_>,
+    body: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Answer {
+    let host = req.host;
     let Some(oi) = shared.config.route(Some(host).filter(|h| !h.is_empty())) else {
-        return refuse(shared, 421, "no-origin", host, format);
-    };
-    let (parts, body) = req.into_parts();
-    let declared_body = parts.headers.contains_key(header::CONTENT_LENGTH)
-        || parts.headers.contains_key(header::TRANSFER_ENCODING);
-    let body = match http_body_util::Limited::new(body, shared.config.max_request_body)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return refuse(shared, 413, "body-too-large", host, format)
-        }
-        Err(_) => return refuse(shared, 400, "body-unreadable", host, format),
+        return Answer::Page(refuse(shared, 421, "no-origin", host, req.format));
     };
     let origin = &shared.origins[oi];
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
     let upstream_host: std::borrow::Cow<'_, str> = match &origin.cfg.host_header {
         Some(h) => h.as_str().into(),
         None if host.is_empty() => origin.cfg.url.authority().into(),
         None => host.into(),
     };
-    let head = request::upstream_head(
-        &parts.method,
-        &target,
-        &parts.headers,
+    request::upstream_head(
+        req.method,
+        req.target,
+        req.fields,
         &Forwarding {
             host: &upstream_host,
-            client_ip,
+            client_ip: req.client_ip,
             proto: "http",
+            upgrade: req.upgrade,
         },
-        (declared_body || !body.is_empty()).then_some(body.len()),
+        (req.body_declared || !body.is_empty()).then_some(body.len()),
+        scratch,
     );
     let draft = Draft {
-        id,
+        id: req.id,
         at_ms: now_ms(),
-        method: parts.method.clone(),
-        target,
+        method: req.method.to_owned(),
+        target: req.target.to_owned(),
         host: host.to_owned(),
-        started,
+        started: req.started,
     };
     let opts = ReaderOptions {
         request: RequestInfo {
-            head: parts.method == Method::HEAD,
+            head: req.method == "HEAD",
+            upgrade: req.upgrade,
             ..RequestInfo::default()
         },
         ..ReaderOptions::default()
     };
-    exchange(shared, oi, draft, &head, &body, opts, format).await
+    exchange(shared, oi, draft, scratch, body, opts, req.format).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,10 +414,10 @@ async fn exchange(
     oi: usize,
     draft: Draft,
     head: &[u8],
-    body: &Bytes,
+    body: &[u8],
     opts: ReaderOptions,
     format: Format,
-) -> Response<EdgeBody> {
+) -> Answer {
     let origin = &shared.origins[oi];
     let profile = &origin.cfg.profile;
     let metrics = &shared.metrics;
@@ -529,81 +510,40 @@ async fn exchange(
 
     let report = ex.reader.report();
     let verdict = judge(report, profile, JudgeContext::default());
-    if !report.head_complete || verdict.is_edge_error() {
+    let framing = report.framing.unwrap_or(Framing::CloseDelimited);
+    let expressible = report
+        .head
+        .as_ref()
+        .and_then(|h| h.code)
+        .is_some_and(|c| (100..=999).contains(&c));
+    if !report.head_complete || verdict.is_edge_error() || !expressible {
         let status = verdict
             .status
             .filter(|_| verdict.is_edge_error())
             .unwrap_or(profile.error_status);
         let cause = verdict.cause.unwrap_or(Cause::StartLineInvalid);
         record(shared, oi, &draft, &facts, &ex, &verdict, status, true);
-        return page::respond(
+        return Answer::Page(page::respond(
             &Failure {
                 status,
                 cause: cause.as_str(),
-                incident: shared.store.as_ref().map(|_| draft.id.as_str()),
+                incident: shared.store.as_ref().map(|_| draft.id),
                 host: &draft.host,
             },
             format,
-        );
+        ));
     }
-
-    let framing = report.framing.unwrap_or(Framing::CloseDelimited);
-    let Some(builder) = report
-        .head
-        .as_ref()
-        .and_then(|h| forward_head(h, framing, opts.request.head))
-    else {
-        record(
-            shared,
-            oi,
-            &draft,
-            &facts,
-            &ex,
-            &verdict,
-            profile.error_status,
-            true,
-        );
-        return page::respond(
-            &Failure {
-                status: profile.error_status,
-                cause: Cause::StartLineInvalid.as_str(),
-                incident: shared.store.as_ref().map(|_| draft.id.as_str()),
-                host: &draft.host,
-            },
-            format,
-        );
-    };
     let visitor_status = report.status().unwrap_or(0);
-    let after = Afterwards {
-        shared: shared.clone(),
-        origin: oi,
-        draft,
-        facts,
-        visitor_status,
-    };
-    let body = if ex.reader.is_done() {
-        let complete = report.end == Some(End::Complete);
-        let cause = body_cause(report);
-        let data = ex.take_all_data();
-        after.done(ex, true);
-        if complete {
-            EdgeBody::full(data)
-        } else {
-            EdgeBody::broken(data, cause)
-        }
-    } else {
-        EdgeBody::stream(ex, after)
-    };
-    builder.body(body).unwrap_or_else(|_| {
-        page::respond(
-            &Failure {
-                status: 502,
-                cause: "response.invalid",
-                incident: None,
-                host: "",
-            },
-            format,
-        )
+    Answer::Origin(Forward {
+        ex,
+        after: Afterwards {
+            shared: shared.clone(),
+            origin: oi,
+            draft,
+            facts,
+            visitor_status,
+        },
+        framing,
     })
 }
 
@@ -623,7 +563,7 @@ fn connect_failed(
     failure: crate::connect::ConnectFailure,
     retried: bool,
     format: Format,
-) -> Response<EdgeBody> {
+) -> Answer {
     let profile = &shared.origins[oi].cfg.profile;
     let mut report = Report::default();
     report
@@ -646,15 +586,15 @@ fn connect_failed(
         generated_by: "edge",
     });
     deliver(shared, incident);
-    page::respond(
+    Answer::Page(page::respond(
         &Failure {
             status,
             cause: cause.as_str(),
-            incident: shared.store.as_ref().map(|_| draft.id.as_str()),
+            incident: shared.store.as_ref().map(|_| draft.id),
             host: &draft.host,
         },
         format,
-    )
+    ))
 }
 
 fn connect_incident(
@@ -669,7 +609,7 @@ fn connect_incident(
     Incident {
         id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.as_str().to_owned(),
+        method: draft.method.clone(),
         target: draft.target.clone(),
         host: draft.host.clone(),
         origin: shared.origins[oi].cfg.url.authority(),

@@ -6,8 +6,7 @@
 //! Content-Length given twice (even with one value), and any Transfer-Encoding that is not
 //! exactly one `chunked`, so that no two parsers can disagree about where the body ends.
 
-use http::header::{self, HeaderMap, HeaderName};
-use http::{Method, Version};
+use http::header::HeaderMap;
 
 /// Why a request is refused with 400.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,13 +59,41 @@ impl Refusal {
     }
 }
 
+/// The fields of a visitor's request, whatever protocol carried them.
+pub trait Fields {
+    /// Calls `f` with each field's name and value, in order.
+    fn each<'s>(&'s self, f: &mut dyn FnMut(&'s [u8], &'s [u8]));
+}
+
+impl Fields for HeaderMap {
+    fn each<'s>(&'s self, f: &mut dyn FnMut(&'s [u8], &'s [u8])) {
+        for (name, value) in self {
+            f(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+}
+
+impl Fields for [(&[u8], &[u8])] {
+    fn each<'s>(&'s self, f: &mut dyn FnMut(&'s [u8], &'s [u8])) {
+        for (name, value) in self {
+            f(name, value);
+        }
+    }
+}
+
 /// Checks a request head for smuggling vectors.
-pub fn validate(method: &Method, version: Version, headers: &HeaderMap) -> Result<(), Refusal> {
-    if method == Method::CONNECT {
+pub fn validate(method: &[u8], http10: bool, fields: &dyn Fields) -> Result<(), Refusal> {
+    if method == b"CONNECT" {
         return Err(Refusal::Method);
     }
-    let cl: Vec<_> = headers.get_all(header::CONTENT_LENGTH).iter().collect();
-    let te: Vec<_> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
+    let (mut cl, mut te) = (Vec::new(), Vec::new());
+    fields.each(&mut |name, value| {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            cl.push(value);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            te.push(value);
+        }
+    });
     if !cl.is_empty() && !te.is_empty() {
         return Err(Refusal::ClAndTe);
     }
@@ -74,7 +101,6 @@ pub fn validate(method: &Method, version: Version, headers: &HeaderMap) -> Resul
         return Err(Refusal::ClDuplicate);
     }
     if let Some(v) = cl.first() {
-        let v = v.as_bytes();
         if v.contains(&b',') {
             return Err(Refusal::ClDuplicate);
         }
@@ -83,10 +109,10 @@ pub fn validate(method: &Method, version: Version, headers: &HeaderMap) -> Resul
         }
     }
     if !te.is_empty() {
-        if version == Version::HTTP_10 {
+        if http10 {
             return Err(Refusal::TeInHttp10);
         }
-        if te.len() > 1 || !te[0].as_bytes().eq_ignore_ascii_case(b"chunked") {
+        if te.len() > 1 || !te[0].eq_ignore_ascii_case(b"chunked") {
             return Err(Refusal::TeObfuscated);
         }
     }
@@ -138,49 +164,60 @@ pub struct Forwarding<'a> {
     pub client_ip: &'a str,
     /// `http` or `https`, as the visitor spoke to the edge.
     pub proto: &'static str,
+    /// The visitor asked for a protocol upgrade: `Upgrade` is passed on with
+    /// `Connection: upgrade` instead of keep-alive.
+    pub upgrade: bool,
 }
 
-/// Serializes the request head sent to the origin: always HTTP/1.1 with keep-alive, hop-by-hop
+/// Serializes the request head sent to the origin into `out`: always HTTP/1.1, hop-by-hop
 /// fields dropped, `X-Forwarded-For`/`-Proto` added, and the body length as `Content-Length`
-/// (the edge buffers request bodies, so it is always known).
+/// (the edge reads request bodies whole, so it is always known; for the same reason `Expect`
+/// is answered by the edge and not passed on).
 pub fn upstream_head(
-    method: &Method,
+    method: &str,
     target: &str,
-    headers: &HeaderMap,
+    fields: &dyn Fields,
     fwd: &Forwarding<'_>,
     body_len: Option<usize>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + headers.len() * 32);
-    out.extend_from_slice(method.as_str().as_bytes());
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(fwd.host.as_bytes());
     out.extend_from_slice(b"\r\n");
-    let listed = connection_listed(
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .map(|v| v.as_bytes()),
-    );
-    let mut xff: Option<Vec<u8>> = None;
-    for (name, value) in headers {
-        let n = name.as_str().as_bytes();
-        if is_hop_by_hop(n, &listed) || skip_upstream(name) {
-            if name == "x-forwarded-for" {
-                let prior = xff.get_or_insert_with(Vec::new);
-                if !prior.is_empty() {
-                    prior.extend_from_slice(b", ");
-                }
-                prior.extend_from_slice(value.as_bytes());
-            }
-            continue;
+    let mut connection = Vec::new();
+    fields.each(&mut |name, value| {
+        if name.eq_ignore_ascii_case(b"connection") {
+            connection.push(value);
         }
-        out.extend_from_slice(n);
+    });
+    let listed = connection_listed(connection.into_iter());
+    let mut xff: Option<Vec<u8>> = None;
+    let mut upgrade: Vec<&[u8]> = Vec::new();
+    fields.each(&mut |name, value| {
+        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            let prior = xff.get_or_insert_with(Vec::new);
+            if !prior.is_empty() {
+                prior.extend_from_slice(b", ");
+            }
+            prior.extend_from_slice(value);
+            return;
+        }
+        if fwd.upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+            upgrade.push(value);
+            return;
+        }
+        if is_hop_by_hop(name, &listed) || rewritten_by_edge(name) {
+            return;
+        }
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
+    });
     out.extend_from_slice(b"X-Forwarded-For: ");
     if let Some(prior) = xff {
         out.extend_from_slice(&prior);
@@ -189,18 +226,25 @@ pub fn upstream_head(
     out.extend_from_slice(fwd.client_ip.as_bytes());
     out.extend_from_slice(b"\r\nX-Forwarded-Proto: ");
     out.extend_from_slice(fwd.proto.as_bytes());
-    out.extend_from_slice(b"\r\nConnection: keep-alive\r\n");
+    if upgrade.is_empty() {
+        out.extend_from_slice(b"\r\nConnection: keep-alive\r\n");
+    } else {
+        for u in upgrade {
+            out.extend_from_slice(b"\r\nUpgrade: ");
+            out.extend_from_slice(u);
+        }
+        out.extend_from_slice(b"\r\nConnection: upgrade\r\n");
+    }
     if let Some(len) = body_len {
         out.extend_from_slice(b"Content-Length: ");
-        out.extend_from_slice(itoa_usize(len, &mut [0u8; 20]));
+        out.extend_from_slice(itoa_u64(len as u64, &mut [0u8; 20]));
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// `n` in decimal, written into the end of `buf`.
-fn itoa_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+pub fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -212,18 +256,23 @@ fn itoa_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-/// Fields the edge rewrites itself.
-fn skip_upstream(name: &HeaderName) -> bool {
-    name == header::HOST
-        || name == header::CONTENT_LENGTH
-        || name == "x-forwarded-for"
-        || name == "x-forwarded-proto"
+/// Fields the edge writes itself (or, for `Expect`, answers itself).
+fn rewritten_by_edge(name: &[u8]) -> bool {
+    [
+        &b"host"[..],
+        b"content-length",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"expect",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderName, HeaderValue};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -237,7 +286,7 @@ mod tests {
     }
 
     fn check(pairs: &[(&str, &str)]) -> Result<(), Refusal> {
-        validate(&Method::POST, Version::HTTP_11, &headers(pairs))
+        validate(b"POST", false, &headers(pairs))
     }
 
     #[test]
@@ -278,12 +327,9 @@ mod tests {
         ];
         assert_eq!(check(&twice), Err(Refusal::TeObfuscated));
         let h = headers(&[("transfer-encoding", "chunked")]);
+        assert_eq!(validate(b"POST", true, &h), Err(Refusal::TeInHttp10));
         assert_eq!(
-            validate(&Method::POST, Version::HTTP_10, &h),
-            Err(Refusal::TeInHttp10)
-        );
-        assert_eq!(
-            validate(&Method::CONNECT, Version::HTTP_11, &HeaderMap::new()),
+            validate(b"CONNECT", false, &HeaderMap::new()),
             Err(Refusal::Method)
         );
     }
@@ -299,19 +345,29 @@ mod tests {
             ("accept", "*/*"),
             ("x-forwarded-for", "10.0.0.1"),
             ("content-length", "3"),
+            ("expect", "100-continue"),
         ]);
-        let fwd = Forwarding {
+        let mut fwd = Forwarding {
             host: "origin.example",
             client_ip: "192.0.2.7",
             proto: "http",
+            upgrade: false,
         };
-        let head = upstream_head(&Method::POST, "/a?b", &h, &fwd, Some(3));
-        let text = String::from_utf8(head).unwrap();
+        let mut out = Vec::new();
+        upstream_head("POST", "/a?b", &h, &fwd, Some(3), &mut out);
         assert_eq!(
-            text,
+            String::from_utf8_lossy(&out),
             "POST /a?b HTTP/1.1\r\nHost: origin.example\r\naccept: */*\r\n\
              X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\
              Connection: keep-alive\r\nContent-Length: 3\r\n\r\n"
+        );
+        fwd.upgrade = true;
+        upstream_head("GET", "/ws", &h, &fwd, None, &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "GET /ws HTTP/1.1\r\nHost: origin.example\r\naccept: */*\r\n\
+             X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\
+             Upgrade: websocket\r\nConnection: upgrade\r\n\r\n"
         );
     }
 }

@@ -1,17 +1,62 @@
 //! The origin's response head as the visitor gets it: the origin's status and reason, its
 //! fields minus hop-by-hop ones, repaired where the profile repairs (obs-fold unfolded,
-//! whitespace before the colon dropped), and the body re-framed by hyper (`Content-Length` when
-//! the origin's length is known, chunked otherwise).
+//! whitespace before the colon dropped), and the body re-framed (`Content-Length` when the
+//! origin's length is known, chunked otherwise). The HTTP/1 writer and the h2 builder both
+//! take the fields from here.
 
-use bytes::Bytes;
+use std::borrow::Cow;
+
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::{Response, StatusCode};
 use originlens_wire::{Framing, Head};
 
-use crate::request::{connection_listed, is_hop_by_hop};
+use crate::request::{connection_listed, is_hop_by_hop, itoa_u64};
 
-/// Builds the visitor's response head. `None` when the status cannot be expressed (the reader
-/// would have rejected such a head already).
+/// The origin's fields the visitor gets, in order: hop-by-hop fields and `Content-Length` left
+/// out (the edge frames the body itself), names without trailing whitespace, values unfolded.
+pub fn forwarded_fields(head: &Head) -> impl Iterator<Item = (&[u8], Cow<'_, [u8]>)> {
+    let listed = connection_listed(head.fields_named("connection").map(|f| head.value(f)));
+    head.fields.iter().filter_map(move |f| {
+        let name = trim_end_ws(head.name(f));
+        if name.eq_ignore_ascii_case(b"content-length") || is_hop_by_hop(name, &listed) {
+            return None;
+        }
+        Some((name, unfold(head.value(f))))
+    })
+}
+
+/// The `Content-Length` the visitor gets, if any: the origin's own text when it is exactly the
+/// framing's length in plain digits (the usual case), the framing's length otherwise; for HEAD,
+/// the origin's single plain length (it describes the body a GET would get).
+pub fn visitor_length(head: &Head, framing: Framing, head_request: bool) -> Option<Cow<'_, [u8]>> {
+    let mut lengths = head.fields_named("content-length").map(|f| head.value(f));
+    let plain = |v: &[u8]| !v.is_empty() && v.len() <= 20 && v.iter().all(u8::is_ascii_digit);
+    match framing {
+        Framing::Length(n) => {
+            let same = lengths.next().filter(|v| {
+                plain(v)
+                    && (v.len() == 1 || v[0] != b'0')
+                    && std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        == Some(n)
+            });
+            Some(match same {
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(itoa_u64(n, &mut [0; 20]).to_vec()),
+            })
+        }
+        Framing::NoBody if head_request => match (lengths.next(), lengths.next()) {
+            (Some(v), None) if plain(v) => Some(Cow::Borrowed(v)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Builds the visitor's response head for hyper (h2 visitors). `None` when the status cannot
+/// be expressed (the reader would have rejected such a head already). Values http cannot
+/// carry (a control byte) are dropped.
 pub fn forward_head(
     head: &Head,
     framing: Framing,
@@ -19,73 +64,34 @@ pub fn forward_head(
 ) -> Option<http::response::Builder> {
     let code = StatusCode::from_u16(head.code?).ok()?;
     let mut b = Response::builder().status(code);
-    let reason = head.bytes(&head.reason);
-    if !reason.is_empty() && Some(reason) != code.canonical_reason().map(str::as_bytes) {
+    if let Some(reason) = reason(head, code) {
         if let Ok(r) = hyper::ext::ReasonPhrase::try_from(reason.to_vec()) {
             b = b.extension(r);
         }
     }
-    let listed = connection_listed(head.fields_named("connection").map(|f| head.value(f)));
-    // One copy of the head; the values forwarded as sent share it instead of one copy each.
-    let shared = Bytes::copy_from_slice(&head.raw);
     let headers = b.headers_mut()?;
-    let mut origin_length = None;
-    for f in &head.fields {
-        let name = trim_end_ws(head.name(f));
-        if name.eq_ignore_ascii_case(b"content-length") {
-            origin_length = Some(&f.value);
-            continue;
-        }
-        if is_hop_by_hop(name, &listed) {
-            continue;
-        }
-        let Ok(name) = HeaderName::from_bytes(name) else {
-            continue;
-        };
-        // A value http cannot carry (a control byte) is dropped rather than passed raw.
-        let value = match unfold(head.value(f)) {
-            std::borrow::Cow::Borrowed(_) => {
-                HeaderValue::from_maybe_shared(shared.slice(f.value.clone()))
-            }
-            std::borrow::Cow::Owned(v) => HeaderValue::from_bytes(&v),
-        };
-        let Ok(value) = value else {
+    for (name, value) in forwarded_fields(head) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(&value),
+        ) else {
             continue;
         };
         headers.append(name, value);
     }
-    match framing {
-        Framing::Length(n) => {
-            // The origin's own text when it is exactly `n` in plain digits (the usual case).
-            let same = origin_length
-                .map(|r| shared.slice(r.clone()))
-                .filter(|v| {
-                    !v.is_empty()
-                        && v.len() <= 20
-                        && (v.len() == 1 || v[0] != b'0')
-                        && v.iter().all(u8::is_ascii_digit)
-                        && std::str::from_utf8(v)
-                            .ok()
-                            .and_then(|t| t.parse::<u64>().ok())
-                            == Some(n)
-                })
-                .and_then(|v| HeaderValue::from_maybe_shared(v).ok());
-            headers.insert(CONTENT_LENGTH, same.unwrap_or_else(|| HeaderValue::from(n)));
+    if let Some(v) = visitor_length(head, framing, head_request) {
+        if let Ok(v) = HeaderValue::from_bytes(&v) {
+            headers.insert(CONTENT_LENGTH, v);
         }
-        // HEAD: the origin's Content-Length describes the body a GET would get.
-        Framing::NoBody if head_request => {
-            let mut cl = head.fields_named("content-length").map(|f| head.value(f));
-            if let (Some(v), None) = (cl.next(), cl.next()) {
-                if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
-                    if let Ok(v) = HeaderValue::from_bytes(v) {
-                        headers.insert(CONTENT_LENGTH, v);
-                    }
-                }
-            }
-        }
-        _ => {}
     }
     Some(b)
+}
+
+/// The origin's reason phrase when it differs from the standard one for `code`.
+pub fn reason(head: &Head, code: StatusCode) -> Option<&[u8]> {
+    let reason = head.bytes(&head.reason);
+    (!reason.is_empty() && Some(reason) != code.canonical_reason().map(str::as_bytes))
+        .then_some(reason)
 }
 
 fn trim_end_ws(mut s: &[u8]) -> &[u8] {
@@ -95,10 +101,10 @@ fn trim_end_ws(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Joins obs-fold continuation lines with one space (RFC 9112 §5.2).
-fn unfold(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+/// Joins obs-fold continuation lines with one space (RFC 9112 §5.2); no CR or LF remains.
+fn unfold(v: &[u8]) -> Cow<'_, [u8]> {
     if !v.iter().any(|&b| b == b'\r' || b == b'\n') {
-        return std::borrow::Cow::Borrowed(v);
+        return Cow::Borrowed(v);
     }
     let mut out = Vec::with_capacity(v.len());
     let mut in_break = false;
@@ -115,7 +121,7 @@ fn unfold(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
             }
         }
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -1,9 +1,5 @@
-//! The listeners: visitors (HTTP/1.1 with keep-alive, and h2 with prior knowledge, through
-//! hyper's auto connection builder) and the admin side (`/metrics`, `/healthz`).
-//!
-//! hyper serves the downstream side because it is fast, already refuses malformed requests with
-//! 400, and keeps connection state right; the upstream side is our own client on the wire
-//! reader, because there every byte the origin sends must be judged.
+//! The listeners: visitors (one task per connection, see [`crate::visitor`]) and the admin side
+//! (`/metrics`, `/healthz`, served by hyper).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,13 +14,14 @@ use http::{header, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::config::EdgeConfig;
 use crate::metrics::{self, Metrics};
-use crate::proxy::{self, Shared};
+use crate::proxy::Shared;
 use crate::store::{StoreError, Writer};
+use crate::visitor;
 
 /// Errors starting the edge.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +42,6 @@ pub enum StartError {
         source: io::Error,
     },
 }
-
-/// How long a visitor connection may take to send a request head (Cloudflare keeps idle
-/// visitor connections 400 s).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(400);
 
 /// A bound edge, ready to serve.
 #[derive(Debug)]
@@ -125,8 +118,7 @@ impl Edge {
                 _ = &mut shutdown => return Ok(()),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        tokio::spawn(serve_visitor(stream, peer, self.shared.clone()));
+                        tokio::spawn(visitor::serve(stream, peer, self.shared.clone()));
                     }
                     // EMFILE and friends are transient: back off and keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -134,29 +126,6 @@ impl Edge {
             }
         }
     }
-}
-
-async fn serve_visitor(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
-    let (stream, sniffed) = crate::sniff::Sniff::new(stream);
-    // Formatted once per connection, for X-Forwarded-For.
-    let client_ip: Arc<str> = peer.ip().to_string().into();
-    let service = service_fn(move |req: Request<Incoming>| {
-        let shared = shared.clone();
-        let sniffed = sniffed.clone();
-        let client_ip = client_ip.clone();
-        async move { Ok::<_, Infallible>(proxy::handle(shared, req, &client_ip, &sniffed).await) }
-    });
-    // Errors here are the visitor's (reset, garbage) or a body the edge aborted on purpose.
-    let _ = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
 }
 
 async fn serve_admin(listener: TcpListener, shared: Arc<Shared>) {

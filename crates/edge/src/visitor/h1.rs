@@ -1,0 +1,493 @@
+//! HTTP/1.1 toward visitors, written directly on the socket: keep-alive, pipelined requests in
+//! order, request bodies read whole (`Content-Length` or chunked, `Expect: 100-continue`
+//! answered), and the origin's response written as it arrives: its interim 1xx heads, the final
+//! head with the edge's framing, the body (`Content-Length` when known, chunked otherwise, until
+//! close for HTTP/1.0 visitors), and a 101 turned into a tunnel.
+//!
+//! Writing the origin's head ourselves keeps it as the origin sent it (field order, case,
+//! reason phrase) and costs no header map; a body that breaks after the head was sent ends the
+//! visitor's response the way the edge does: a chunked response without its last chunk, a
+//! sized one short, and the connection closed.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use originlens_wire::chunked::ChunkedDecoder;
+use originlens_wire::{End, Framing, Head};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::head::{HeadView, Parse, RequestHead};
+use super::HEADER_READ_TIMEOUT;
+use crate::incident::Id;
+use crate::page::{push_field, Format, Page};
+use crate::proxy::{self, Answer, Forward, Shared, VisitorRequest};
+use crate::request::{self, itoa_u64};
+use crate::response::{forwarded_fields, visitor_length};
+
+/// Room kept free in the read buffer before each read.
+const READ_SIZE: usize = 16 * 1024;
+/// Output is written out once this much is buffered.
+const WRITE_AT: usize = 64 * 1024;
+/// A read buffer grown beyond this (a large body) is shrunk between requests.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// How the request's body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestBody {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// How the visitor's response body is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyMode {
+    /// No body.
+    None,
+    /// As it comes, its length announced.
+    Sized,
+    /// Chunked by the edge.
+    Chunked,
+    /// As it comes, ended by closing (HTTP/1.0 visitors, unknown length).
+    UntilClose,
+    /// A 101: both directions are copied until either side closes.
+    Tunnel,
+}
+
+/// What the request head said, copied out so that the buffer can be read into again.
+#[derive(Clone, Copy, Debug)]
+struct Facts {
+    body: RequestBody,
+    keep_alive: bool,
+    upgrade: bool,
+    http10: bool,
+    head_request: bool,
+    expect_continue: bool,
+    format: Format,
+}
+
+/// One visitor connection.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    client_ip: String,
+    /// Bytes read and not yet used; requests start at index 0.
+    buf: Vec<u8>,
+    /// Bytes to write.
+    out: Vec<u8>,
+    head: RequestHead,
+    /// A chunked request body, decoded.
+    body: Vec<u8>,
+    /// The upstream request head.
+    upstream: Vec<u8>,
+}
+
+impl Connection {
+    /// A connection whose first bytes are already in `buf`.
+    pub(crate) fn new(
+        stream: TcpStream,
+        buf: Vec<u8>,
+        client_ip: String,
+        shared: Arc<Shared>,
+    ) -> Connection {
+        Connection {
+            stream,
+            shared,
+            client_ip,
+            buf,
+            out: Vec::with_capacity(READ_SIZE),
+            head: RequestHead::default(),
+            body: Vec::new(),
+            upstream: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Serves requests until either side closes. I/O errors end the connection: they are the
+    /// visitor's (a reset, a timeout), never the origin's.
+    pub(crate) async fn serve(mut self) {
+        while let Ok(true) = self.one().await {}
+    }
+
+    /// Reads more of the visitor's bytes; false on EOF or when the visitor stays silent.
+    async fn read_more(&mut self) -> io::Result<bool> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        let deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
+        match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+            Ok(Ok(n)) => Ok(n > 0),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// One request and its response; true when the connection stays open for the next.
+    async fn one(&mut self) -> io::Result<bool> {
+        let len = loop {
+            match self.head.parse(&self.buf) {
+                Parse::Complete(len) => break len,
+                Parse::Partial => {
+                    if !self.read_more().await? {
+                        return Ok(false);
+                    }
+                }
+                Parse::Invalid(_) => return self.refuse(400, "request-invalid", None).await,
+                Parse::TooLarge => {
+                    return self.refuse(431, "request-head-too-large", None).await;
+                }
+            }
+        };
+        let started = Instant::now();
+        let id = self.shared.ids.next();
+        let facts = {
+            let view = self.head.view(&self.buf[..len]);
+            match facts_of(&view, self.shared.config.max_request_body) {
+                Ok(f) => f,
+                Err((status, reason)) => {
+                    let format = Format::from_accept(view.first("accept"));
+                    let host = host_of(&view).to_owned();
+                    let page = proxy::refuse(&self.shared, status, reason, &host, format);
+                    return self.write_page(&page, id, false, None).await;
+                }
+            }
+        };
+        if facts.expect_continue && self.buf.len() == len && facts.body != RequestBody::None {
+            self.stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await?;
+        }
+        let Some(consumed) = self.read_body(len, facts.body).await? else {
+            return self.refuse(400, "body-unreadable", Some(facts)).await;
+        };
+
+        let answer = {
+            let view = self.head.view(&self.buf[..len]);
+            let body: &[u8] = match facts.body {
+                RequestBody::None => &[],
+                RequestBody::Length(_) => &self.buf[len..consumed],
+                RequestBody::Chunked => &self.body,
+            };
+            let req = VisitorRequest {
+                id,
+                started,
+                method: view.method(),
+                target: view.target(),
+                host: host_of(&view),
+                fields: &view,
+                client_ip: &self.client_ip,
+                format: facts.format,
+                upgrade: facts.upgrade,
+                body_declared: facts.body != RequestBody::None,
+            };
+            proxy::forward(&self.shared, &req, body, &mut self.upstream).await
+        };
+        self.buf.drain(..consumed);
+        if self.buf.capacity() > KEEP_BUFFER && self.buf.len() < READ_SIZE {
+            self.buf.shrink_to(READ_SIZE);
+        }
+        self.body.clear();
+        self.shared
+            .metrics
+            .head_latency
+            .observe(started.elapsed().as_secs_f64());
+        match answer {
+            Answer::Page(page) => {
+                let keep = facts.keep_alive && !page.close;
+                self.write_page(&page, id, keep, facts).await
+            }
+            Answer::Origin(fwd) => self.write_origin(fwd, id, facts).await,
+        }
+    }
+
+    /// Reads the request body after a head of `len` bytes; returns where the next request
+    /// starts, or `None` for a chunked body that is broken (or too large).
+    async fn read_body(&mut self, len: usize, body: RequestBody) -> io::Result<Option<usize>> {
+        match body {
+            RequestBody::None => Ok(Some(len)),
+            RequestBody::Length(n) => {
+                let end = len + n as usize;
+                self.buf.reserve(end.saturating_sub(self.buf.len()));
+                while self.buf.len() < end {
+                    if !self.read_more().await? {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Ok(Some(end))
+            }
+            RequestBody::Chunked => {
+                let mut decoder = ChunkedDecoder::default();
+                let mut findings = Vec::new();
+                let mut at = len;
+                loop {
+                    let body = &mut self.body;
+                    at += decoder.feed(
+                        &self.buf[at..],
+                        at as u64,
+                        &mut |d| body.extend_from_slice(d),
+                        &mut findings,
+                    );
+                    if decoder.is_done() {
+                        return Ok(Some(at));
+                    }
+                    if decoder.is_failed() || self.body.len() > self.shared.config.max_request_body
+                    {
+                        return Ok(None);
+                    }
+                    if !self.read_more().await? {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers a request the edge cannot read, then closes.
+    async fn refuse(
+        &mut self,
+        status: u16,
+        reason: &'static str,
+        facts: Option<Facts>,
+    ) -> io::Result<bool> {
+        let format = facts.map_or(Format::Html, |f| f.format);
+        let page = proxy::refuse(&self.shared, status, reason, "", format);
+        let id = self.shared.ids.next();
+        self.write_page(&page, id, false, facts).await
+    }
+
+    /// Writes one of the edge's pages; false (close) unless `keep_alive`.
+    async fn write_page(
+        &mut self,
+        page: &Page,
+        id: Id,
+        keep_alive: bool,
+        facts: impl Into<Option<Facts>>,
+    ) -> io::Result<bool> {
+        let facts = facts.into();
+        let http10 = facts.is_some_and(|f| f.http10);
+        let head_request = facts.is_some_and(|f| f.head_request);
+        self.out.clear();
+        let connection: &[u8] = match (keep_alive, http10) {
+            (false, _) => b"close",
+            (true, true) => b"keep-alive",
+            (true, false) => b"",
+        };
+        let mut extra = vec![("originlens-ray", id.as_str().as_bytes())];
+        if !connection.is_empty() {
+            extra.push(("connection", connection));
+        }
+        page.write_h1(&mut self.out, &extra, head_request);
+        self.stream.write_all(&self.out).await?;
+        Ok(keep_alive)
+    }
+
+    /// Writes the origin's response as it arrives; true when the connection stays open.
+    async fn write_origin(&mut self, fwd: Forward, id: Id, facts: Facts) -> io::Result<bool> {
+        let Forward {
+            mut ex,
+            after,
+            framing,
+        } = fwd;
+        let report = ex.reader.report();
+        let Some(head) = report.head.as_ref() else {
+            after.done(ex, false);
+            return Ok(false);
+        };
+        // A body already complete goes out with its length, whatever its framing was.
+        let whole = ex.reader.is_done() && report.end == Some(End::Complete);
+        let mode = match framing {
+            Framing::NoBody => BodyMode::None,
+            Framing::Length(_) => BodyMode::Sized,
+            Framing::Tunnel => BodyMode::Tunnel,
+            _ if whole => BodyMode::Sized,
+            _ if facts.http10 => BodyMode::UntilClose,
+            _ => BodyMode::Chunked,
+        };
+        let keep_alive = facts.keep_alive && mode != BodyMode::UntilClose;
+        self.out.clear();
+        if !facts.http10 {
+            for interim in &report.interim {
+                write_head(&mut self.out, interim);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+        write_head(&mut self.out, head);
+        match mode {
+            BodyMode::Sized if !matches!(framing, Framing::Length(_)) => {
+                let n = itoa_u64(ex.pending_len() as u64, &mut [0; 20]).to_vec();
+                push_field(&mut self.out, b"content-length", &n);
+            }
+            BodyMode::Chunked => push_field(&mut self.out, b"transfer-encoding", b"chunked"),
+            BodyMode::Tunnel => {
+                push_field(&mut self.out, b"connection", b"upgrade");
+                for u in head.fields_named("upgrade") {
+                    push_field(&mut self.out, b"upgrade", head.value(u));
+                }
+            }
+            _ => {
+                if let Some(v) = visitor_length(head, framing, facts.head_request) {
+                    push_field(&mut self.out, b"content-length", &v);
+                }
+            }
+        }
+        push_field(&mut self.out, b"originlens-ray", id.as_str().as_bytes());
+        if mode != BodyMode::Tunnel {
+            match (keep_alive, facts.http10) {
+                (false, _) => push_field(&mut self.out, b"connection", b"close"),
+                (true, true) => push_field(&mut self.out, b"connection", b"keep-alive"),
+                (true, false) => {}
+            }
+        }
+        self.out.extend_from_slice(b"\r\n");
+
+        if mode == BodyMode::Tunnel {
+            return self.tunnel(ex, after).await;
+        }
+        let complete = loop {
+            while let Some(data) = ex.next_data() {
+                if mode == BodyMode::Chunked {
+                    let mut hex = [0u8; 16];
+                    self.out.extend_from_slice(hex_len(data.len(), &mut hex));
+                    self.out.extend_from_slice(b"\r\n");
+                    self.out.extend_from_slice(&data);
+                    self.out.extend_from_slice(b"\r\n");
+                } else {
+                    self.out.extend_from_slice(&data);
+                }
+                if self.out.len() >= WRITE_AT {
+                    if let Err(e) = self.flush().await {
+                        after.done(ex, false);
+                        return Err(e);
+                    }
+                }
+            }
+            if ex.reader.is_done() || mode == BodyMode::None {
+                break mode == BodyMode::None || ex.reader.report().end == Some(End::Complete);
+            }
+            // Whatever is ready goes out before waiting on the origin.
+            if let Err(e) = self.flush().await {
+                after.done(ex, false);
+                return Err(e);
+            }
+            ex.step().await;
+        };
+        if complete && mode == BodyMode::Chunked {
+            self.out.extend_from_slice(b"0\r\n\r\n");
+        }
+        let written = self.flush().await;
+        after.done(ex, complete && written.is_ok());
+        written.map(|()| complete && keep_alive)
+    }
+
+    /// Copies bytes both ways after a 101, until either side closes.
+    async fn tunnel(
+        &mut self,
+        mut ex: crate::exchange::Exchange,
+        after: proxy::Afterwards,
+    ) -> io::Result<bool> {
+        while let Some(data) = ex.next_data() {
+            self.out.extend_from_slice(&data);
+        }
+        let result = async {
+            self.flush().await?;
+            // The visitor's bytes that came after its request belong to the new protocol.
+            if !self.buf.is_empty() {
+                ex.conn.write_all(&self.buf).await?;
+                self.buf.clear();
+            }
+            tokio::io::copy_bidirectional(&mut self.stream, &mut ex.conn).await
+        }
+        .await;
+        after.done(ex, false);
+        result.map(|_| false)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The request facts, or the refusal for a request the edge does not forward.
+fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'static str)> {
+    let method = view.method();
+    if let Err(r) = request::validate(method.as_bytes(), view.http10(), view) {
+        return Err((r.status(), r.as_str()));
+    }
+    let body = if view.first("transfer-encoding").is_some() {
+        RequestBody::Chunked
+    } else if let Some(v) = view.first("content-length") {
+        // `validate` admitted only plain digits that fit.
+        let n: u64 = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or((400, "cl-invalid"))?;
+        if n > max_body as u64 {
+            return Err((413, "body-too-large"));
+        }
+        RequestBody::Length(n)
+    } else {
+        RequestBody::None
+    };
+    Ok(Facts {
+        body,
+        keep_alive: view.keep_alive(),
+        upgrade: view.upgrade(),
+        http10: view.http10(),
+        head_request: method == "HEAD",
+        expect_continue: !view.http10()
+            && view
+                .first("expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")),
+        format: Format::from_accept(view.first("accept")),
+    })
+}
+
+/// The visitor's `Host`, or an empty string when it is missing or not text.
+fn host_of<'b>(view: &HeadView<'b>) -> &'b str {
+    view.first("host")
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .unwrap_or("")
+}
+
+/// Writes the status line and the forwarded fields of `head` (no empty line).
+fn write_head(out: &mut Vec<u8>, head: &Head) {
+    let code = head.code.unwrap_or(502);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa_u64(u64::from(code), &mut [0; 20]));
+    out.push(b' ');
+    let reason = head.bytes(&head.reason);
+    if !reason.is_empty()
+        && reason
+            .iter()
+            .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
+    {
+        out.extend_from_slice(reason);
+    } else if let Some(r) = http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+    {
+        out.extend_from_slice(r.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in forwarded_fields(head) {
+        push_field(out, name, &value);
+    }
+}
+
+/// `n` in lower-case hex.
+fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}

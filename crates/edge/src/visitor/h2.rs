@@ -1,0 +1,154 @@
+//! HTTP/2 toward visitors (prior knowledge), served by hyper: each request is handed to the
+//! same [`proxy::forward`] as HTTP/1 ones, and the answer becomes a hyper response whose body
+//! streams from the upstream exchange ([`EdgeBody`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use originlens_wire::End;
+use tokio::net::TcpStream;
+
+use super::Prefixed;
+use crate::body::EdgeBody;
+use crate::page::{self, Failure, Format};
+use crate::proxy::{self, body_cause, Answer, Forward, Shared, VisitorRequest};
+use crate::request;
+use crate::response::forward_head;
+
+/// Serves an h2 connection whose preface was already read.
+pub(super) async fn serve(stream: Prefixed<TcpStream>, client_ip: String, shared: Arc<Shared>) {
+    let client_ip: Arc<str> = client_ip.into();
+    let service = service_fn(move |req: Request<Incoming>| {
+        let shared = shared.clone();
+        let client_ip = client_ip.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req, &client_ip).await) }
+    });
+    // Errors here are the visitor's (reset, protocol errors) or a body the edge aborted.
+    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    client_ip: &str,
+) -> Response<EdgeBody> {
+    let started = Instant::now();
+    let id = shared.ids.next();
+    let format = Format::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("")
+        .to_owned();
+    let head_request = req.method() == Method::HEAD;
+    let mut resp = match request::validate(req.method().as_str().as_bytes(), false, req.headers()) {
+        Err(r) => proxy::refuse(shared, r.status(), r.as_str(), &host, format).into_response(),
+        Ok(()) => {
+            let (parts, body) = req.into_parts();
+            let declared = parts.headers.contains_key(header::CONTENT_LENGTH);
+            let body = match http_body_util::Limited::new(body, shared.config.max_request_body)
+                .collect()
+                .await
+            {
+                Ok(b) => Ok(b.to_bytes()),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    Err((413, "body-too-large"))
+                }
+                Err(_) => Err((400, "body-unreadable")),
+            };
+            match body {
+                Err((status, reason)) => {
+                    proxy::refuse(shared, status, reason, &host, format).into_response()
+                }
+                Ok(body) => {
+                    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                    let req = VisitorRequest {
+                        id,
+                        started,
+                        method: parts.method.as_str(),
+                        target,
+                        host: &host,
+                        fields: &parts.headers,
+                        client_ip,
+                        format,
+                        upgrade: false,
+                        body_declared: declared,
+                    };
+                    match proxy::forward(shared, &req, &body, &mut Vec::new()).await {
+                        Answer::Page(p) => p.into_response(),
+                        Answer::Origin(fwd) => origin_response(fwd, head_request, format),
+                    }
+                }
+            }
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        resp.headers_mut().insert("originlens-ray", v);
+    }
+    shared
+        .metrics
+        .head_latency
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The origin's response as a hyper response; its body streams from the exchange.
+fn origin_response(fwd: Forward, head_request: bool, format: Format) -> Response<EdgeBody> {
+    let Forward {
+        mut ex,
+        after,
+        framing,
+    } = fwd;
+    let report = ex.reader.report();
+    let Some(builder) = report
+        .head
+        .as_ref()
+        .and_then(|h| forward_head(h, framing, head_request))
+    else {
+        after.done(ex, false);
+        return invalid(format);
+    };
+    let body = if ex.reader.is_done() {
+        let complete = report.end == Some(End::Complete);
+        let cause = body_cause(report);
+        let data = ex.take_all_data();
+        after.done(ex, true);
+        if complete {
+            EdgeBody::full(data)
+        } else {
+            EdgeBody::broken(data, cause)
+        }
+    } else {
+        EdgeBody::stream(ex, after)
+    };
+    builder.body(body).unwrap_or_else(|_| invalid(format))
+}
+
+fn invalid(format: Format) -> Response<EdgeBody> {
+    page::respond(
+        &Failure {
+            status: 502,
+            cause: "response.invalid",
+            incident: None,
+            host: "",
+        },
+        format,
+    )
+    .into_response()
+}
