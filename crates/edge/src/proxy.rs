@@ -258,9 +258,12 @@ fn record(
     deliver(shared, incident);
 }
 
-/// Logs the incident on stderr and queues it for the store.
+/// Logs the incident on stderr and queues it for the store. A closed stderr is no reason to
+/// fail a request, so the write is not checked.
 fn deliver(shared: &Shared, incident: Incident) {
-    eprintln!(
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "originlens edge: incident {} {} {} {} {} {}",
         incident.id,
         incident.visitor_status,
