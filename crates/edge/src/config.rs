@@ -4,11 +4,12 @@
 //! origins chosen by `Host`. Both end in an [`EdgeConfig`], checked by [`EdgeConfig::validate`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use originlens_wire::Profile;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 /// Errors in the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,18 @@ pub enum ConfigError {
     /// An unknown profile name.
     #[error("unknown profile `{0}` (known: {1})")]
     Profile(String, String),
+    /// A mistake at a known place in a configuration file.
+    #[error("{}{line}:{column}: {message}", file.as_ref().map(|f| format!("{}:", f.display())).unwrap_or_default())]
+    At {
+        /// The file, when the text came from one.
+        file: Option<PathBuf>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// Anything else.
     #[error("{0}")]
     Invalid(String),
@@ -121,10 +134,14 @@ pub struct OriginConfig {
     pub url: OriginUrl,
     /// `Host` sent to the origin; `None` keeps the visitor's.
     pub host_header: Option<String>,
-    /// SNI for HTTPS origins; `None` uses the URL's host name (or the `Host` sent, for IP URLs).
+    /// SNI for HTTPS origins; `None` uses the URL's host name, or `host_header` for IP URLs
+    /// (never the visitor's `Host`: one connector serves every visitor name).
     pub sni: Option<String>,
     /// Certificate checking for HTTPS origins.
     pub ssl_mode: SslMode,
+    /// Roots trusted in strict mode besides the Mozilla ones: a private CA, or Cloudflare's
+    /// Origin CA, which Full (strict) accepts although no browser does.
+    pub extra_roots: Vec<CertificateDer<'static>>,
     /// The peer whose behaviour is emulated, with the limits below applied.
     pub profile: Arc<Profile>,
 }
@@ -139,6 +156,7 @@ impl OriginConfig {
             host_header: None,
             sni: None,
             ssl_mode: SslMode::default(),
+            extra_roots: Vec::new(),
             profile: Arc::new(base.clone()),
         })
     }
@@ -162,6 +180,23 @@ impl OriginConfig {
             limits.idle_pool = Some(i);
         }
         self.profile = Arc::new(profile);
+    }
+
+    /// The TLS server name sent to an HTTPS origin: `sni`, else the URL's host name, else (for
+    /// an IP URL) `host_header`, else the IP address (no SNI; the certificate must name the IP).
+    pub fn server_name(&self) -> Result<ServerName<'static>, ConfigError> {
+        let name = self
+            .sni
+            .clone()
+            .or_else(|| {
+                (self.url.host.parse::<std::net::IpAddr>().is_err()).then(|| self.url.host.clone())
+            })
+            .or_else(|| self.host_header.clone())
+            .unwrap_or_else(|| self.url.host.clone());
+        ServerName::try_from(strip_port(&name).to_owned()).map_err(|_| ConfigError::Origin {
+            url: self.url.authority(),
+            why: format!("`{name}` is not a valid TLS server name"),
+        })
     }
 
     /// How long an idle pooled connection is kept (no pooling when the profile has none).
@@ -233,7 +268,8 @@ impl EdgeConfig {
         let mut seen = std::collections::HashSet::new();
         for o in &self.origins {
             for h in &o.hosts {
-                if !seen.insert(h.to_ascii_lowercase()) {
+                check_host_name(h).map_err(ConfigError::Invalid)?;
+                if !seen.insert(host_key(h)) {
                     return Err(ConfigError::Invalid(format!(
                         "host `{h}` is routed to two origins"
                     )));
@@ -250,15 +286,16 @@ impl EdgeConfig {
         Ok(())
     }
 
-    /// The origin for a visitor `Host` (port ignored), else the default origin.
+    /// The origin for a visitor `Host` (port, case and a final dot ignored), else the default
+    /// origin.
     pub fn route(&self, host: Option<&str>) -> Option<usize> {
-        let name = host.map(strip_port);
+        let name = host.map(|h| without_final_dot(strip_port(h)));
         if let Some(name) = name {
-            if let Some(i) = self
-                .origins
-                .iter()
-                .position(|o| o.hosts.iter().any(|h| h.eq_ignore_ascii_case(name)))
-            {
+            if let Some(i) = self.origins.iter().position(|o| {
+                o.hosts
+                    .iter()
+                    .any(|h| without_final_dot(h).eq_ignore_ascii_case(name))
+            }) {
                 return Some(i);
             }
         }
@@ -266,9 +303,55 @@ impl EdgeConfig {
     }
 }
 
+/// Reads the certificates of a PEM file to trust as roots (`ca_file`, `--ca-file`); every one
+/// must be usable as a trust anchor.
+pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    let fail = |why: String| ConfigError::Invalid(format!("CA file {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(fail("no PEM certificate found".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in &certs {
+        roots.add(cert.clone()).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(certs)
+}
+
 /// Reads a TOML configuration file (see [`crate::file`]).
 pub fn load_file(path: &std::path::Path) -> Result<EdgeConfig, ConfigError> {
     crate::file::load(path)
+}
+
+/// `shop.example.` names the same host as `shop.example` (nginx drops the dot as well).
+fn without_final_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
+}
+
+/// The form under which two `hosts` entries are the same name.
+pub fn host_key(name: &str) -> String {
+    without_final_dot(name).to_ascii_lowercase()
+}
+
+/// A `hosts` entry must be a bare name: the visitor's port is ignored, so a name with a port
+/// would never match.
+pub fn check_host_name(name: &str) -> Result<(), String> {
+    if without_final_dot(name).is_empty() {
+        return Err("an empty name in `hosts`".into());
+    }
+    if strip_port(name) != name {
+        return Err(format!(
+            "host `{name}`: give the name without a port (the visitor's port is ignored)"
+        ));
+    }
+    if name.contains(|c: char| c.is_whitespace() || c.is_control() || "/?#@,".contains(c)) {
+        return Err(format!("host `{name}` is not a host name"));
+    }
+    Ok(())
 }
 
 /// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
@@ -331,10 +414,99 @@ mod tests {
         c.origins.push(b);
         c.validate().unwrap();
         assert_eq!(c.route(Some("SHOP.example:8080")), Some(0));
+        assert_eq!(c.route(Some("shop.example.")), Some(0));
+        assert_eq!(c.route(Some("shop.example.:80")), Some(0));
+        assert_eq!(c.route(Some("shop.example..")), Some(1));
         assert_eq!(c.route(Some("other")), Some(1));
         assert_eq!(c.route(None), Some(1));
         c.origins.pop();
         assert_eq!(c.route(Some("other")), None);
         assert_eq!(strip_port("[::1]:80"), "[::1]");
+    }
+
+    #[test]
+    fn hosts_must_be_bare_names_and_distinct() {
+        let url = OriginUrl::parse("http://a:1").unwrap();
+        let mut a = OriginConfig::new(url.clone(), "cloudflare").unwrap();
+        let mut b = OriginConfig::new(url, "cloudflare").unwrap();
+        for (hosts, ok) in [
+            (["shop.example", "[::1]"], true),
+            (["shop.example", "SHOP.example."], false),
+            (["shop.example:8080", "b"], false),
+            (["shop.example", ""], false),
+            (["shop.example", "."], false),
+            (["shop example", "b"], false),
+            (["a,b", "c"], false),
+        ] {
+            a.hosts = vec![hosts[0].into()];
+            b.hosts = vec![hosts[1].into()];
+            let mut c = EdgeConfig::single("127.0.0.1:0".parse().unwrap(), a.clone());
+            c.origins.push(b.clone());
+            assert_eq!(c.validate().is_ok(), ok, "{hosts:?}");
+        }
+    }
+
+    #[test]
+    fn server_name_falls_back_to_the_host_header_for_ip_urls() {
+        let mut o = OriginConfig::new(
+            OriginUrl::parse("https://127.0.0.1:8443").unwrap(),
+            "cloudflare",
+        )
+        .unwrap();
+        assert_eq!(
+            o.server_name().unwrap(),
+            ServerName::try_from("127.0.0.1").unwrap()
+        );
+        o.host_header = Some("shop.example:8443".into());
+        assert_eq!(
+            o.server_name().unwrap(),
+            ServerName::try_from("shop.example").unwrap()
+        );
+        o.sni = Some("sni.example".into());
+        assert_eq!(
+            o.server_name().unwrap(),
+            ServerName::try_from("sni.example").unwrap()
+        );
+        o.sni = Some("not a name".into());
+        assert!(o.server_name().is_err());
+        let named = OriginConfig::new(
+            OriginUrl::parse("https://origin.example").unwrap(),
+            "cloudflare",
+        )
+        .unwrap();
+        assert_eq!(
+            named.server_name().unwrap(),
+            ServerName::try_from("origin.example").unwrap()
+        );
+    }
+
+    #[test]
+    fn ca_files_must_hold_usable_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let pki = originlens_lab::tls::LabPki::generate().unwrap();
+        let good = write("root.pem", pki.root_pem());
+        assert_eq!(load_ca_file(&good).unwrap().len(), 1);
+        for (path, needle) in [
+            (
+                write("junk.pem", "not a certificate\n"),
+                "no PEM certificate",
+            ),
+            (
+                write(
+                    "bad-der.pem",
+                    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                ),
+                "bad-der.pem",
+            ),
+            (dir.path().join("missing.pem"), "missing.pem"),
+        ] {
+            let e = load_ca_file(&path).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.starts_with("CA file "), "{e}");
+        }
     }
 }

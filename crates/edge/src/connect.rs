@@ -95,29 +95,16 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// A connector for `origin`. `sni` is the server name used when the origin configuration
-    /// names none and the URL host is an IP address.
+    /// A connector for `origin`, with its TLS server name and certificate checking.
     pub fn new(origin: &OriginConfig) -> Result<Connector, crate::config::ConfigError> {
         let tls = if origin.url.tls {
-            let name = origin
-                .sni
-                .clone()
-                .or_else(|| {
-                    (origin.url.host.parse::<std::net::IpAddr>().is_err())
-                        .then(|| origin.url.host.clone())
-                })
-                .or_else(|| origin.host_header.clone())
-                .unwrap_or_else(|| origin.url.host.clone());
-            let server_name = ServerName::try_from(crate::config::strip_port(&name).to_owned())
-                .map_err(|_| crate::config::ConfigError::Origin {
-                    url: origin.url.authority(),
-                    why: format!("`{name}` is not a valid TLS server name"),
-                })?;
-            let config =
-                client_config(origin.ssl_mode).map_err(|e| crate::config::ConfigError::Origin {
+            let server_name = origin.server_name()?;
+            let config = client_config(origin.ssl_mode, &origin.extra_roots).map_err(|e| {
+                crate::config::ConfigError::Origin {
                     url: origin.url.authority(),
                     why: format!("TLS configuration: {e}"),
-                })?;
+                }
+            })?;
             Some((TlsConnector::from(config), server_name))
         } else {
             None
@@ -202,15 +189,21 @@ impl Connector {
     }
 }
 
-fn client_config(mode: SslMode) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+fn client_config(
+    mode: SslMode,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let mut config = match mode {
         SslMode::Strict => {
-            let roots = rustls::RootCertStore {
+            let mut roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
+            for cert in extra_roots {
+                roots.add(cert.clone())?;
+            }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         SslMode::Full => builder

@@ -19,13 +19,19 @@
 //! host_header = "shop.internal"   # default: the visitor's Host
 //! sni = "shop.example"            # https origins
 //! ssl_mode = "strict"             # or "full"
+//! ca_file = "origin-ca.pem"       # roots trusted in strict mode besides the Mozilla ones
 //! ```
+//!
+//! Relative paths (`store`, `ca_file`) are taken from the working directory.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::config::{ConfigError, EdgeConfig, OriginConfig, OriginUrl, SslMode};
 
@@ -41,58 +47,131 @@ struct File {
     max_request_body: Option<usize>,
     max_idle_per_origin: Option<usize>,
     #[serde(default)]
-    origin: Vec<OriginEntry>,
+    origin: Vec<Spanned<OriginEntry>>,
 }
 
+// Values are spanned so that a mistake found after parsing still names its line.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OriginEntry {
-    url: String,
+    url: Spanned<String>,
     #[serde(default)]
-    hosts: Vec<String>,
-    profile: Option<String>,
-    connect_timeout: Option<f64>,
-    read_timeout: Option<f64>,
-    idle_timeout: Option<f64>,
-    host_header: Option<String>,
-    sni: Option<String>,
-    ssl_mode: Option<String>,
+    hosts: Vec<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<f64>>,
+    read_timeout: Option<Spanned<f64>>,
+    idle_timeout: Option<Spanned<f64>>,
+    host_header: Option<Spanned<String>>,
+    sni: Option<Spanned<String>>,
+    ssl_mode: Option<Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
 }
 
-fn secs(v: Option<f64>, what: &str) -> Result<Option<Duration>, ConfigError> {
-    v.map(|s| {
-        Duration::try_from_secs_f64(s)
-            .map_err(|_| ConfigError::Invalid(format!("{what}: {s} is not a duration")))
-    })
-    .transpose()
+/// A mistake and the bytes of the text it is about, if known.
+type Located = (Option<Range<usize>>, ConfigError);
+
+fn at(span: Range<usize>) -> impl FnOnce(ConfigError) -> Located {
+    move |e| (Some(span), e)
 }
 
-/// Parses a configuration from TOML text.
-pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
-    let file: File = toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+/// A timeout in seconds; zero is allowed only where it means "off".
+fn secs(v: &Option<Spanned<f64>>, what: &str, zero_ok: bool) -> Result<Option<Duration>, Located> {
+    let Some(v) = v else { return Ok(None) };
+    let s = *v.get_ref();
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if zero_ok || !d.is_zero() => Ok(Some(d)),
+        Ok(_) => Err((
+            Some(v.span()),
+            ConfigError::Invalid(format!("{what}: must be more than 0 seconds")),
+        )),
+        Err(_) => Err((
+            Some(v.span()),
+            ConfigError::Invalid(format!("{what}: {s} is not a duration")),
+        )),
+    }
+}
+
+fn origin(o: &OriginEntry) -> Result<OriginConfig, Located> {
+    let url = OriginUrl::parse(o.url.get_ref()).map_err(at(o.url.span()))?;
+    let mut cfg = match &o.profile {
+        Some(p) => OriginConfig::new(url, p.get_ref()).map_err(at(p.span()))?,
+        None => OriginConfig::new(url, "cloudflare").map_err(|e| (None, e))?,
+    };
+    cfg.hosts = o.hosts.iter().map(|h| h.get_ref().clone()).collect();
+    cfg.host_header = o.host_header.as_ref().map(|h| h.get_ref().clone());
+    cfg.sni = o.sni.as_ref().map(|h| h.get_ref().clone());
+    if let Some(m) = &o.ssl_mode {
+        cfg.ssl_mode = SslMode::parse(m.get_ref()).ok_or_else(|| {
+            (
+                Some(m.span()),
+                ConfigError::Invalid(format!("ssl_mode `{}`: use strict or full", m.get_ref())),
+            )
+        })?;
+    }
+    if let Some(f) = &o.ca_file {
+        cfg.extra_roots = crate::config::load_ca_file(f.get_ref()).map_err(at(f.span()))?;
+    }
+    cfg.set_timeouts(
+        secs(&o.connect_timeout, "connect_timeout", false)?,
+        secs(&o.read_timeout, "read_timeout", false)?,
+        secs(&o.idle_timeout, "idle_timeout", true)?,
+    );
+    if cfg.url.tls {
+        // The name the server name comes from: `sni`, else the URL, else `host_header`.
+        let source = o
+            .sni
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| {
+                cfg.url
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok()
+                    .then(|| o.host_header.as_ref().map(Spanned::span))
+                    .flatten()
+            })
+            .unwrap_or(o.url.span());
+        cfg.server_name().map_err(at(source))?;
+    }
+    Ok(cfg)
+}
+
+fn parse_located(text: &str) -> Result<EdgeConfig, Located> {
+    let file: File = toml::from_str(text)
+        .map_err(|e| (e.span(), ConfigError::Invalid(e.message().to_owned())))?;
     let mut origins = Vec::with_capacity(file.origin.len());
-    for o in file.origin {
-        let mut cfg = OriginConfig::new(
-            OriginUrl::parse(&o.url)?,
-            o.profile.as_deref().unwrap_or("cloudflare"),
-        )?;
-        cfg.hosts = o.hosts;
-        cfg.host_header = o.host_header;
-        cfg.sni = o.sni;
-        if let Some(m) = o.ssl_mode {
-            cfg.ssl_mode = SslMode::parse(&m).ok_or_else(|| {
-                ConfigError::Invalid(format!("ssl_mode `{m}`: use strict or full"))
-            })?;
+    let mut hosts = HashSet::new();
+    let mut has_default = false;
+    for o in &file.origin {
+        let entry = o.get_ref();
+        for h in &entry.hosts {
+            crate::config::check_host_name(h.get_ref())
+                .map_err(|e| (Some(h.span()), ConfigError::Invalid(e)))?;
+            if !hosts.insert(crate::config::host_key(h.get_ref())) {
+                return Err((
+                    Some(h.span()),
+                    ConfigError::Invalid(format!(
+                        "host `{}` is routed to two origins",
+                        h.get_ref()
+                    )),
+                ));
+            }
         }
-        cfg.set_timeouts(
-            secs(o.connect_timeout, "connect_timeout")?,
-            secs(o.read_timeout, "read_timeout")?,
-            secs(o.idle_timeout, "idle_timeout")?,
-        );
-        origins.push(cfg);
+        if entry.hosts.is_empty() {
+            if has_default {
+                return Err((
+                    Some(o.span()),
+                    ConfigError::Invalid(
+                        "a second origin without `hosts`: only one may be the default".into(),
+                    ),
+                ));
+            }
+            has_default = true;
+        }
+        origins.push(origin(entry)?);
     }
     let Some(first) = origins.first().cloned() else {
-        return Err(ConfigError::Invalid("no [[origin]] table".into()));
+        return Err((None, ConfigError::Invalid("no [[origin]] table".into())));
     };
     let listen = file
         .listen
@@ -106,15 +185,50 @@ pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
     c.redact = file.redact.unwrap_or(c.redact);
     c.max_request_body = file.max_request_body.unwrap_or(c.max_request_body);
     c.max_idle_per_origin = file.max_idle_per_origin.unwrap_or(c.max_idle_per_origin);
-    c.validate()?;
+    c.validate().map_err(|e| (None, e))?;
     Ok(c)
 }
 
-/// Reads and parses the file at `path`; errors name the file.
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    // toml's spans fall on character boundaries.
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+fn locate(text: &str, file: Option<&Path>, (span, e): Located) -> ConfigError {
+    match span {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            ConfigError::At {
+                file: file.map(Path::to_path_buf),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        }
+        None => match file {
+            Some(f) => ConfigError::Invalid(format!("{}: {e}", f.display())),
+            None => e,
+        },
+    }
+}
+
+/// Parses a configuration from TOML text; mistakes carry their line and column.
+pub fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
+    parse_located(text).map_err(|e| locate(text, None, e))
+}
+
+/// Reads and parses the file at `path`; errors name the file (`FILE:LINE:COLUMN:` when the
+/// place is known).
 pub fn load(path: &Path) -> Result<EdgeConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
-    parse(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
+    parse_located(&text).map_err(|e| locate(&text, Some(path), e))
 }
 
 #[cfg(test)]
@@ -174,5 +288,64 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn mistakes_name_their_line_and_column() {
+        let base =
+            "listen = \"127.0.0.1:0\"\n\n[[origin]]\nurl = \"http://a:1\"\nhosts = [\"a\"]\n";
+        for (extra, at) in [
+            ("profile = \"nope\"", "6:11: unknown profile `nope`"),
+            ("colour = 1", "6:1: unknown field `colour`"),
+            (
+                "read_timeout = 0",
+                "6:16: read_timeout: must be more than 0 seconds",
+            ),
+            (
+                "idle_timeout = -2",
+                "6:16: idle_timeout: -2 is not a duration",
+            ),
+            ("ssl_mode = \"off\"", "6:12: ssl_mode `off`"),
+            (
+                "[[origin]]\nurl = \"http://b:1\"\nhosts = [\"b\", \"é.example:80\"]",
+                "8:15: host `é.example:80`",
+            ),
+            (
+                "[[origin]]\nurl = \"http://b:1\"\nhosts = [\"A.\"]",
+                "8:10: host `A.` is routed to two",
+            ),
+            (
+                "[[origin]]\nurl = \"https://b\"\nsni = \"a b\"",
+                "8:7: origin `b:443`: `a b` is not",
+            ),
+            (
+                "[[origin]]\nurl = \"https://[::1]\"\nhost_header = \"a b\"",
+                "8:15: origin `[::1]:443`: `a b`",
+            ),
+            (
+                "[[origin]]\nurl = \"http://b:1\"\n[[origin]]\nurl = \"http://c:1\"",
+                "8:1: a second origin without `hosts`",
+            ),
+            (
+                "[[origin]]\nurl = \"http://b:1\"\nca_file = \"/nonexistent/ca.pem\"",
+                "8:11: CA file /nonexistent/ca.pem",
+            ),
+        ] {
+            let text = format!("{base}{extra}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.starts_with(at), "{extra:?}: {e}");
+        }
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, format!("{base}profile = 1\n").as_bytes()).unwrap();
+        let e = load(f.path()).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:6:11: ", f.path().display())),
+            "{e}"
+        );
+        // Without a place, the file is still named.
+        let e = load(Path::new("/nonexistent/edge.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/nonexistent/edge.toml: "), "{e}");
     }
 }

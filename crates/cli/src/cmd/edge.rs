@@ -62,6 +62,9 @@ pub struct Args {
     /// Certificate checking for https origins: strict (526 on a bad certificate) or full.
     #[arg(long, value_name = "MODE", default_value = "strict")]
     ssl_mode: String,
+    /// PEM roots trusted in strict mode besides the Mozilla ones (a private or origin CA).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Store Cookie, Set-Cookie and Authorization values as sent.
     #[arg(long)]
     no_redact: bool,
@@ -98,6 +101,9 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
             origin.ssl_mode = SslMode::parse(&args.ssl_mode).with_context(|| {
                 format!("--ssl-mode: `{}` is not strict or full", args.ssl_mode)
             })?;
+            if let Some(path) = &args.ca_file {
+                origin.extra_roots = originlens_edge::config::load_ca_file(path)?;
+            }
             origin.set_timeouts(
                 secs(args.connect_timeout, "connect-timeout")?,
                 secs(args.read_timeout, "read-timeout")?,
