@@ -10,6 +10,7 @@ use memchr::memchr;
 
 use crate::bytes::{is_field_content, is_ows, is_plain_ascii, is_token};
 use crate::finding::{Finding, Kind};
+use crate::scan::Line;
 
 /// An HTTP version as sent (digits may exceed one place: `HTTP/1.10` is (1, 10)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -122,13 +123,7 @@ fn singleton(name: &[u8]) -> Option<&'static str> {
         .find(|c| name.eq_ignore_ascii_case(c.as_bytes()))
 }
 
-/// One line of a head: `content` excludes the LF and a CR right before it.
-struct Line {
-    start: usize,
-    content_end: usize,
-    bare_lf: bool,
-}
-
+/// Splits `raw` into lines without judging their bytes: the last line may lack its LF.
 fn split_lines(raw: &[u8]) -> impl Iterator<Item = Line> + '_ {
     let mut pos = 0;
     std::iter::from_fn(move || {
@@ -147,6 +142,7 @@ fn split_lines(raw: &[u8]) -> impl Iterator<Item = Line> + '_ {
             start,
             content_end: if has_cr { end - 1 } else { end },
             bare_lf: lf.is_some() && !has_cr,
+            plain: false,
         })
     })
 }
@@ -154,6 +150,18 @@ fn split_lines(raw: &[u8]) -> impl Iterator<Item = Line> + '_ {
 /// Parses a complete head. `raw` starts at the status line and ends with the empty line (or is
 /// cut short when the head never completed). `offset` is the stream offset of `raw[0]`.
 pub fn parse_head(raw: Vec<u8>, offset: u64, findings: &mut Vec<Finding>) -> Head {
+    let lines: Vec<Line> = split_lines(&raw).collect();
+    parse_lines(raw, &lines, offset, findings)
+}
+
+/// Parses a head whose lines were already found: `lines` cover `raw` in order, the status line
+/// first (as [`crate::scan::scan_to_empty_line`] records them).
+pub(crate) fn parse_lines(
+    raw: Vec<u8>,
+    lines: &[Line],
+    offset: u64,
+    findings: &mut Vec<Finding>,
+) -> Head {
     let mut head = Head {
         offset,
         raw,
@@ -161,30 +169,28 @@ pub fn parse_head(raw: Vec<u8>, offset: u64, findings: &mut Vec<Finding>) -> Hea
         version: None,
         code: None,
         reason: 0..0,
-        fields: Vec::with_capacity(32),
+        // Every line but the status line and the empty one can be a field.
+        fields: Vec::with_capacity(lines.len().saturating_sub(2)),
         http_like: false,
     };
     let raw = std::mem::take(&mut head.raw);
     let mut bare_lf_at = None;
-    let mut lines = split_lines(&raw);
+    let mut lines = lines.iter();
     if let Some(line) = lines.next() {
         if line.bare_lf {
             bare_lf_at = Some(line.content_end);
         }
-        head.status_line = line.start..line.content_end;
+        head.status_line = line.content();
         parse_status_line(&raw, &mut head, findings);
     }
     for line in lines {
-        if line.content_end == line.start {
-            if line.bare_lf && bare_lf_at.is_none() {
-                bare_lf_at = Some(line.content_end);
-            }
-            break;
-        }
         if line.bare_lf && bare_lf_at.is_none() {
             bare_lf_at = Some(line.content_end);
         }
-        parse_field_line(&raw, line.start..line.content_end, &mut head, findings);
+        if line.is_empty() {
+            break;
+        }
+        parse_field_line(&raw, line, &mut head, findings);
     }
     if let Some(at) = bare_lf_at {
         findings.push(Finding::at(
@@ -455,7 +461,9 @@ fn check_reason(reason: &[u8], offset: u64, out: &mut Vec<Finding>) {
     }
 }
 
-fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut Vec<Finding>) {
+fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Finding>) {
+    let plain = line.plain;
+    let span = line.content();
     let line = &raw[span.clone()];
     let at = |i: usize| head.offset + (span.start + i) as u64;
 
@@ -475,7 +483,9 @@ fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut V
                 "a whitespace-led line right after the status line",
             ));
         }
-        check_value(line, at(0), out);
+        if !plain {
+            check_value(line, at(0), out);
+        }
         return;
     }
     if line.starts_with(b"HTTP/") {
@@ -548,7 +558,9 @@ fn parse_field_line(raw: &[u8], span: Range<usize>, head: &mut Head, out: &mut V
     let lead = rest.len() - trim_ows_start(rest).len();
     let value_start = after + lead;
     let value_end = after + trim_ows_end(rest).max(lead);
-    check_value(&line[after..], at(after), out);
+    if !plain {
+        check_value(&line[after..], at(after), out);
+    }
     head.fields.push(Field {
         line: span.clone(),
         name: span.start..span.start + name_end,

@@ -29,6 +29,7 @@ pub mod head;
 pub mod outcome;
 pub mod profile;
 pub mod reader;
+pub(crate) mod scan;
 pub mod verdict;
 
 pub use cause::{Cause, Phase};

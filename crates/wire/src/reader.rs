@@ -17,12 +17,17 @@ use crate::encoding::{self, BodyEnd, Coding};
 use crate::finding::{Finding, Kind};
 use crate::framing::{self, Framing, RequestInfo};
 use crate::head::{self, Head};
+use crate::scan::{self, Cursor, Line};
 
 /// The largest head the reader buffers (Pingora's `MAX_HEADER_SIZE`); profiles judge smaller
 /// limits on the measured size.
 pub const MAX_HEAD_BYTES: usize = 1_048_575;
 /// The largest body kept for the content-coding check.
 pub const MAX_BODY_CAPTURE: usize = 16 * 1024 * 1024;
+
+/// Room for this many head lines is made once the status line is in: enough for most heads, so
+/// the line list rarely grows while the head is scanned.
+const LINES_RESERVED: usize = 64;
 
 /// Options for one response.
 #[derive(Clone, Copy, Debug)]
@@ -160,15 +165,25 @@ impl Report {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// Reading a head; `line_start` is where the current line starts in `head_buf`.
+    /// Reading a head; `cursor` says where the current line starts in `head_buf`.
     Head {
-        line_start: usize,
-        scanned: usize,
+        cursor: Cursor,
         first_line_seen: bool,
         http_like: bool,
     },
     Body,
     Done,
+}
+
+impl State {
+    /// Before the first byte of a head.
+    fn new_head() -> State {
+        State::Head {
+            cursor: Cursor::at_line(0),
+            first_line_seen: false,
+            http_like: true,
+        }
+    }
 }
 
 /// The incremental response reader.
@@ -177,6 +192,8 @@ pub struct Reader {
     opts: ReaderOptions,
     state: State,
     head_buf: Vec<u8>,
+    /// The complete lines of `head_buf` found so far, once the status line is in.
+    lines: Vec<Line>,
     head_base: u64,
     chunked: ChunkedDecoder,
     coding: Option<Coding>,
@@ -191,13 +208,9 @@ impl Reader {
     pub fn new(opts: ReaderOptions) -> Reader {
         Reader {
             opts,
-            state: State::Head {
-                line_start: 0,
-                scanned: 0,
-                first_line_seen: false,
-                http_like: true,
-            },
+            state: State::new_head(),
             head_buf: Vec::new(),
+            lines: Vec::new(),
             head_base: 0,
             chunked: ChunkedDecoder::default(),
             coding: None,
@@ -313,9 +326,8 @@ impl Reader {
             State::Head {
                 first_line_seen,
                 http_like,
-                line_start,
-                ..
-            } => self.end_in_head(end, pos, first_line_seen, http_like, line_start),
+                cursor,
+            } => self.end_in_head(end, pos, first_line_seen, http_like, cursor.line_start),
             State::Body => self.end_in_body(end, pos),
             State::Done => return Progress::Done,
         }
@@ -369,7 +381,9 @@ impl Reader {
         if complete > 0 {
             let mut raw = std::mem::take(&mut self.head_buf);
             raw.truncate(complete);
-            let head = head::parse_head(raw, self.head_base, &mut self.report.findings);
+            // The scan has recorded every line up to the last LF.
+            let head =
+                head::parse_lines(raw, &self.lines, self.head_base, &mut self.report.findings);
             self.report.head = Some(head);
         }
         let (kind, msg) = match end {
@@ -478,8 +492,7 @@ impl Reader {
     fn scan_head(&mut self, body: &mut dyn FnMut(&[u8])) {
         loop {
             let State::Head {
-                line_start,
-                scanned,
+                mut cursor,
                 first_line_seen,
                 http_like,
             } = self.state
@@ -500,27 +513,28 @@ impl Reader {
                 }
             }
             if first_line_seen && http_like {
-                // Past the status line the head ends at the first empty line: one pass finds it.
-                let from = scanned.max(line_start - 1);
-                if let Some(end) = find_head_end(&self.head_buf[from..]) {
-                    self.complete_head(from + end, body);
+                // Past the status line the head ends at the first empty line: one pass finds it
+                // and records every line on the way for the parser.
+                let end = scan::scan_to_empty_line(&self.head_buf, &mut cursor, &mut self.lines);
+                if let Some(end) = end {
+                    self.complete_head(end, body);
                     return;
                 }
-                // Resume two bytes back so a terminator split across reads is still found.
-                let resume = self.head_buf.len().saturating_sub(2).max(from);
                 self.state = State::Head {
-                    line_start,
-                    scanned: resume,
+                    cursor,
                     first_line_seen,
                     http_like,
                 };
                 self.check_head_limit();
                 return;
             }
-            let Some(lf) = memchr(b'\n', &self.head_buf[scanned..]).map(|i| scanned + i) else {
+            let line_start = cursor.line_start;
+            let Some(lf) =
+                memchr(b'\n', &self.head_buf[cursor.scanned..]).map(|i| cursor.scanned + i)
+            else {
+                cursor.scanned = self.head_buf.len();
                 self.state = State::Head {
-                    line_start,
-                    scanned: self.head_buf.len(),
+                    cursor,
                     first_line_seen,
                     http_like,
                 };
@@ -544,18 +558,21 @@ impl Reader {
                     }
                     self.head_buf.drain(..=lf);
                     self.head_base += (lf + 1) as u64;
-                    self.state = State::Head {
-                        line_start: 0,
-                        scanned: 0,
-                        first_line_seen: false,
-                        http_like: true,
-                    };
+                    self.state = State::new_head();
                     continue;
                 }
                 let http_like = head::looks_like_status_line(&self.head_buf[..content_end]);
+                if http_like {
+                    self.lines.reserve(LINES_RESERVED);
+                    self.lines.push(Line {
+                        start: 0,
+                        content_end,
+                        bare_lf: content_end == lf,
+                        plain: false,
+                    });
+                }
                 self.state = State::Head {
-                    line_start: lf + 1,
-                    scanned: if http_like { lf } else { lf + 1 },
+                    cursor: Cursor::at_line(lf + 1),
                     first_line_seen: true,
                     http_like,
                 };
@@ -593,7 +610,8 @@ impl Reader {
         let rest = self.head_buf.split_off(head_len);
         let raw = std::mem::replace(&mut self.head_buf, rest);
         let base = self.head_base;
-        let head = head::parse_head(raw, base, &mut self.report.findings);
+        let head = head::parse_lines(raw, &self.lines, base, &mut self.report.findings);
+        self.lines.clear();
         self.head_base += head_len as u64;
         let rest_base = self.head_base;
 
@@ -607,12 +625,7 @@ impl Reader {
                 ),
             ));
             self.report.interim.push(head);
-            self.state = State::Head {
-                line_start: 0,
-                scanned: 0,
-                first_line_seen: false,
-                http_like: true,
-            };
+            self.state = State::new_head();
             self.scan_head(body);
             return;
         }
@@ -791,17 +804,6 @@ impl Reader {
             msg.to_owned()
         };
         self.report.findings.push(Finding::at(kind, at, msg));
-    }
-}
-
-/// `buf` starts at an LF that ends a line; returns the length up to and including the LF of the
-/// first empty line (`\n\n` or `\n\r\n`), if there is one.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let lf_lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let lf_crlf = memchr::memmem::find(buf, b"\n\r\n").map(|i| i + 3);
-    match (lf_lf, lf_crlf) {
-        (Some(a), Some(b)) => Some(if a - 2 < b - 3 { a } else { b }),
-        (a, b) => a.or(b),
     }
 }
 
