@@ -34,6 +34,12 @@ pub fn is_field_content(b: u8) -> bool {
     FIELD_CONTENT[b as usize]
 }
 
+/// How many bytes at the start of `bytes` are `tchar`s.
+#[inline]
+pub fn token_prefix_len(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| !is_token(b)).unwrap_or(bytes.len())
+}
+
 /// Is every byte printable ASCII or SP (`0x20..=0x7e`)? Eight bytes at a time: the common case
 /// for a field value, so the per-byte classification runs only when this says no.
 #[inline]
@@ -102,6 +108,14 @@ mod tests {
             let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
             assert_eq!(is_token(b), expected, "byte {b:#04x}");
         }
+    }
+
+    #[test]
+    fn token_prefix_stops_at_the_first_non_tchar() {
+        assert_eq!(token_prefix_len(b""), 0);
+        assert_eq!(token_prefix_len(b"Content-Type: text/html"), 12);
+        assert_eq!(token_prefix_len(b"X_Weird.Name~1:"), 14);
+        assert_eq!(token_prefix_len(b"Name"), 4);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::bytes::{is_field_content, is_ows, is_plain_ascii, is_token};
+use crate::bytes::{is_field_content, is_ows, is_plain_ascii, token_prefix_len};
 use crate::finding::{Finding, Kind};
 use crate::scan::Line;
 
@@ -462,6 +462,30 @@ fn check_reason(reason: &[u8], offset: u64, out: &mut Vec<Finding>) {
 }
 
 fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Finding>) {
+    let span = line.content();
+    let bytes = &raw[span.clone()];
+    let token_len = token_prefix_len(bytes);
+    if token_len > 0 && bytes.get(token_len) == Some(&b':') {
+        // The usual line: a token name right up to the colon.
+        let after = token_len + 1;
+        if !line.plain {
+            check_value(&bytes[after..], head.abs(span.start + after), out);
+        }
+        push_field(head, span, bytes, token_len, token_len);
+        return;
+    }
+    parse_unusual_field_line(raw, line, token_len, head, out);
+}
+
+/// A field line that is not `token ":" value`: obs-fold, a repeated status line, no colon,
+/// whitespace or other bytes in the name. `token_len` is how many bytes of it are `tchar`s.
+fn parse_unusual_field_line(
+    raw: &[u8],
+    line: &Line,
+    token_len: usize,
+    head: &mut Head,
+    out: &mut Vec<Finding>,
+) {
     let plain = line.plain;
     let span = line.content();
     let line = &raw[span.clone()];
@@ -496,24 +520,13 @@ fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Find
         ));
         return;
     }
-    // The usual line: a token name right up to the colon, found in one table-driven pass.
-    let token_len = line
-        .iter()
-        .position(|&b| !is_token(b))
-        .unwrap_or(line.len());
-    let clean_name = token_len > 0 && line.get(token_len) == Some(&b':');
-    let colon = if clean_name {
-        token_len
-    } else {
-        let Some(colon) = memchr(b':', line) else {
-            out.push(Finding::new(
-                Kind::FieldMissingColon,
-                at(0)..at(line.len()),
-                "field line without a colon",
-            ));
-            return;
-        };
-        colon
+    let Some(colon) = memchr(b':', line) else {
+        out.push(Finding::new(
+            Kind::FieldMissingColon,
+            at(0)..at(line.len()),
+            "field line without a colon",
+        ));
+        return;
     };
     if colon == 0 {
         out.push(Finding::at(
@@ -523,11 +536,7 @@ fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Find
         ));
         return;
     }
-    let name_end = if clean_name {
-        colon
-    } else {
-        trim_ows_end(&line[..colon])
-    };
+    let name_end = trim_ows_end(&line[..colon]);
     let name = &line[..name_end];
     if name_end < colon {
         let framing = name.eq_ignore_ascii_case(b"content-length")
@@ -554,13 +563,20 @@ fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Find
         ));
     }
     let after = colon + 1;
+    if !plain {
+        check_value(&line[after..], at(after), out);
+    }
+    push_field(head, span, line, name_end, colon);
+}
+
+/// Adds the field on `line` (its bytes, at `span` in the head), whose name ends at `name_end`
+/// and colon is at `colon`; the value is what follows, without surrounding OWS.
+fn push_field(head: &mut Head, span: Range<usize>, line: &[u8], name_end: usize, colon: usize) {
+    let after = colon + 1;
     let rest = &line[after..];
     let lead = rest.len() - trim_ows_start(rest).len();
     let value_start = after + lead;
     let value_end = after + trim_ows_end(rest).max(lead);
-    if !plain {
-        check_value(&line[after..], at(after), out);
-    }
     head.fields.push(Field {
         line: span.clone(),
         name: span.start..span.start + name_end,
