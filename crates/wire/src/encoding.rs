@@ -26,21 +26,34 @@ impl Coding {
     /// Reads a Content-Encoding value. `Ok(None)` for identity/absent, `Err(name)` for a coding
     /// that is not checked (zstd, stacked codings, unknown).
     pub fn from_header(value: &[u8]) -> Result<Option<Coding>, String> {
-        let codings: Vec<&[u8]> = value
+        let mut codings = value
             .split(|&b| b == b',')
             .map(crate::bytes::trim_ows)
-            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"identity"))
-            .collect();
-        match codings.as_slice() {
-            [] => Ok(None),
-            [one] => match one.to_ascii_lowercase().as_slice() {
-                b"gzip" | b"x-gzip" => Ok(Some(Coding::Gzip)),
-                b"deflate" => Ok(Some(Coding::Deflate)),
-                b"br" => Ok(Some(Coding::Brotli)),
-                _ => Err(String::from_utf8_lossy(one).into_owned()),
-            },
-            _ => Err(String::from_utf8_lossy(value).into_owned()),
+            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"identity"));
+        let Some(one) = codings.next() else {
+            return Ok(None);
+        };
+        if codings.next().is_some() {
+            return Err(String::from_utf8_lossy(value).into_owned());
         }
+        match Coding::named(one) {
+            Some(coding) => Ok(Some(coding)),
+            None => Err(String::from_utf8_lossy(one).into_owned()),
+        }
+    }
+
+    /// The coding a token names, ASCII case-insensitively.
+    fn named(token: &[u8]) -> Option<Coding> {
+        const NAMES: [(&[u8], Coding); 4] = [
+            (b"gzip", Coding::Gzip),
+            (b"x-gzip", Coding::Gzip),
+            (b"deflate", Coding::Deflate),
+            (b"br", Coding::Brotli),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| token.eq_ignore_ascii_case(name))
+            .map(|&(_, coding)| coding)
     }
 
     /// The token as sent.
@@ -233,6 +246,13 @@ mod tests {
         assert_eq!(Coding::from_header(b"identity"), Ok(None));
         assert_eq!(Coding::from_header(b"zstd"), Err("zstd".into()));
         assert!(Coding::from_header(b"gzip, br").is_err());
+        assert_eq!(Coding::from_header(b"X-Gzip"), Ok(Some(Coding::Gzip)));
+        assert_eq!(
+            Coding::from_header(b"identity, Deflate"),
+            Ok(Some(Coding::Deflate))
+        );
+        assert_eq!(Coding::from_header(b", ,"), Ok(None));
+        assert_eq!(Coding::from_header(b"gzip, zstd"), Err("gzip, zstd".into()));
     }
 
     #[test]

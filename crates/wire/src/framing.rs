@@ -2,7 +2,7 @@
 
 use crate::bytes::trim_ows;
 use crate::finding::{Finding, Kind};
-use crate::head::Head;
+use crate::head::{Field, Head};
 
 /// What the request was, as far as the response's framing depends on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,16 +51,17 @@ const MAX_CONTENT_LENGTH_DIGITS: usize = 19;
 pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing {
     let code = head.code.unwrap_or(200);
     // One pass over the fields, comparing names only when the length fits.
-    let (mut cl_fields, mut te_fields) = (Vec::new(), Vec::new());
+    let (mut cl, mut te) = (FieldList::new(), FieldList::new());
     for f in &head.fields {
         let name = head.name(f);
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => cl_fields.push(f),
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te_fields.push(f),
+            14 if name.eq_ignore_ascii_case(b"content-length") => cl.push(f),
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te.push(f),
             _ => {}
         }
     }
-    let span_of = |f: &crate::head::Field| head.abs(f.line.start)..head.abs(f.line.end);
+    let (cl_fields, te_fields) = (cl.as_slice(), te.as_slice());
+    let span_of = |f: &Field| head.abs(f.line.start)..head.abs(f.line.end);
 
     // 1. HEAD, 1xx, 204 and 304 end at the empty line.
     if (100..200).contains(&code) || code == 204 {
@@ -104,11 +105,11 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
                 "Transfer-Encoding in an HTTP/1.0 response: framing is faulty",
             ));
         }
-        return decide_transfer_coding(head, &te_fields, out);
+        return decide_transfer_coding(head, te_fields, out);
     }
     // 5./6. Content-Length.
     if !cl_fields.is_empty() {
-        return decide_content_length(head, &cl_fields, out);
+        return decide_content_length(head, cl_fields, out);
     }
     // 7. Otherwise read until close.
     out.push(Finding::at(
@@ -119,15 +120,39 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
     Framing::CloseDelimited
 }
 
-fn name_of(head: &Head, f: &crate::head::Field) -> String {
+/// The fields of one name, in order. A head rarely has more than one: that one is held without
+/// allocating.
+enum FieldList<'a> {
+    One([&'a Field; 1]),
+    Many(Vec<&'a Field>),
+}
+
+impl<'a> FieldList<'a> {
+    fn new() -> Self {
+        FieldList::Many(Vec::new())
+    }
+
+    fn push(&mut self, f: &'a Field) {
+        match self {
+            FieldList::Many(fields) if fields.is_empty() => *self = FieldList::One([f]),
+            FieldList::One([first]) => *self = FieldList::Many(vec![*first, f]),
+            FieldList::Many(fields) => fields.push(f),
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a Field] {
+        match self {
+            FieldList::One(one) => one,
+            FieldList::Many(fields) => fields,
+        }
+    }
+}
+
+fn name_of(head: &Head, f: &Field) -> String {
     String::from_utf8_lossy(head.name(f)).into_owned()
 }
 
-fn decide_transfer_coding(
-    head: &Head,
-    fields: &[&crate::head::Field],
-    out: &mut Vec<Finding>,
-) -> Framing {
+fn decide_transfer_coding(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {
     let mut codings: Vec<(&[u8], u64)> = Vec::new();
     for f in fields {
         let value = head.value(f);
@@ -195,18 +220,14 @@ fn decide_transfer_coding(
     Framing::CloseDelimited
 }
 
-fn decide_content_length(
-    head: &Head,
-    fields: &[&crate::head::Field],
-    out: &mut Vec<Finding>,
-) -> Framing {
+fn decide_content_length(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {
     let mut values: Vec<u64> = Vec::new();
     let mut invalid = false;
     for f in fields {
         let raw = head.value(f);
         let base = head.abs(f.value.start);
-        let parts: Vec<&[u8]> = raw.split(|&b| b == b',').map(trim_ows).collect();
-        for part in &parts {
+        let part_count = memchr::memchr_iter(b',', raw).count() + 1;
+        for part in raw.split(|&b| b == b',').map(trim_ows) {
             match parse_length(part) {
                 Ok(n) => values.push(n),
                 Err(overflow) => {
@@ -216,7 +237,7 @@ fn decide_content_length(
                     } else {
                         Kind::FramingClInvalid
                     };
-                    if parts.len() == 1 || overflow || part.is_empty() {
+                    if part_count == 1 || overflow || part.is_empty() {
                         out.push(Finding::new(
                             kind,
                             base..base + raw.len() as u64,
@@ -231,7 +252,7 @@ fn decide_content_length(
                 }
             }
         }
-        if parts.len() > 1 && !invalid {
+        if part_count > 1 && !invalid {
             let agree = values.windows(2).all(|w| w[0] == w[1]);
             if agree {
                 out.push(Finding::new(
@@ -289,6 +310,24 @@ fn parse_length(s: &[u8]) -> Result<u64, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_list_keeps_the_order_pushed() {
+        let fields: Vec<Field> = (0..3)
+            .map(|i| Field {
+                line: i..i,
+                name: i..i,
+                value: i..i,
+            })
+            .collect();
+        let mut list = FieldList::new();
+        assert!(list.as_slice().is_empty());
+        for n in 1..=3 {
+            list.push(&fields[n - 1]);
+            let starts: Vec<usize> = list.as_slice().iter().map(|f| f.line.start).collect();
+            assert_eq!(starts, (0..n).collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn content_length_syntax() {
