@@ -1,6 +1,6 @@
 //! How long the body is: RFC 9112 §6.3, in the RFC's order, with every framing defect reported.
 
-use crate::bytes::trim_ows;
+use crate::bytes::{eq_lower, trim_ows};
 use crate::finding::{Finding, Kind};
 use crate::head::{Field, Head};
 
@@ -55,8 +55,8 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
     for f in &head.fields {
         let name = head.name(f);
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => cl.push(f),
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => te.push(f),
+            14 if eq_lower(name, b"content-length") => cl.push(f),
+            17 if eq_lower(name, b"transfer-encoding") => te.push(f),
             _ => {}
         }
     }

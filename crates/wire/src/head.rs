@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::bytes::{is_field_content, is_ows, is_plain_ascii, token_prefix_len};
+use crate::bytes::{eq_lower, is_field_content, is_ows, is_plain_ascii, token_prefix_len};
 use crate::finding::{Finding, Kind};
 use crate::scan::Line;
 
@@ -120,7 +120,7 @@ fn singleton(name: &[u8]) -> Option<&'static str> {
     candidates
         .iter()
         .copied()
-        .find(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+        .find(|c| eq_lower(name, c.as_bytes()))
 }
 
 /// Splits `raw` into lines without judging their bytes: the last line may lack its LF.
@@ -636,7 +636,7 @@ fn check_duplicates(head: &Head, out: &mut Vec<Finding>) {
         };
         if let Some(first) = head.fields[..i]
             .iter()
-            .find(|p| head.name(p).eq_ignore_ascii_case(name))
+            .find(|p| eq_lower(head.name(p), singleton.as_bytes()))
         {
             out.push(Finding::new(
                 Kind::FieldDuplicateSingleton,
