@@ -123,9 +123,12 @@ fn odd_bytes(x: u64) -> u64 {
     (x | !at_least_space | del) & HIGH
 }
 
+/// `!(0x20..0x7f).contains(&b)`, as one signed compare: adding one takes `0x7f..=0xff` to
+/// `i8::MIN..=0`, and `0x00..=0x1f` to `1..=0x20`, all below `0x21`; vectorised, that is two
+/// instructions per 16 bytes instead of four.
 #[inline]
 fn is_odd_byte(b: u8) -> bool {
-    !(0x20..0x7f).contains(&b)
+    (b.wrapping_add(1) as i8) < 0x21
 }
 
 /// Does the block hold a byte outside `0x20..=0x7e`? Written as a fold without early exit so
@@ -192,10 +195,18 @@ mod tests {
                     let flags = odd_bytes(u64::from_le_bytes(bytes));
                     for (i, &byte) in bytes.iter().enumerate() {
                         let flagged = flags >> (i * 8 + 7) & 1 == 1;
-                        assert_eq!(flagged, is_odd_byte(byte), "{bytes:02x?} byte {i}");
+                        let odd = !(0x20..0x7f).contains(&byte);
+                        assert_eq!(flagged, odd, "{bytes:02x?} byte {i}");
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn odd_byte_is_outside_printable_ascii() {
+        for b in 0u8..=255 {
+            assert_eq!(is_odd_byte(b), !(0x20..0x7f).contains(&b), "{b:#04x}");
         }
     }
 
