@@ -442,7 +442,11 @@ fn race(edge: &EdgeProc) -> (Seen, Seen) {
 #[test]
 fn keepalive_race_is_reproduced_without_check_and_retry() {
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let edge = start_edge(lab.addr(), &["--no-reuse-check", "--no-retry"]);
+    // One worker: its pool holds the first request's connection for the second.
+    let edge = start_edge(
+        lab.addr(),
+        &["--no-reuse-check", "--no-retry", "--workers", "1"],
+    );
     let (first, second) = race(&edge);
     assert_eq!(first.status, 200);
     assert_eq!(second.status, 520);
@@ -460,7 +464,7 @@ fn keepalive_race_is_reproduced_without_check_and_retry() {
 #[test]
 fn keepalive_race_is_hidden_by_retry_and_by_the_reuse_check() {
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let retry_only = start_edge(lab.addr(), &["--no-reuse-check"]);
+    let retry_only = start_edge(lab.addr(), &["--no-reuse-check", "--workers", "1"]);
     let (first, second) = race(&retry_only);
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(
@@ -470,7 +474,7 @@ fn keepalive_race_is_hidden_by_retry_and_by_the_reuse_check() {
         ),
         1
     );
-    let checked = start_edge(lab.addr(), &[]);
+    let checked = start_edge(lab.addr(), &["--workers", "1"]);
     let (first, second) = race(&checked);
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(
@@ -515,7 +519,7 @@ fn acknowledged_incidents_survive_kill_9() {
 #[test]
 fn admin_serves_health_and_metrics() {
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let edge = start_edge(lab.addr(), &[]);
+    let edge = start_edge(lab.addr(), &["--workers", "1"]);
     let health = curl(&format!("http://{}/healthz", edge.admin), "GET", &[]);
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
     curl(&format!("http://{}/ok", edge.addr), "GET", &[]);

@@ -46,8 +46,9 @@ impl EdgeProc {
                 .unwrap()
                 .as_nanos()
         ));
+        // One worker thread: the tests count the connections of one upstream pool.
         let mut child = originlens()
-            .arg("edge")
+            .args(["edge", "--workers", "1"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())

@@ -36,8 +36,16 @@ pub struct OriginRuntime {
     pub cfg: OriginConfig,
     /// Opens connections.
     pub connector: Connector,
-    /// Idle connections.
-    pub pool: Pool,
+    /// Idle connections, one pool per worker thread: a connection is only ever used on the
+    /// thread whose runtime registered it, so its readiness never crosses threads.
+    pub pools: Vec<Pool>,
+}
+
+impl OriginRuntime {
+    /// The pool of worker `worker`.
+    pub fn pool(&self, worker: usize) -> &Pool {
+        &self.pools[worker % self.pools.len()]
+    }
 }
 
 /// State shared by every request.
@@ -56,12 +64,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Builds the runtime state of `config`.
+    /// Builds the runtime state of `config` for `workers` worker threads.
     pub fn new(
         config: EdgeConfig,
         metrics: Arc<Metrics>,
         store: Option<Writer>,
+        workers: usize,
     ) -> Result<Shared, crate::config::ConfigError> {
+        let workers = workers.max(1);
         config.validate()?;
         let origins = config
             .origins
@@ -69,11 +79,15 @@ impl Shared {
             .map(|o| {
                 Ok(OriginRuntime {
                     connector: Connector::new(o)?,
-                    pool: Pool::new(
-                        o.idle_timeout(),
-                        config.max_idle_per_origin,
-                        config.reuse_check,
-                    ),
+                    pools: (0..workers)
+                        .map(|_| {
+                            Pool::new(
+                                o.idle_timeout(),
+                                config.max_idle_per_origin.div_ceil(workers),
+                                config.reuse_check,
+                            )
+                        })
+                        .collect(),
                     cfg: o.clone(),
                 })
             })
@@ -89,7 +103,11 @@ impl Shared {
 
     /// Idle pooled connections over all origins.
     pub fn idle_connections(&self) -> usize {
-        self.origins.iter().map(|o| o.pool.idle_count()).sum()
+        self.origins
+            .iter()
+            .flat_map(|o| &o.pools)
+            .map(Pool::idle_count)
+            .sum()
     }
 }
 
@@ -119,6 +137,7 @@ struct ConnFacts {
 pub struct Afterwards {
     shared: Arc<Shared>,
     origin: usize,
+    worker: usize,
     draft: Draft,
     facts: ConnFacts,
     visitor_status: u16,
@@ -150,7 +169,7 @@ impl Afterwards {
         );
         if reuse {
             let (conn, scratch) = ex.into_parts();
-            origin.pool.put(Pooled {
+            origin.pool(self.worker).put(Pooled {
                 conn,
                 scratch: Some(scratch),
                 opened: self.facts.opened,
@@ -292,6 +311,8 @@ fn now_ms() -> i64 {
 pub struct VisitorRequest<'a> {
     /// The ray id, also the incident id if the exchange goes wrong.
     pub id: Id,
+    /// The worker thread serving the visitor (its upstream connections are that thread's).
+    pub worker: usize,
     /// When the request head was complete.
     pub started: Instant,
     /// The method, as sent.
@@ -408,13 +429,17 @@ pub async fn forward(
         },
         ..ReaderOptions::default()
     };
-    exchange(shared, oi, draft, scratch, body, opts, req.format).await
+    exchange(
+        shared, oi, req.worker, draft, scratch, body, opts, req.format,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn exchange(
     shared: &Arc<Shared>,
     oi: usize,
+    worker: usize,
     draft: Draft,
     head: &[u8],
     body: &[u8],
@@ -426,7 +451,7 @@ async fn exchange(
     let metrics = &shared.metrics;
     let mut retried = false;
     let (mut ex, facts) = loop {
-        let pooled = origin.pool.take(&mut |d| {
+        let pooled = origin.pool(worker).take(&mut |d| {
             metrics.upstream_event(match d {
                 crate::pool::Discard::Expired => "discard-expired",
                 crate::pool::Discard::Closed => "discard-closed",
@@ -542,6 +567,7 @@ async fn exchange(
         after: Afterwards {
             shared: shared.clone(),
             origin: oi,
+            worker,
             draft,
             facts,
             visitor_status,

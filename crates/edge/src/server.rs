@@ -15,7 +15,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 use crate::config::EdgeConfig;
 use crate::metrics::{self, Metrics};
@@ -52,11 +53,13 @@ pub struct Edge {
     addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
     store_thread: Option<thread::JoinHandle<()>>,
+    workers: usize,
 }
 
 impl Edge {
-    /// Opens the store and binds the listeners.
-    pub async fn bind(config: EdgeConfig) -> Result<Edge, StartError> {
+    /// Opens the store and binds the listeners; visitors will be served by `workers` threads.
+    pub async fn bind(config: EdgeConfig, workers: usize) -> Result<Edge, StartError> {
+        let workers = workers.max(1);
         let metrics = Arc::new(Metrics::new());
         let (writer, store_thread) = match &config.store {
             Some(path) => {
@@ -80,7 +83,7 @@ impl Edge {
             source,
         })?;
         let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
-        let shared = Arc::new(Shared::new(config, metrics, writer)?);
+        let shared = Arc::new(Shared::new(config, metrics, writer, workers)?);
         Ok(Edge {
             shared,
             listener,
@@ -88,6 +91,7 @@ impl Edge {
             addr,
             admin_addr,
             store_thread,
+            workers,
         })
     }
 
@@ -107,24 +111,69 @@ impl Edge {
         self.store_thread.take()
     }
 
-    /// Serves until `shutdown` completes. Connections still open are left to the runtime.
+    /// Serves until `shutdown` completes. This thread accepts; connections are dealt in turn to
+    /// the workers: this thread's runtime and `workers - 1` more threads, each with its own
+    /// single-threaded runtime. A connection stays on its worker, and so do the upstream
+    /// connections it uses (see [`crate::proxy::OriginRuntime::pools`]): no read ever wakes a
+    /// task on another thread. Connections still open when `shutdown` completes are dropped
+    /// with their worker's runtime.
     pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         if let Some(admin) = self.admin {
             tokio::spawn(serve_admin(admin, self.shared.clone()));
         }
+        let mut workers = Vec::new();
+        for i in 1..self.workers {
+            let (send, mut receive) =
+                mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+            let shared = self.shared.clone();
+            let thread = thread::Builder::new()
+                .name(format!("originlens-edge-{i}"))
+                .spawn(move || -> io::Result<()> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    // Ends when the sender is dropped, then the runtime drops its connections.
+                    runtime.block_on(async move {
+                        while let Some((stream, peer)) = receive.recv().await {
+                            if let Ok(stream) = TcpStream::from_std(stream) {
+                                tokio::spawn(visitor::serve(stream, peer, shared.clone(), i));
+                            }
+                        }
+                    });
+                    Ok(())
+                })?;
+            workers.push((send, thread));
+        }
         tokio::pin!(shutdown);
+        let mut next = 0usize;
         loop {
             tokio::select! {
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        tokio::spawn(visitor::serve(stream, peer, self.shared.clone()));
+                        let worker = next % self.workers;
+                        next = next.wrapping_add(1);
+                        match worker.checked_sub(1).map(|w| &workers[w].0) {
+                            None => {
+                                tokio::spawn(visitor::serve(stream, peer, self.shared.clone(), 0));
+                            }
+                            Some(send) => {
+                                if let Ok(stream) = stream.into_std() {
+                                    let _ = send.send((stream, peer));
+                                }
+                            }
+                        }
                     }
                     // EMFILE and friends are transient: back off and keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                 },
             }
         }
+        for (send, thread) in workers {
+            drop(send);
+            let _ = thread.join();
+        }
+        Ok(())
     }
 }
 

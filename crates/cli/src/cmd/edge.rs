@@ -141,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             config.clone(),
             std::sync::Arc::new(originlens_edge::metrics::Metrics::new()),
             None,
+            1,
         )?;
         println!(
             "{}: ok, {} origin(s), listen {}",
@@ -156,16 +157,17 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if public && !args.allow_public {
         anyhow::bail!("a listen or admin address is not loopback; pass --allow-public to use it");
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        builder.worker_threads(usize::from(n));
-    }
-    let runtime = builder
+    let workers = args.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    // This thread's runtime serves visitors too; the edge starts one more per extra worker.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     let store_thread = runtime.block_on(async {
-        let mut edge = Edge::bind(config.clone()).await?;
+        let mut edge = Edge::bind(config.clone(), workers).await?;
         let mut out = std::io::stdout().lock();
         // Line by line, so a wrapper (or a test) can read the addresses as soon as they are bound.
         writeln!(

@@ -72,6 +72,7 @@ struct Facts {
 pub(crate) struct Connection {
     stream: TcpStream,
     shared: Arc<Shared>,
+    worker: usize,
     client_ip: String,
     /// Bytes read and not yet used; requests start at index 0.
     buf: Vec<u8>,
@@ -91,10 +92,12 @@ impl Connection {
         buf: Vec<u8>,
         client_ip: String,
         shared: Arc<Shared>,
+        worker: usize,
     ) -> Connection {
         Connection {
             stream,
             shared,
+            worker,
             client_ip,
             buf,
             out: Vec::with_capacity(READ_SIZE),
@@ -171,6 +174,7 @@ impl Connection {
             };
             let req = VisitorRequest {
                 id,
+                worker: self.worker,
                 started,
                 method: view.method(),
                 target: view.target(),

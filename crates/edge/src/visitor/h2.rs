@@ -23,12 +23,17 @@ use crate::request;
 use crate::response::forward_head;
 
 /// Serves an h2 connection whose preface was already read.
-pub(super) async fn serve(stream: Prefixed<TcpStream>, client_ip: String, shared: Arc<Shared>) {
+pub(super) async fn serve(
+    stream: Prefixed<TcpStream>,
+    client_ip: String,
+    shared: Arc<Shared>,
+    worker: usize,
+) {
     let client_ip: Arc<str> = client_ip.into();
     let service = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let client_ip = client_ip.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, req, &client_ip).await) }
+        async move { Ok::<_, Infallible>(handle(&shared, req, &client_ip, worker).await) }
     });
     // Errors here are the visitor's (reset, protocol errors) or a body the edge aborted.
     let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
@@ -41,6 +46,7 @@ async fn handle(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     client_ip: &str,
+    worker: usize,
 ) -> Response<EdgeBody> {
     let started = Instant::now();
     let id = shared.ids.next();
@@ -80,6 +86,7 @@ async fn handle(
                     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                     let req = VisitorRequest {
                         id,
+                        worker,
                         started,
                         method: parts.method.as_str(),
                         target,

@@ -25,8 +25,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(400);
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Serves one visitor connection.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serves one visitor connection on worker thread `worker`.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, worker: usize) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(16 * 1024);
     // Read until the bytes are either the whole preface or not a prefix of it.
@@ -42,9 +42,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     }
     let client_ip = peer.ip().to_string();
     if buf.starts_with(H2_PREFACE) {
-        h2::serve(Prefixed::new(buf, stream), client_ip, shared).await;
+        h2::serve(Prefixed::new(buf, stream), client_ip, shared, worker).await;
     } else {
-        h1::Connection::new(stream, buf, client_ip, shared)
+        h1::Connection::new(stream, buf, client_ip, shared, worker)
             .serve()
             .await;
     }
