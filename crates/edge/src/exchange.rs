@@ -7,7 +7,6 @@
 //! wire crate's decoder), or everything until close. The reader stays the judge: when it calls
 //! the response done, the exchange stops, whatever the second decoder thinks.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -31,6 +30,8 @@ pub struct Scratch {
     sleep: Pin<Box<Sleep>>,
     /// The evidence buffer, emptied; its room is kept up to [`READ_SIZE`].
     capture: Vec<u8>,
+    /// The body data buffer, emptied; its room is kept up to [`READ_SIZE`].
+    pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -46,6 +47,7 @@ impl Scratch {
             buf: vec![0u8; READ_SIZE].into_boxed_slice(),
             sleep: Box::pin(tokio::time::sleep(read_timeout)),
             capture: Vec::new(),
+            pending: Vec::new(),
         }
     }
 }
@@ -63,15 +65,15 @@ pub struct Exchange {
     fed: u64,
     capture: Vec<u8>,
     capture_limit: usize,
-    pending: VecDeque<Bytes>,
-    pending_len: usize,
+    /// Body data cut out of the reads, not yet forwarded.
+    pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for Exchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exchange")
             .field("fed", &self.fed)
-            .field("pending_len", &self.pending_len)
+            .field("pending", &self.pending.len())
             .finish()
     }
 }
@@ -92,6 +94,7 @@ impl Exchange {
             buf,
             sleep,
             capture,
+            pending,
         } = match scratch {
             Some(mut s) => {
                 let deadline = tokio::time::Instant::now() + read_timeout;
@@ -110,25 +113,19 @@ impl Exchange {
             fed: 0,
             capture,
             capture_limit,
-            pending: VecDeque::new(),
-            pending_len: 0,
+            pending,
         }
     }
 
     /// The connection and its scratch space, for the pool.
     pub fn into_parts(self) -> (Conn, Scratch) {
-        let mut capture = self.capture;
-        if capture.capacity() > READ_SIZE {
-            // A large capture is not kept idle in the pool.
-            capture = Vec::new();
-        }
-        capture.clear();
         (
             self.conn,
             Scratch {
                 buf: self.buf,
                 sleep: self.sleep,
-                capture,
+                capture: emptied(self.capture),
+                pending: emptied(self.pending),
             },
         )
     }
@@ -148,28 +145,24 @@ impl Exchange {
         self.fed > self.capture.len() as u64
     }
 
-    /// Body data waiting to be forwarded, in bytes.
-    pub fn pending_len(&self) -> usize {
-        self.pending_len
+    /// Body data waiting to be forwarded.
+    pub fn pending(&self) -> &[u8] {
+        &self.pending
     }
 
-    /// The next piece of body data to forward.
+    /// Forgets the body data waiting (it was forwarded).
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The body data waiting, as one shared piece (for hyper), or `None` when there is none.
     pub fn next_data(&mut self) -> Option<Bytes> {
-        let b = self.pending.pop_front()?;
-        self.pending_len -= b.len();
-        Some(b)
-    }
-
-    /// All body data waiting, in one piece.
-    pub fn take_all_data(&mut self) -> Bytes {
-        if self.pending.len() == 1 {
-            return self.next_data().unwrap_or_default();
+        if self.pending.is_empty() {
+            return None;
         }
-        let mut all = Vec::with_capacity(self.pending_len);
-        while let Some(b) = self.next_data() {
-            all.extend_from_slice(&b);
-        }
-        Bytes::from(all)
+        let data = Bytes::copy_from_slice(&self.pending);
+        self.pending.clear();
+        Some(data)
     }
 
     /// Reads once: bytes, EOF, an error or the read timeout. Ready when the reader learnt
@@ -231,15 +224,19 @@ impl Exchange {
             self.capture.extend_from_slice(&bytes[..n.min(room)]);
         }
         // The reader frames the body; what it hands out is what the visitor gets.
-        let mut data = Vec::new();
+        let pending = &mut self.pending;
         self.reader
-            .feed_at_with(bytes, at, &mut |d| data.extend_from_slice(d));
-        let data = Bytes::from(data);
-        if !data.is_empty() {
-            self.pending_len += data.len();
-            self.pending.push_back(data);
-        }
+            .feed_at_with(bytes, at, &mut |d| pending.extend_from_slice(d));
     }
+}
+
+/// `v` emptied, its room kept unless it grew large (a large buffer is not kept idle in the pool).
+fn emptied(mut v: Vec<u8>) -> Vec<u8> {
+    if v.capacity() > READ_SIZE {
+        return Vec::new();
+    }
+    v.clear();
+    v
 }
 
 /// A read error is a reset when the peer aborted; any other I/O failure reads the same to the

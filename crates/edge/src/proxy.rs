@@ -116,10 +116,40 @@ impl Shared {
 struct Draft {
     id: Id,
     at_ms: i64,
-    method: String,
-    target: String,
-    host: String,
+    /// Method, target and host, one after the other (one allocation per request).
+    line: String,
+    method_end: usize,
+    target_end: usize,
     started: Instant,
+}
+
+impl Draft {
+    fn new(req: &VisitorRequest<'_>) -> Draft {
+        let mut line = String::with_capacity(req.method.len() + req.target.len() + req.host.len());
+        line.push_str(req.method);
+        line.push_str(req.target);
+        line.push_str(req.host);
+        Draft {
+            id: req.id,
+            at_ms: now_ms(),
+            line,
+            method_end: req.method.len(),
+            target_end: req.method.len() + req.target.len(),
+            started: req.started,
+        }
+    }
+
+    fn method(&self) -> &str {
+        &self.line[..self.method_end]
+    }
+
+    fn target(&self) -> &str {
+        &self.line[self.method_end..self.target_end]
+    }
+
+    fn host(&self) -> &str {
+        &self.line[self.target_end..]
+    }
 }
 
 /// Connection facts for the incident and the pool.
@@ -250,9 +280,9 @@ fn record(
     let incident = Incident {
         id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.clone(),
-        target: draft.target.clone(),
-        host: draft.host.clone(),
+        method: draft.method().to_owned(),
+        target: draft.target().to_owned(),
+        host: draft.host().to_owned(),
         origin: shared.origins[origin].cfg.url.authority(),
         profile: verdict.profile.to_owned(),
         cause: cause.as_str().to_owned(),
@@ -413,14 +443,7 @@ pub async fn forward(
         (req.body_declared || !body.is_empty()).then_some(body.len()),
         scratch,
     );
-    let draft = Draft {
-        id: req.id,
-        at_ms: now_ms(),
-        method: req.method.to_owned(),
-        target: req.target.to_owned(),
-        host: host.to_owned(),
-        started: req.started,
-    };
+    let draft = Draft::new(req);
     let opts = ReaderOptions {
         request: RequestInfo {
             head: req.method == "HEAD",
@@ -531,7 +554,7 @@ async fn exchange(
 
     // A coded body is read whole (up to a limit) so that a broken coding can still be a 502.
     if ex.reader.report().head_complete && !ex.reader.is_done() && is_coded(ex.reader.report()) {
-        while !ex.reader.is_done() && ex.pending_len() <= CODED_BUFFER_LIMIT {
+        while !ex.reader.is_done() && ex.pending().len() <= CODED_BUFFER_LIMIT {
             ex.step().await;
         }
     }
@@ -556,7 +579,7 @@ async fn exchange(
                 status,
                 cause: cause.as_str(),
                 incident: shared.store.as_ref().map(|_| draft.id),
-                host: &draft.host,
+                host: draft.host(),
             },
             format,
         ));
@@ -620,7 +643,7 @@ fn connect_failed(
             status,
             cause: cause.as_str(),
             incident: shared.store.as_ref().map(|_| draft.id),
-            host: &draft.host,
+            host: draft.host(),
         },
         format,
     ))
@@ -638,9 +661,9 @@ fn connect_incident(
     Incident {
         id: draft.id.to_string(),
         at_ms: draft.at_ms,
-        method: draft.method.clone(),
-        target: draft.target.clone(),
-        host: draft.host.clone(),
+        method: draft.method().to_owned(),
+        target: draft.target().to_owned(),
+        host: draft.host().to_owned(),
         origin: shared.origins[oi].cfg.url.authority(),
         profile: verdict.profile.to_owned(),
         cause: verdict

@@ -103,7 +103,7 @@ fn trim_end_ws(mut s: &[u8]) -> &[u8] {
 
 /// Joins obs-fold continuation lines with one space (RFC 9112 §5.2); no CR or LF remains.
 fn unfold(v: &[u8]) -> Cow<'_, [u8]> {
-    if !v.iter().any(|&b| b == b'\r' || b == b'\n') {
+    if memchr::memchr2(b'\r', b'\n', v).is_none() {
         return Cow::Borrowed(v);
     }
     let mut out = Vec::with_capacity(v.len());

@@ -9,6 +9,7 @@
 //! visitor's response the way the edge does: a chunked response without its last chunk, a
 //! sized one short, and the connection closed.
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
@@ -150,7 +151,7 @@ impl Connection {
                 Ok(f) => f,
                 Err((status, reason)) => {
                     let format = Format::from_accept(view.first("accept"));
-                    let host = host_of(&view).to_owned();
+                    let host = host_and_target(&view).0.to_owned();
                     let page = proxy::refuse(&self.shared, status, reason, &host, format);
                     return self.write_page(&page, id, false, None).await;
                 }
@@ -172,13 +173,14 @@ impl Connection {
                 RequestBody::Length(_) => &self.buf[len..consumed],
                 RequestBody::Chunked => &self.body,
             };
+            let (host, target) = host_and_target(&view);
             let req = VisitorRequest {
                 id,
                 worker: self.worker,
                 started,
                 method: view.method(),
-                target: view.target(),
-                host: host_of(&view),
+                target: &target,
+                host,
                 fields: &view,
                 client_ip: &self.client_ip,
                 format: facts.format,
@@ -319,7 +321,7 @@ impl Connection {
         write_head(&mut self.out, head);
         match mode {
             BodyMode::Sized if !matches!(framing, Framing::Length(_)) => {
-                let n = itoa_u64(ex.pending_len() as u64, &mut [0; 20]).to_vec();
+                let n = itoa_u64(ex.pending().len() as u64, &mut [0; 20]).to_vec();
                 push_field(&mut self.out, b"content-length", &n);
             }
             BodyMode::Chunked => push_field(&mut self.out, b"transfer-encoding", b"chunked"),
@@ -349,16 +351,18 @@ impl Connection {
             return self.tunnel(ex, after).await;
         }
         let complete = loop {
-            while let Some(data) = ex.next_data() {
+            let data = ex.pending();
+            if !data.is_empty() {
                 if mode == BodyMode::Chunked {
                     let mut hex = [0u8; 16];
                     self.out.extend_from_slice(hex_len(data.len(), &mut hex));
                     self.out.extend_from_slice(b"\r\n");
-                    self.out.extend_from_slice(&data);
+                    self.out.extend_from_slice(data);
                     self.out.extend_from_slice(b"\r\n");
                 } else {
-                    self.out.extend_from_slice(&data);
+                    self.out.extend_from_slice(data);
                 }
+                ex.clear_pending();
                 if self.out.len() >= WRITE_AT {
                     if let Err(e) = self.flush().await {
                         after.done(ex, false);
@@ -390,9 +394,8 @@ impl Connection {
         mut ex: crate::exchange::Exchange,
         after: proxy::Afterwards,
     ) -> io::Result<bool> {
-        while let Some(data) = ex.next_data() {
-            self.out.extend_from_slice(&data);
-        }
+        self.out.extend_from_slice(ex.pending());
+        ex.clear_pending();
         let result = async {
             self.flush().await?;
             // The visitor's bytes that came after its request belong to the new protocol.
@@ -421,6 +424,14 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     let method = view.method();
     if let Err(r) = request::validate(method.as_bytes(), view.http10(), view) {
         return Err((r.status(), r.as_str()));
+    }
+    // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0.
+    let mut hosts = view.values("host");
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => return Err((400, "host-duplicate")),
+        (None, None) if !view.http10() => return Err((400, "host-missing")),
+        (Some(h), None) if !valid_host(h) => return Err((400, "host-invalid")),
+        _ => {}
     }
     let body = if view.first("transfer-encoding").is_some() {
         RequestBody::Chunked
@@ -451,11 +462,38 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     })
 }
 
-/// The visitor's `Host`, or an empty string when it is missing or not text.
-fn host_of<'b>(view: &HeadView<'b>) -> &'b str {
-    view.first("host")
+/// Is `h` a host and optional port (RFC 3986 reg-name, IPv4 or bracketed IPv6)?
+fn valid_host(h: &[u8]) -> bool {
+    h.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+}
+
+/// The host the request is for and its target in origin form. An absolute-form target
+/// (`GET http://a.example/x`) names the host itself and wins over `Host` (RFC 9112 §3.2.2).
+fn host_and_target<'b>(view: &HeadView<'b>) -> (&'b str, Cow<'b, str>) {
+    let target = view.target();
+    let absolute = ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    if let Some(rest) = absolute {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        // Userinfo is never forwarded.
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let path = match path.as_bytes().first() {
+            Some(b'/') => Cow::Borrowed(path),
+            _ => Cow::Owned(format!("/{path}")),
+        };
+        return (authority, path);
+    }
+    let host = view
+        .first("host")
         .and_then(|h| std::str::from_utf8(h).ok())
-        .unwrap_or("")
+        .unwrap_or("");
+    (host, Cow::Borrowed(target))
 }
 
 /// Writes the status line and the forwarded fields of `head` (no empty line).
@@ -493,5 +531,55 @@ fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
         if n == 0 {
             return &buf[i..];
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(raw: &[u8]) -> Result<(String, String), (u16, &'static str)> {
+        let mut head = RequestHead::default();
+        let Parse::Complete(len) = head.parse(raw) else {
+            panic!("not a head");
+        };
+        let view = head.view(&raw[..len]);
+        facts_of(&view, 1024)?;
+        let (host, target) = host_and_target(&view);
+        Ok((host.to_owned(), target.into_owned()))
+    }
+
+    #[test]
+    fn host_rules_of_rfc_9112() {
+        let ok = |h: &str, t: &str| Ok((h.to_owned(), t.to_owned()));
+        assert_eq!(
+            facts(b"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"),
+            ok("a.test", "/a")
+        );
+        assert_eq!(facts(b"GET /a HTTP/1.0\r\n\r\n"), ok("", "/a"));
+        assert_eq!(
+            facts(b"GET /a HTTP/1.1\r\n\r\n"),
+            Err((400, "host-missing"))
+        );
+        assert_eq!(
+            facts(b"GET /a HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n"),
+            Err((400, "host-duplicate"))
+        );
+        assert_eq!(
+            facts(b"GET /a HTTP/1.1\r\nHost: a.test/x\r\n\r\n"),
+            Err((400, "host-invalid"))
+        );
+        assert_eq!(
+            facts(b"GET HTTP://u@b.test:8080?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n"),
+            ok("b.test:8080", "/?q=1")
+        );
+        assert_eq!(
+            facts(b"GET https://b.test/x/y HTTP/1.0\r\n\r\n"),
+            ok("b.test", "/x/y")
+        );
+        assert_eq!(
+            facts(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n"),
+            Err((413, "body-too-large"))
+        );
     }
 }

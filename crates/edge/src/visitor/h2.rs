@@ -134,7 +134,7 @@ fn origin_response(fwd: Forward, head_request: bool, format: Format) -> Response
     let body = if ex.reader.is_done() {
         let complete = report.end == Some(End::Complete);
         let cause = body_cause(report);
-        let data = ex.take_all_data();
+        let data = ex.next_data().unwrap_or_default();
         after.done(ex, true);
         if complete {
             EdgeBody::full(data)
