@@ -26,6 +26,10 @@ impl Drop for EdgeProc {
 }
 
 fn start_edge(origin: SocketAddr) -> EdgeProc {
+    start_edge_with(origin, &[])
+}
+
+fn start_edge_with(origin: SocketAddr, extra: &[&str]) -> EdgeProc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_originlens"))
         .args([
             "edge",
@@ -41,6 +45,7 @@ fn start_edge(origin: SocketAddr) -> EdgeProc {
             "--read-timeout",
             "5",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -323,4 +328,34 @@ fn h2_visitors_with_prior_knowledge_get_the_same_answers() {
     let empty = curl("/empty");
     assert!(empty.ends_with("\n2 520"), "{empty}");
     assert!(empty.contains("\"cause\":\"response.empty\""), "{empty}");
+}
+
+#[test]
+fn broken_or_oversized_request_bodies_are_refused_before_the_origin() {
+    let (origin, seen) = origin(echo_target);
+    let edge = start_edge_with(origin, &["--max-request-body", "8"]);
+    let status = |req: &[u8]| {
+        let mut s = connect(edge.addr);
+        s.write_all(req).unwrap();
+        let reply = read_to_close(&mut s);
+        reply.split(' ').nth(1).unwrap_or("").to_owned()
+    };
+    let chunked = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(
+        status(format!("{chunked}zz\r\nhello\r\n0\r\n\r\n").as_bytes()),
+        "400"
+    );
+    assert_eq!(
+        status(format!("{chunked}9\r\n123456789\r\n0\r\n\r\n").as_bytes()),
+        "413"
+    );
+    assert_eq!(
+        status(b"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789"),
+        "413"
+    );
+    assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), "400");
+    assert!(
+        seen.try_recv().is_err(),
+        "a refused request reached the origin"
+    );
 }

@@ -162,8 +162,9 @@ impl Connection {
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await?;
         }
-        let Some(consumed) = self.read_body(len, facts.body).await? else {
-            return self.refuse(400, "body-unreadable", Some(facts)).await;
+        let consumed = match self.read_body(len, facts.body).await? {
+            Ok(consumed) => consumed,
+            Err((status, reason)) => return self.refuse(status, reason, Some(facts)).await,
         };
 
         let answer = {
@@ -208,10 +209,14 @@ impl Connection {
     }
 
     /// Reads the request body after a head of `len` bytes; returns where the next request
-    /// starts, or `None` for a chunked body that is broken (or too large).
-    async fn read_body(&mut self, len: usize, body: RequestBody) -> io::Result<Option<usize>> {
+    /// starts, or the refusal for a chunked body that is broken or too large.
+    async fn read_body(
+        &mut self,
+        len: usize,
+        body: RequestBody,
+    ) -> io::Result<Result<usize, (u16, &'static str)>> {
         match body {
-            RequestBody::None => Ok(Some(len)),
+            RequestBody::None => Ok(Ok(len)),
             RequestBody::Length(n) => {
                 let end = len + n as usize;
                 self.buf.reserve(end.saturating_sub(self.buf.len()));
@@ -220,7 +225,7 @@ impl Connection {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 }
-                Ok(Some(end))
+                Ok(Ok(end))
             }
             RequestBody::Chunked => {
                 let mut decoder = ChunkedDecoder::default();
@@ -234,12 +239,14 @@ impl Connection {
                         &mut |d| body.extend_from_slice(d),
                         &mut findings,
                     );
-                    if decoder.is_done() {
-                        return Ok(Some(at));
+                    if self.body.len() > self.shared.config.max_request_body {
+                        return Ok(Err((413, "body-too-large")));
                     }
-                    if decoder.is_failed() || self.body.len() > self.shared.config.max_request_body
-                    {
-                        return Ok(None);
+                    if decoder.is_done() {
+                        return Ok(Ok(at));
+                    }
+                    if decoder.is_failed() {
+                        return Ok(Err((400, "body-unreadable")));
                     }
                     if !self.read_more().await? {
                         return Err(io::ErrorKind::UnexpectedEof.into());
