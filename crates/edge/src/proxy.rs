@@ -1,6 +1,7 @@
-//! One visitor request, start to end: validate, pick the origin, take or open a connection,
-//! write the request, read the head through the wire reader, then either answer the edge's
-//! error or forward the origin's response, and record the exchange when it was bad.
+//! One visitor request, from either protocol of [`crate::visitor`]: pick the origin, take or
+//! open a connection, write the request, read the head through the wire reader, then either
+//! answer the edge's error or hand the origin's response back for forwarding, and record the
+//! exchange when it was bad.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -31,7 +31,7 @@ use crate::response::{forwarded_fields, visitor_length};
 const READ_SIZE: usize = 16 * 1024;
 /// Output is written out once this much is buffered.
 const WRITE_AT: usize = 64 * 1024;
-/// A read buffer grown beyond this (a large body) is shrunk between requests.
+/// A read or body buffer grown beyond this (a large body) is shrunk between requests.
 const KEEP_BUFFER: usize = 64 * 1024;
 
 /// How the request's body is delimited.
@@ -195,6 +195,9 @@ impl Connection {
             self.buf.shrink_to(READ_SIZE);
         }
         self.body.clear();
+        if self.body.capacity() > KEEP_BUFFER {
+            self.body = Vec::new();
+        }
         self.shared
             .metrics
             .head_latency
