@@ -299,6 +299,82 @@ fn https_origin_passes_in_strict_mode_and_reuses_the_connection() {
     );
 }
 
+/// An IP origin without `sni` or `host_header` goes out under the visitor's host name, as
+/// Cloudflare sends it: strict mode checks the certificate against that name, and a pooled
+/// connection only carries requests for the name it was opened with.
+#[test]
+fn ip_origins_take_the_server_name_from_the_visitor() {
+    let t = tls_lab();
+    let store = t.dir.path().join("incidents.db");
+    let url = t.url(TlsCase::Valid);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let args: Vec<&OsStr> = vec![
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--admin".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--origin".as_ref(),
+        url.as_ref(),
+        "--ssl-mode".as_ref(),
+        "strict".as_ref(),
+        "--ca-file".as_ref(),
+        t.ca.as_os_str(),
+        "--connect-timeout".as_ref(),
+        "2".as_ref(),
+        "--read-timeout".as_ref(),
+        "2".as_ref(),
+    ];
+    let edge = EdgeProc::start(t.dir.path(), &args);
+    let context = || format!("edge stderr:\n{}", edge.stderr_text());
+
+    // The lab leaf names LAB_HOST, localhost and 127.0.0.1, not www.example.test: checked
+    // against the IP, as before, that name would have passed.
+    let ok = edge.get(LAB_HOST, "/", &[]);
+    assert_eq!(
+        (ok.status, ok.body.as_slice()),
+        (200, &b"ok: tls case valid\n"[..]),
+        "{}",
+        context()
+    );
+    let wrong = edge.get("www.example.test", "/", &[]);
+    assert_eq!(wrong.status, 526, "{wrong:?}\n{}", context());
+    wait_for_written(&edge, 1);
+    let id = wrong.header("originlens-incident").unwrap();
+    let rows = export(&store);
+    let message = rows[id]["findings"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("not valid for name \"www.example.test\""),
+        "{message}"
+    );
+
+    // Two names in turn: each opens its own connection and then reuses only that one.
+    let events = |e: &str| {
+        metric(
+            edge.admin,
+            &format!("originlens_edge_upstream_connection_events_total{{event=\"{e}\"}}"),
+        )
+    };
+    let (connects, reuses) = (events("connect"), events("reuse"));
+    for round in 0..3 {
+        for host in ["localhost", LAB_HOST] {
+            let seen = edge.get(host, "/", &[]);
+            assert_eq!(seen.status, 200, "{host}, round {round}: {}", context());
+        }
+    }
+    assert_eq!(
+        (events("connect") - connects, events("reuse") - reuses),
+        (1, 5),
+        "{}",
+        context()
+    );
+    assert_eq!(
+        metric(edge.admin, "originlens_edge_pool_idle_connections"),
+        2
+    );
+}
+
 /// One edge, one origin per TLS case and SSL mode, chosen by `Host`: strict mode gives the
 /// status the lab documents for each case (526 for a certificate, 525 for a handshake), full
 /// mode passes every certificate but not a failed handshake, and each incident names its cause.

@@ -3,7 +3,7 @@
 //! Flags cover the common case of one origin; [`crate::file`] reads a TOML file for several
 //! origins chosen by `Host`. Both end in an [`EdgeConfig`], checked by [`EdgeConfig::validate`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,8 +134,8 @@ pub struct OriginConfig {
     pub url: OriginUrl,
     /// `Host` sent to the origin; `None` keeps the visitor's.
     pub host_header: Option<String>,
-    /// SNI for HTTPS origins; `None` uses the URL's host name, or `host_header` for IP URLs
-    /// (never the visitor's `Host`: one connector serves every visitor name).
+    /// SNI for HTTPS origins; `None` uses the URL's host name, or for an IP URL `host_header`,
+    /// else the visitor's host name (see [`OriginConfig::server_name`]).
     pub sni: Option<String>,
     /// Certificate checking for HTTPS origins.
     pub ssl_mode: SslMode,
@@ -182,21 +182,26 @@ impl OriginConfig {
         self.profile = Arc::new(profile);
     }
 
-    /// The TLS server name sent to an HTTPS origin: `sni`, else the URL's host name, else (for
-    /// an IP URL) `host_header`, else the IP address (no SNI; the certificate must name the IP).
-    pub fn server_name(&self) -> Result<ServerName<'static>, ConfigError> {
-        let name = self
-            .sni
-            .clone()
-            .or_else(|| {
-                (self.url.host.parse::<std::net::IpAddr>().is_err()).then(|| self.url.host.clone())
+    /// The TLS server name the configuration fixes for an HTTPS origin: `sni`, else the URL's
+    /// host name, else (for an IP URL) `host_header`. `None` for an IP URL with neither: each
+    /// request then goes out under the visitor's host name, as Cloudflare sends it, or without
+    /// SNI when the visitor gives no name (the certificate must then name the IP).
+    pub fn server_name(&self) -> Result<Option<ServerName<'static>>, ConfigError> {
+        let url_name = self
+            .url
+            .host
+            .parse::<IpAddr>()
+            .is_err()
+            .then_some(&self.url.host);
+        let Some(name) = self.sni.as_ref().or(url_name).or(self.host_header.as_ref()) else {
+            return Ok(None);
+        };
+        ServerName::try_from(strip_port(name).to_owned())
+            .map(Some)
+            .map_err(|_| ConfigError::Origin {
+                url: self.url.authority(),
+                why: format!("`{name}` is not a valid TLS server name"),
             })
-            .or_else(|| self.host_header.clone())
-            .unwrap_or_else(|| self.url.host.clone());
-        ServerName::try_from(strip_port(&name).to_owned()).map_err(|_| ConfigError::Origin {
-            url: self.url.authority(),
-            why: format!("`{name}` is not a valid TLS server name"),
-        })
     }
 
     /// How long an idle pooled connection is kept (no pooling when the profile has none).
@@ -447,37 +452,27 @@ mod tests {
     }
 
     #[test]
-    fn server_name_falls_back_to_the_host_header_for_ip_urls() {
+    fn server_name_falls_back_to_the_host_header_then_the_visitor_for_ip_urls() {
+        let name = |n: &str| Some(ServerName::try_from(n.to_owned()).unwrap());
         let mut o = OriginConfig::new(
             OriginUrl::parse("https://127.0.0.1:8443").unwrap(),
             "cloudflare",
         )
         .unwrap();
-        assert_eq!(
-            o.server_name().unwrap(),
-            ServerName::try_from("127.0.0.1").unwrap()
-        );
+        assert_eq!(o.server_name().unwrap(), None);
         o.host_header = Some("shop.example:8443".into());
-        assert_eq!(
-            o.server_name().unwrap(),
-            ServerName::try_from("shop.example").unwrap()
-        );
+        assert_eq!(o.server_name().unwrap(), name("shop.example"));
         o.sni = Some("sni.example".into());
-        assert_eq!(
-            o.server_name().unwrap(),
-            ServerName::try_from("sni.example").unwrap()
-        );
+        assert_eq!(o.server_name().unwrap(), name("sni.example"));
         o.sni = Some("not a name".into());
         assert!(o.server_name().is_err());
-        let named = OriginConfig::new(
+        let mut named = OriginConfig::new(
             OriginUrl::parse("https://origin.example").unwrap(),
             "cloudflare",
         )
         .unwrap();
-        assert_eq!(
-            named.server_name().unwrap(),
-            ServerName::try_from("origin.example").unwrap()
-        );
+        named.host_header = Some("shop.example".into());
+        assert_eq!(named.server_name().unwrap(), name("origin.example"));
     }
 
     #[test]

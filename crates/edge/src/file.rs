@@ -17,7 +17,8 @@
 //! read_timeout = 125
 //! idle_timeout = 900
 //! host_header = "shop.internal"   # default: the visitor's Host
-//! sni = "shop.example"            # https origins
+//! sni = "shop.example"            # https origins; default: the URL's host name, for an IP URL
+//!                                 # host_header, else the visitor's host name
 //! ssl_mode = "strict"             # or "full"
 //! ca_file = "origin-ca.pem"       # roots trusted in strict mode besides the Mozilla ones
 //! ```

@@ -1,5 +1,10 @@
 //! Idle upstream connections kept for reuse, per origin, newest first.
 //!
+//! A TLS connection only carries requests for the server name it was opened with (SNI and
+//! certificate are per name), so a request takes the newest connection of its own name; plain
+//! connections all share one key. The idle limit and the eviction of the oldest are per pool,
+//! whatever the names.
+//!
 //! Before a pooled socket is handed out it is tested the way Pingora's `test_reusable_stream`
 //! does: one non-blocking read. Pending means the socket is quiet and usable; EOF, an error or
 //! unexpected bytes mean the origin closed it or is confused, and it is dropped. The check can
@@ -11,6 +16,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::connect::Conn;
@@ -73,14 +79,16 @@ impl Pool {
         }
     }
 
-    /// The newest usable idle connection, and what was discarded on the way.
-    pub fn take(&self, discarded: &mut dyn FnMut(Discard)) -> Option<Pooled> {
+    /// The newest usable idle connection opened with `server_name` (`None`: plain TCP), and
+    /// what was discarded on the way.
+    pub fn take(
+        &self,
+        server_name: Option<&ServerName<'_>>,
+        discarded: &mut dyn FnMut(Discard),
+    ) -> Option<Pooled> {
         let timeout = self.idle_timeout?;
         loop {
-            let mut p = {
-                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-                idle.pop()?
-            };
+            let mut p = self.pop_newest(server_name)?;
             if p.idle_since.elapsed() > timeout {
                 discarded(Discard::Expired);
                 continue;
@@ -93,6 +101,16 @@ impl Pool {
             }
             return Some(p);
         }
+    }
+
+    /// Removes the newest idle connection opened with `server_name` (the last one, unless
+    /// several names share the origin).
+    fn pop_newest(&self, server_name: Option<&ServerName<'_>>) -> Option<Pooled> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let i = idle
+            .iter()
+            .rposition(|p| p.conn.server_name() == server_name)?;
+        Some(idle.remove(i))
     }
 
     /// Puts a connection back after a complete exchange.
@@ -131,6 +149,9 @@ fn test_reusable(conn: &mut Conn) -> Option<Discard> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SslMode;
+    use crate::connect::tests::{lab_origin, open};
+    use crate::connect::Connector;
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
@@ -151,13 +172,39 @@ mod tests {
         }
     }
 
+    /// A TLS connection to the lab opened for a visitor asking for `host` (full mode: any
+    /// name passes), its `uses` set to tell it apart.
+    async fn tls(connector: &Connector, host: &str, uses: u32) -> Pooled {
+        let conn = open(connector, host).await.unwrap();
+        Pooled {
+            uses,
+            ..pooled(conn)
+        }
+    }
+
+    fn name(host: &str) -> ServerName<'_> {
+        ServerName::try_from(host).unwrap()
+    }
+
+    /// `uses` of the connection taken for `host`.
+    fn take_uses(pool: &Pool, host: &str) -> Option<u32> {
+        let mut seen = Vec::new();
+        let p = pool.take(Some(&name(host)), &mut |d| seen.push(d));
+        assert!(seen.is_empty(), "{seen:?}");
+        p.map(|p| p.uses)
+    }
+
+    async fn lab_connector() -> Connector {
+        Connector::new(&lab_origin(SslMode::Full).await).unwrap()
+    }
+
     #[tokio::test]
     async fn quiet_sockets_are_reused_closed_ones_dropped() {
         let pool = Pool::new(Some(Duration::from_secs(60)), 8, true);
         let (quiet, _keep) = pair().await;
         pool.put(pooled(quiet));
         let mut seen = Vec::new();
-        assert!(pool.take(&mut |d| seen.push(d)).is_some());
+        assert!(pool.take(None, &mut |d| seen.push(d)).is_some());
         assert!(seen.is_empty());
 
         let (closed, peer) = pair().await;
@@ -167,7 +214,7 @@ mod tests {
         peer2.write_all(b"x").await.unwrap();
         pool.put(pooled(chatty));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(pool.take(&mut |d| seen.push(d)).is_none());
+        assert!(pool.take(None, &mut |d| seen.push(d)).is_none());
         assert_eq!(seen, [Discard::StrayBytes, Discard::Closed]);
     }
 
@@ -178,16 +225,64 @@ mod tests {
         drop(peer);
         pool.put(pooled(c));
         // Without the check a closed socket is handed out: the race can happen.
-        assert!(pool.take(&mut |_| {}).is_some());
+        assert!(pool.take(None, &mut |_| {}).is_some());
         let (c, _peer) = pair().await;
         pool.put(pooled(c));
         tokio::time::sleep(Duration::from_millis(30)).await;
         let mut seen = Vec::new();
-        assert!(pool.take(&mut |d| seen.push(d)).is_none());
+        assert!(pool.take(None, &mut |d| seen.push(d)).is_none());
         assert_eq!(seen, [Discard::Expired]);
         let none = Pool::new(None, 8, true);
         let (c, _p) = pair().await;
         none.put(pooled(c));
         assert_eq!(none.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn tls_connections_only_serve_their_own_server_name() {
+        let connector = lab_connector().await;
+        let pool = Pool::new(Some(Duration::from_secs(60)), 8, true);
+        pool.put(tls(&connector, "a.example", 1).await);
+        pool.put(tls(&connector, "b.example", 2).await);
+        pool.put(tls(&connector, "a.example", 3).await);
+        // Another name, or plain HTTP, finds nothing and leaves the others idle.
+        assert_eq!(take_uses(&pool, "c.example"), None);
+        assert!(pool.take(None, &mut |_| {}).is_none());
+        assert_eq!(pool.idle_count(), 3);
+        // Each name gets its own, newest first, whatever the case of the name.
+        assert_eq!(take_uses(&pool, "B.Example"), Some(2));
+        assert_eq!(take_uses(&pool, "b.example"), None);
+        assert_eq!(take_uses(&pool, "a.example"), Some(3));
+        assert_eq!(take_uses(&pool, "a.example"), Some(1));
+        assert_eq!(pool.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_goes_first_whatever_its_name() {
+        let connector = lab_connector().await;
+        let pool = Pool::new(Some(Duration::from_secs(60)), 2, true);
+        pool.put(tls(&connector, "a.example", 1).await);
+        pool.put(tls(&connector, "b.example", 2).await);
+        pool.put(tls(&connector, "b.example", 3).await);
+        assert_eq!(pool.idle_count(), 2);
+        assert_eq!(take_uses(&pool, "a.example"), None);
+        assert_eq!(take_uses(&pool, "b.example"), Some(3));
+        assert_eq!(take_uses(&pool, "b.example"), Some(2));
+    }
+
+    #[tokio::test]
+    async fn an_expired_connection_is_not_replaced_by_another_name() {
+        let connector = lab_connector().await;
+        let pool = Pool::new(Some(Duration::from_millis(100)), 8, true);
+        let b = tls(&connector, "b.example", 2).await;
+        pool.put(tls(&connector, "a.example", 1).await);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        pool.put(b);
+        let mut seen = Vec::new();
+        assert!(pool
+            .take(Some(&name("a.example")), &mut |d| seen.push(d))
+            .is_none());
+        assert_eq!(seen, [Discard::Expired]);
+        assert_eq!(take_uses(&pool, "b.example"), Some(2));
     }
 }

@@ -474,8 +474,10 @@ async fn exchange(
     let profile = &origin.cfg.profile;
     let metrics = &shared.metrics;
     let mut retried = false;
+    // Connections are opened, pooled and taken per TLS server name.
+    let server_name = origin.connector.server_name(draft.host());
     let (mut ex, facts) = loop {
-        let pooled = origin.pool(worker).take(&mut |d| {
+        let pooled = origin.pool(worker).take(server_name.as_ref(), &mut |d| {
             metrics.upstream_event(match d {
                 crate::pool::Discard::Expired => "discard-expired",
                 crate::pool::Discard::Closed => "discard-closed",
@@ -497,7 +499,7 @@ async fn exchange(
             None => {
                 let t = Instant::now();
                 metrics.upstream_event("connect");
-                match origin.connector.connect().await {
+                match origin.connector.connect(server_name.as_ref()).await {
                     Ok(c) => (
                         c,
                         None,

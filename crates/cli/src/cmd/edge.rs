@@ -56,7 +56,8 @@ pub struct Args {
     /// Host header sent to the origin (default: the visitor's).
     #[arg(long, value_name = "HOST")]
     host_header: Option<String>,
-    /// TLS server name for https origins (default: the origin's host name).
+    /// TLS server name for https origins (default: the origin's host name; for an IP origin,
+    /// --host-header, else the visitor's host name).
     #[arg(long, value_name = "NAME")]
     sni: Option<String>,
     /// Certificate checking for https origins: strict (526 on a bad certificate) or full.
