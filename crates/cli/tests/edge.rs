@@ -1,140 +1,37 @@
 //! `originlens edge` run as the real binary in front of the lab, with curl as the visitor.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use originlens_lab::{routes, LabHandle, Route};
 use originlens_wire::chunked::ChunkedDecoder;
 use originlens_wire::{read_all, End, Framing, GeneratedBy, ReaderOptions, RequestInfo};
 
+mod common;
+use common::curl::{Curl, Seen};
+use common::edge::{export, originlens, EdgeProc};
+
 /// Read timeout given to the edge: the lab's stalling routes need a short one.
 const READ_TIMEOUT: &str = "2";
-/// curl gives up after this long.
-const CURL_MAX_TIME: &str = "15";
+/// curl gives up after 15 s.
+const CURL: Curl = Curl { max_time: "15" };
 
-fn originlens() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-}
-
-/// A running edge; killed (SIGKILL) on drop.
-struct EdgeProc {
-    child: Child,
-    addr: SocketAddr,
-    admin: SocketAddr,
-    store: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for EdgeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// An edge in front of `origin` with a store of its own.
 fn start_edge(origin: SocketAddr, extra: &[&str]) -> EdgeProc {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("incidents.db");
-    let mut child = originlens()
-        .args(["edge", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+    EdgeProc::builder()
+        .loopback()
         .args(["--origin", &format!("http://{origin}")])
-        .arg("--store")
-        .arg(&store)
+        .temp_store()
         .args(["--read-timeout", READ_TIMEOUT])
         .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut addr, mut admin) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("originlens edge: listening on http://") {
-            addr = rest.trim_end_matches('/').parse().ok();
-        } else if let Some(rest) = line.strip_prefix("admin: http://") {
-            admin = rest.trim_end_matches("/metrics").parse().ok();
-        } else if line.starts_with("store:") {
-            break;
-        }
-    }
-    EdgeProc {
-        child,
-        addr: addr.expect("edge printed its address"),
-        admin: admin.expect("edge printed its admin address"),
-        store,
-        _dir: dir,
-    }
+        .start()
 }
 
-/// What curl saw.
-#[derive(Debug)]
-struct Seen {
-    status: u16,
-    /// Statuses of the interim (1xx) heads before the final one.
-    interim: Vec<u16>,
-    headers: HashMap<String, Vec<String>>,
-    body: Vec<u8>,
-    curl_exit: i32,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
-    }
-}
-
+/// curl as the visitor; `HEAD` is curl -I.
 fn curl(url: &str, method: &str, extra: &[&str]) -> Seen {
-    let dir = tempfile::tempdir().unwrap();
-    let (head_file, body_file) = (dir.path().join("h"), dir.path().join("b"));
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", CURL_MAX_TIME, "-o"])
-        .arg(&body_file)
-        .arg("-D")
-        .arg(&head_file);
-    if method == "HEAD" {
-        cmd.arg("-I");
-    }
-    let out = cmd.args(extra).arg(url).output().unwrap();
-    let head = std::fs::read(&head_file).unwrap_or_default();
-    let body = std::fs::read(&body_file).unwrap_or_default();
-    let text = String::from_utf8_lossy(&head);
-    let status_of = |block: &str| -> u16 {
-        block
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0)
-    };
-    // curl writes every head it got: the interim ones first, the final one last.
-    let mut blocks: Vec<&str> = text.split("\r\n\r\n").filter(|b| !b.is_empty()).collect();
-    let last = blocks.pop().unwrap_or("");
-    let interim = blocks.iter().map(|b| status_of(b)).collect();
-    let mut lines = last.split("\r\n");
-    let status = lines.next().map_or(0, status_of);
-    let mut headers: HashMap<String, Vec<String>> = HashMap::new();
-    for l in lines {
-        if let Some((n, v)) = l.split_once(':') {
-            headers
-                .entry(n.trim().to_ascii_lowercase())
-                .or_default()
-                .push(v.trim().to_owned());
-        }
-    }
-    Seen {
-        status,
-        interim,
-        headers,
-        body,
-        curl_exit: out.status.code().unwrap_or(-1),
-    }
+    let head: &[&str] = if method == "HEAD" { &["-I"] } else { &[] };
+    CURL.fetch(url, &[head, extra].concat())
 }
 
 /// The body data the origin sends for a route, framed as the wire reader frames it.
@@ -165,46 +62,6 @@ fn expected_body(route: &Route) -> Vec<u8> {
         }
         _ => Vec::new(),
     }
-}
-
-/// Scrapes one counter from the admin listener.
-fn metric(admin: SocketAddr, name: &str) -> u64 {
-    let seen = curl(&format!("http://{admin}/metrics"), "GET", &[]);
-    let text = String::from_utf8_lossy(&seen.body);
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn wait_for_written(edge: &EdgeProc, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(edge.admin, "originlens_edge_incidents_written_total") < n {
-        assert!(Instant::now() < deadline, "{n} incidents never written");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn export(store: &Path) -> HashMap<String, serde_json::Value> {
-    let out = originlens()
-        .args(["incidents", "--store"])
-        .arg(store)
-        .arg("export")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_owned(), v)
-        })
-        .collect()
 }
 
 #[test]
@@ -298,8 +155,8 @@ fn every_lab_route_through_the_edge() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
-    wait_for_written(&edge, expected_incidents.len() as u64);
-    let rows = export(&edge.store);
+    CURL.wait_for_written(&edge, expected_incidents.len() as u64);
+    let rows = export(edge.store());
     assert_eq!(
         rows.len(),
         expected_incidents.len(),
@@ -366,15 +223,15 @@ fn error_pages_follow_accept() {
     assert!(String::from_utf8_lossy(&html.body).contains("<title>"));
 
     // `incidents show --raw` marks the defect in the escaped bytes.
-    wait_for_written(&edge, 3);
+    CURL.wait_for_written(&edge, 3);
     let id = curl(&format!("http://{}/missing-colon", edge.addr), "GET", &[])
         .header("originlens-incident")
         .unwrap()
         .to_owned();
-    wait_for_written(&edge, 4);
+    CURL.wait_for_written(&edge, 4);
     let out = originlens()
         .args(["incidents", "--store"])
-        .arg(&edge.store)
+        .arg(edge.store())
         .args(["show", &id[..8], "--raw"])
         .output()
         .unwrap();
@@ -425,7 +282,7 @@ fn smuggling_vectors_are_refused() {
     assert_eq!(raw_status(edge.addr, ok), 200);
     // Every case is counted as a refusal (the space before the colon as an invalid head).
     assert_eq!(
-        metric(edge.admin, "originlens_edge_refused_requests_total"),
+        CURL.metric(edge.admin, "originlens_edge_refused_requests_total"),
         cases.len() as u64
     );
 }
@@ -451,8 +308,8 @@ fn keepalive_race_is_reproduced_without_check_and_retry() {
     assert_eq!(first.status, 200);
     assert_eq!(second.status, 520);
     let id = second.header("originlens-incident").unwrap().to_owned();
-    wait_for_written(&edge, 1);
-    let rows = export(&edge.store);
+    CURL.wait_for_written(&edge, 1);
+    let rows = export(edge.store());
     let row = &rows[&id];
     assert_eq!(row["cause"], "keepalive.race");
     assert_eq!(row["finding"], "response.empty");
@@ -468,7 +325,7 @@ fn keepalive_race_is_hidden_by_retry_and_by_the_reuse_check() {
     let (first, second) = race(&retry_only);
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(
-        metric(
+        CURL.metric(
             retry_only.admin,
             "originlens_edge_upstream_connection_events_total{event=\"retry\"}"
         ),
@@ -478,14 +335,14 @@ fn keepalive_race_is_hidden_by_retry_and_by_the_reuse_check() {
     let (first, second) = race(&checked);
     assert_eq!((first.status, second.status), (200, 200));
     assert_eq!(
-        metric(
+        CURL.metric(
             checked.admin,
             "originlens_edge_upstream_connection_events_total{event=\"discard-closed\"}"
         ),
         1
     );
     assert_eq!(
-        metric(
+        CURL.metric(
             checked.admin,
             "originlens_edge_upstream_connection_events_total{event=\"retry\"}"
         ),
@@ -500,14 +357,14 @@ fn acknowledged_incidents_survive_kill_9() {
     for p in ["/empty", "/reset", "/head-truncated", "/cl-conflict"] {
         curl(&format!("http://{}{p}", edge.addr), "GET", &[]);
     }
-    wait_for_written(&edge, 4);
+    CURL.wait_for_written(&edge, 4);
     edge.child.kill().unwrap(); // SIGKILL
     edge.child.wait().unwrap();
-    let rows = export(&edge.store);
+    let rows = export(edge.store());
     assert_eq!(rows.len(), 4);
     let list = originlens()
         .args(["incidents", "--store"])
-        .arg(&edge.store)
+        .arg(edge.store())
         .args(["list", "--since", "1h"])
         .output()
         .unwrap();
@@ -530,12 +387,12 @@ fn admin_serves_health_and_metrics() {
         .unwrap()
         .starts_with("application/openmetrics-text"));
     assert_eq!(
-        metric(edge.admin, "originlens_edge_responses_total{status=\"200\",cause=\"none\",generated_by=\"origin\"}"),
+        CURL.metric(edge.admin, "originlens_edge_responses_total{status=\"200\",cause=\"none\",generated_by=\"origin\"}"),
         2
     );
     // The second request reused the first one's connection.
     assert_eq!(
-        metric(
+        CURL.metric(
             edge.admin,
             "originlens_edge_upstream_connection_events_total{event=\"reuse\"}"
         ),

@@ -1,211 +1,42 @@
 //! `originlens edge` run as the real binary with curl as the visitor: HTTPS origins (the lab's TLS
 //! listeners, strict and full SSL modes) and several origins chosen by `Host` from a TOML file.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use originlens_lab::{LabHandle, TlsCase, LAB_HOST};
 
-/// curl gives up after this long.
-const CURL_MAX_TIME: &str = "10";
+mod common;
+use common::curl::{Curl, Seen};
+use common::edge::{export, originlens, EdgeProc};
 
-fn originlens() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-}
+/// curl gives up after 10 s.
+const CURL: Curl = Curl { max_time: "10" };
 
-/// A running edge; killed (SIGKILL) on drop.
-struct EdgeProc {
-    child: Child,
-    addr: SocketAddr,
-    admin: SocketAddr,
-    stderr: PathBuf,
-}
-
-impl Drop for EdgeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `originlens edge ARGS` (which must bind port 0 and an admin listener), its stderr kept
+/// for the failure messages.
+fn start_edge<S: AsRef<OsStr>>(args: &[S]) -> EdgeProc {
+    // One worker thread: the tests count the connections of one upstream pool.
+    EdgeProc::builder()
+        .args(["--workers", "1"])
+        .args(args)
+        .capture_stderr()
+        .start()
 }
 
 impl EdgeProc {
-    /// Starts `originlens edge ARGS` (which must bind port 0 and an admin listener) and reads the
-    /// bound addresses from its first lines, giving up after 10 s.
-    fn start<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> EdgeProc {
-        let stderr = dir.join(format!(
-            "edge-{}.err",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        // One worker thread: the tests count the connections of one upstream pool.
-        let mut child = originlens()
-            .args(["edge", "--workers", "1"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (mut addr, mut admin) = (None, None);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            if let Some(rest) = line.strip_prefix("originlens edge: listening on http://") {
-                addr = rest.trim_end_matches('/').parse().ok();
-            } else if let Some(rest) = line.strip_prefix("admin: http://") {
-                admin = rest.trim_end_matches("/metrics").parse().ok();
-            } else if line.starts_with("store:") {
-                break;
-            }
-        }
-        let mut edge = EdgeProc {
-            child,
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            admin: SocketAddr::from(([0, 0, 0, 0], 0)),
-            stderr,
-        };
-        match (addr, admin) {
-            (Some(a), Some(m)) => (edge.addr, edge.admin) = (a, m),
-            _ => panic!(
-                "the edge did not print its addresses; stderr:\n{}",
-                edge.stderr_text()
-            ),
-        }
-        edge
-    }
-
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
     /// GET `path` with `Host: host`.
     fn get(&self, host: &str, path: &str, extra: &[&str]) -> Seen {
         let host_header = format!("Host: {host}");
         let mut args = vec!["-H", host_header.as_str()];
         args.extend_from_slice(extra);
-        curl(&format!("http://{}{path}", self.addr), &args)
+        CURL.fetch(&format!("http://{}{path}", self.addr), &args)
     }
-}
-
-/// What curl saw.
-#[derive(Debug)]
-struct Seen {
-    status: u16,
-    headers: HashMap<String, Vec<String>>,
-    body: Vec<u8>,
-    curl_exit: i32,
-    took: Duration,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn curl(url: &str, extra: &[&str]) -> Seen {
-    let dir = tempfile::tempdir().unwrap();
-    let (head_file, body_file) = (dir.path().join("h"), dir.path().join("b"));
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["-s", "--max-time", CURL_MAX_TIME, "-o"])
-        .arg(&body_file)
-        .arg("-D")
-        .arg(&head_file)
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    let head = std::fs::read(&head_file).unwrap_or_default();
-    let body = std::fs::read(&body_file).unwrap_or_default();
-    let text = String::from_utf8_lossy(&head);
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut headers: HashMap<String, Vec<String>> = HashMap::new();
-    for l in lines {
-        if let Some((n, v)) = l.split_once(':') {
-            headers
-                .entry(n.trim().to_ascii_lowercase())
-                .or_default()
-                .push(v.trim().to_owned());
-        }
-    }
-    Seen {
-        status,
-        headers,
-        body,
-        curl_exit: out.status.code().unwrap_or(-1),
-        took,
-    }
-}
-
-/// Sums the samples of every metric line starting with `name` on the admin listener.
-fn metric(admin: SocketAddr, name: &str) -> u64 {
-    let seen = curl(&format!("http://{admin}/metrics"), &[]);
-    seen.text()
-        .lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn wait_for_written(edge: &EdgeProc, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(edge.admin, "originlens_edge_incidents_written_total") < n {
-        assert!(Instant::now() < deadline, "{n} incidents never written");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Every stored incident by id (`originlens incidents export`).
-fn export(store: &Path) -> HashMap<String, serde_json::Value> {
-    let out = originlens()
-        .args(["incidents", "--store"])
-        .arg(store)
-        .arg("export")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_owned(), v)
-        })
-        .collect()
 }
 
 /// `path` as a TOML basic string.
@@ -266,7 +97,7 @@ fn https_origin_passes_in_strict_mode_and_reuses_the_connection() {
         "--read-timeout".as_ref(),
         "2".as_ref(),
     ];
-    let edge = EdgeProc::start(t.dir.path(), &args);
+    let edge = start_edge(&args);
     for i in 0..3 {
         let seen = edge.get("www.example.test", "/checkout?x=1", &[]);
         assert_eq!(
@@ -280,21 +111,21 @@ fn https_origin_passes_in_strict_mode_and_reuses_the_connection() {
         assert_eq!(seen.header("originlens-incident"), None);
     }
     let events = |e: &str| {
-        metric(
+        CURL.metric(
             edge.admin,
             &format!("originlens_edge_upstream_connection_events_total{{event=\"{e}\"}}"),
         )
     };
     assert_eq!((events("connect"), events("reuse")), (1, 2));
     assert_eq!(
-        metric(
+        CURL.metric(
             edge.admin,
             "originlens_edge_responses_total{status=\"200\",cause=\"none\",generated_by=\"origin\"}"
         ),
         3
     );
     assert_eq!(
-        metric(edge.admin, "originlens_edge_pool_idle_connections"),
+        CURL.metric(edge.admin, "originlens_edge_pool_idle_connections"),
         1
     );
 }
@@ -326,7 +157,7 @@ fn ip_origins_take_the_server_name_from_the_visitor() {
         "--read-timeout".as_ref(),
         "2".as_ref(),
     ];
-    let edge = EdgeProc::start(t.dir.path(), &args);
+    let edge = start_edge(&args);
     let context = || format!("edge stderr:\n{}", edge.stderr_text());
 
     // The lab leaf names LAB_HOST, localhost and 127.0.0.1, not www.example.test: checked
@@ -340,7 +171,7 @@ fn ip_origins_take_the_server_name_from_the_visitor() {
     );
     let wrong = edge.get("www.example.test", "/", &[]);
     assert_eq!(wrong.status, 526, "{wrong:?}\n{}", context());
-    wait_for_written(&edge, 1);
+    CURL.wait_for_written(&edge, 1);
     let id = wrong.header("originlens-incident").unwrap();
     let rows = export(&store);
     let message = rows[id]["findings"][0]["message"].as_str().unwrap_or("");
@@ -351,7 +182,7 @@ fn ip_origins_take_the_server_name_from_the_visitor() {
 
     // Two names in turn: each opens its own connection and then reuses only that one.
     let events = |e: &str| {
-        metric(
+        CURL.metric(
             edge.admin,
             &format!("originlens_edge_upstream_connection_events_total{{event=\"{e}\"}}"),
         )
@@ -370,7 +201,7 @@ fn ip_origins_take_the_server_name_from_the_visitor() {
         context()
     );
     assert_eq!(
-        metric(edge.admin, "originlens_edge_pool_idle_connections"),
+        CURL.metric(edge.admin, "originlens_edge_pool_idle_connections"),
         2
     );
 }
@@ -458,7 +289,7 @@ fn tls_cases_give_525_and_526_by_ssl_mode() {
     ));
     let path = t.dir.path().join("edge.toml");
     std::fs::write(&path, &config).unwrap();
-    let edge = EdgeProc::start(t.dir.path(), &[OsStr::new("--config"), path.as_os_str()]);
+    let edge = start_edge(&[OsStr::new("--config"), path.as_os_str()]);
 
     let mut failures = Vec::new();
     let mut incidents = Vec::new();
@@ -501,7 +332,7 @@ fn tls_cases_give_525_and_526_by_ssl_mode() {
         edge.stderr_text()
     );
 
-    wait_for_written(&edge, incidents.len() as u64);
+    CURL.wait_for_written(&edge, incidents.len() as u64);
     let rows = export(&store);
     assert_eq!(rows.len(), incidents.len());
     for (host, origin, status, cause, id) in &incidents {
@@ -706,7 +537,7 @@ fn origins_are_chosen_by_host_with_their_own_settings() {
     let store = dir.path().join("incidents.db");
     let path = dir.path().join("edge.toml");
     std::fs::write(&path, routed_config(lab.addr(), echo.addr, down, &store)).unwrap();
-    let edge = EdgeProc::start(dir.path(), &[OsStr::new("--config"), path.as_os_str()]);
+    let edge = start_edge(&[OsStr::new("--config"), path.as_os_str()]);
     let context = || format!("edge stderr:\n{}", edge.stderr_text());
 
     // The lab's clean route, byte for byte.
@@ -756,14 +587,14 @@ fn origins_are_chosen_by_host_with_their_own_settings() {
     assert_eq!(down_seen.status, 521);
 
     // No origin claims this name and there is no default: refused, no incident.
-    let refused_before = metric(edge.admin, "originlens_edge_refused_requests_total");
+    let refused_before = CURL.metric(edge.admin, "originlens_edge_refused_requests_total");
     let unknown = edge.get("elsewhere.test", "/ok", &["-H", "Accept: application/json"]);
     assert_eq!(unknown.status, 421, "{unknown:?}");
     assert_eq!(unknown.header("originlens-incident"), None);
     let v: serde_json::Value = serde_json::from_slice(&unknown.body).unwrap();
     assert_eq!(v["cause"], "no-origin", "{v}");
     assert_eq!(
-        metric(
+        CURL.metric(
             edge.admin,
             "originlens_edge_refused_requests_total{event=\"no-origin\"}"
         ),
@@ -772,7 +603,7 @@ fn origins_are_chosen_by_host_with_their_own_settings() {
     assert_eq!(echo.requests(), 4, "the echo origin saw /hang only");
 
     // Each incident names the origin that was asked and the visitor's Host.
-    wait_for_written(&edge, 4);
+    CURL.wait_for_written(&edge, 4);
     let rows = export(&store);
     let row = |seen: &Seen| rows[seen.header("originlens-incident").unwrap()].clone();
     for (seen, host, origin, cause, profile) in [
@@ -832,7 +663,7 @@ fn unknown_hosts_go_to_the_default_origin() {
         ),
     )
     .unwrap();
-    let edge = EdgeProc::start(dir.path(), &[OsStr::new("--config"), path.as_os_str()]);
+    let edge = start_edge(&[OsStr::new("--config"), path.as_os_str()]);
     for host in ["anything.test", "lab.test.example"] {
         let seen = edge.get(host, "/x", &[]);
         assert_eq!(seen.status, 200, "{}", edge.stderr_text());

@@ -4,64 +4,29 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+mod common;
+use common::edge::EdgeProc;
+
 /// Every socket wait in these tests gives up after this long.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A running edge without a store; killed on drop.
-struct EdgeProc {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for EdgeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start_edge(origin: SocketAddr) -> EdgeProc {
     start_edge_with(origin, &[])
 }
 
+/// An edge in front of `origin`, without a store.
 fn start_edge_with(origin: SocketAddr, extra: &[&str]) -> EdgeProc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_originlens"))
-        .args([
-            "edge",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--no-store",
-        ])
-        .args([
-            "--origin",
-            &format!("http://{origin}"),
-            "--read-timeout",
-            "5",
-        ])
+    EdgeProc::builder()
+        .loopback()
+        .args(["--no-store", "--origin", &format!("http://{origin}")])
+        .args(["--read-timeout", "5"])
         .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("originlens edge: listening on http://")
-                .and_then(|a| a.trim_end_matches('/').parse().ok())
-        })
-        .expect("edge printed its address");
-    // Keep reading: the edge must not meet a closed stdout when it prints more.
-    thread::spawn(move || lines.for_each(drop));
-    EdgeProc { child, addr }
+        .start()
 }
 
 /// One request as the origin received it.
