@@ -59,7 +59,7 @@ impl EdgeBody {
     }
 
     /// Streams the rest of `ex`; `after` runs once it ends or the visitor goes away.
-    pub(crate) fn stream(ex: Exchange, after: Afterwards) -> EdgeBody {
+    pub(crate) fn stream(ex: Box<Exchange>, after: Afterwards) -> EdgeBody {
         EdgeBody {
             kind: Kind::Stream(Box::new(Streaming {
                 ex: Some(ex),
@@ -73,7 +73,7 @@ impl EdgeBody {
 /// A body being streamed from the origin.
 #[derive(Debug)]
 pub(crate) struct Streaming {
-    ex: Option<Exchange>,
+    ex: Option<Box<Exchange>>,
     after: Option<Afterwards>,
     /// Pending was answered since the last data frame (hyper has flushed).
     flushed: bool,

@@ -60,7 +60,11 @@ pub struct Exchange {
     pub reader: Reader,
     sent: Instant,
     read_timeout: Duration,
+    /// Fires no later than `last_progress + read_timeout`, maybe earlier: it is only moved when
+    /// it fires, so that a read costs no timer update.
     sleep: Pin<Box<Sleep>>,
+    /// When the request was written or the origin last sent bytes.
+    last_progress: tokio::time::Instant,
     buf: Box<[u8]>,
     fed: u64,
     capture: Vec<u8>,
@@ -97,8 +101,11 @@ impl Exchange {
             pending,
         } = match scratch {
             Some(mut s) => {
+                // Only a timer that would fire too late needs moving now.
                 let deadline = tokio::time::Instant::now() + read_timeout;
-                s.sleep.as_mut().reset(deadline);
+                if s.sleep.deadline() > deadline {
+                    s.sleep.as_mut().reset(deadline);
+                }
                 s
             }
             None => Scratch::new(read_timeout),
@@ -109,6 +116,7 @@ impl Exchange {
             sent,
             read_timeout,
             sleep,
+            last_progress: tokio::time::Instant::now(),
             buf,
             fed: 0,
             capture,
@@ -179,8 +187,7 @@ impl Exchange {
                     self.end(End::Eof);
                 } else {
                     self.feed(n);
-                    let deadline = tokio::time::Instant::now() + self.read_timeout;
-                    self.sleep.as_mut().reset(deadline);
+                    self.last_progress = tokio::time::Instant::now();
                 }
                 Poll::Ready(())
             }
@@ -188,14 +195,22 @@ impl Exchange {
                 self.end(end_of_error(&e));
                 Poll::Ready(())
             }
-            Poll::Pending => match self.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    self.end(End::Timeout);
-                    Poll::Ready(())
-                }
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => self.poll_timeout(cx),
         }
+    }
+
+    /// Ready once the origin has been silent for the read timeout.
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let due = self.last_progress + self.read_timeout;
+            if due <= tokio::time::Instant::now() {
+                self.end(End::Timeout);
+                return Poll::Ready(());
+            }
+            // Bytes came since the timer was set: wait for the rest of the silence.
+            self.sleep.as_mut().reset(due);
+        }
+        Poll::Pending
     }
 
     /// Reads once, asynchronously.
@@ -205,8 +220,7 @@ impl Exchange {
 
     /// Restarts the read timeout (after the request was written).
     pub fn restart_timer(&mut self) {
-        let deadline = tokio::time::Instant::now() + self.read_timeout;
-        self.sleep.as_mut().reset(deadline);
+        self.last_progress = tokio::time::Instant::now();
     }
 
     /// Ends the exchange with a connection event (a failed write counts as a reset).

@@ -176,7 +176,7 @@ pub struct Afterwards {
 
 impl Afterwards {
     /// The exchange ended; `visitor_got_all` is false when the visitor's response was cut.
-    pub(crate) fn done(self, ex: Exchange, visitor_got_all: bool) {
+    pub(crate) fn done(self, ex: Box<Exchange>, visitor_got_all: bool) {
         let origin = &self.shared.origins[self.origin];
         let report = ex.reader.report();
         let verdict = judge(report, &origin.cfg.profile, JudgeContext::default());
@@ -227,8 +227,8 @@ fn reusable(report: &Report) -> bool {
     ) {
         return false;
     }
-    let tokens = request::connection_listed(head.fields_named("connection").map(|f| head.value(f)));
-    let has = |t: &[u8]| tokens.iter().any(|x| x.eq_ignore_ascii_case(t));
+    let tokens = request::Listed::of(head.fields_named("connection").map(|f| head.value(f)));
+    let has = |t: &[u8]| tokens.contains(t);
     match head.version {
         Some(v) if v.major == 1 && v.minor == 0 => has(b"keep-alive") && !has(b"close"),
         Some(_) => !has(b"close"),
@@ -380,7 +380,7 @@ pub enum Answer {
 #[derive(Debug)]
 pub struct Forward {
     /// The exchange, head complete; body data waits in it or is still to be read.
-    pub ex: Exchange,
+    pub ex: Box<Exchange>,
     /// What to do once the body has been forwarded.
     pub after: Afterwards,
     /// The framing of the origin's body.
@@ -517,7 +517,8 @@ async fn exchange(
                 }
             }
         };
-        let mut ex = Exchange::new(
+        // Boxed: it is handed on several times and is large (the reader and its report).
+        let mut ex = Box::new(Exchange::new(
             conn,
             scratch,
             ReaderOptions {
@@ -527,7 +528,7 @@ async fn exchange(
             Instant::now(),
             profile.limits.read_timeout,
             CAPTURE_LIMIT,
-        );
+        ));
         let write = async {
             ex.conn.write_all(head).await?;
             if !body.is_empty() {

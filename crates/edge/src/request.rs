@@ -133,27 +133,58 @@ pub const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Is `name` hop-by-hop, either always or because `Connection` lists it?
-pub fn is_hop_by_hop(name: &[u8], connection_listed: &[&[u8]]) -> bool {
+pub fn is_hop_by_hop(name: &[u8], listed: &Listed<'_>) -> bool {
     HOP_BY_HOP
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
-        || connection_listed
-            .iter()
-            .any(|c| name.eq_ignore_ascii_case(c))
+        || listed.contains(name)
 }
 
-/// The field names listed in `Connection` values, as sent (compare them ignoring ASCII case).
-pub fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    for v in values {
-        for token in v.split(|&b| b == b',') {
+/// Tokens kept without allocating; a head rarely lists more in `Connection`.
+const LISTED_INLINE: usize = 4;
+
+/// The tokens of `Connection` values (`close`, `keep-alive`, `upgrade`, or names of more
+/// hop-by-hop fields), as sent; compared ignoring ASCII case.
+#[derive(Debug, Default)]
+pub struct Listed<'a> {
+    inline: [&'a [u8]; LISTED_INLINE],
+    len: usize,
+    more: Vec<&'a [u8]>,
+}
+
+impl<'a> Listed<'a> {
+    /// The tokens of every value in `values`.
+    pub fn of(values: impl Iterator<Item = &'a [u8]>) -> Listed<'a> {
+        let mut listed = Listed::default();
+        for v in values {
+            listed.add(v);
+        }
+        listed
+    }
+
+    /// Adds the tokens of one more `Connection` value.
+    pub fn add(&mut self, value: &'a [u8]) {
+        for token in value.split(|&b| b == b',') {
             let t = originlens_wire::bytes::trim_ows(token);
-            if !t.is_empty() {
-                out.push(t);
+            if t.is_empty() {
+                continue;
             }
+            match self.inline.get_mut(self.len) {
+                Some(slot) => *slot = t,
+                None => self.more.push(t),
+            }
+            self.len += 1;
         }
     }
-    out
+
+    /// Is `token` listed?
+    pub fn contains(&self, token: &[u8]) -> bool {
+        let inline = &self.inline[..self.len.min(LISTED_INLINE)];
+        inline
+            .iter()
+            .chain(&self.more)
+            .any(|t| t.eq_ignore_ascii_case(token))
+    }
 }
 
 /// What the upstream request needs besides the visitor's head.
@@ -194,7 +225,7 @@ pub fn upstream_head(
             connection.push(value);
         }
     });
-    let listed = connection_listed(connection.into_iter());
+    let listed = Listed::of(connection.into_iter());
     let mut xff: Option<Vec<u8>> = None;
     let mut upgrade: Vec<&[u8]> = Vec::new();
     fields.each(&mut |name, value| {
@@ -287,6 +318,18 @@ mod tests {
 
     fn check(pairs: &[(&str, &str)]) -> Result<(), Refusal> {
         validate(b"POST", false, &headers(pairs))
+    }
+
+    #[test]
+    fn listed_tokens_beyond_the_inline_ones_are_kept() {
+        let values: [&[u8]; 2] = [b"close, X-A ,x-b", b", X-C,X-D, upgrade"];
+        let listed = Listed::of(values.into_iter());
+        for t in ["close", "x-a", "X-B", "x-c", "x-d", "UPGRADE"] {
+            assert!(listed.contains(t.as_bytes()), "{t}");
+        }
+        assert!(!listed.contains(b"keep-alive"));
+        assert!(!listed.contains(b""));
+        assert!(!Listed::default().contains(b"close"));
     }
 
     #[test]

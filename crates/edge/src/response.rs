@@ -10,12 +10,12 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::{Response, StatusCode};
 use originlens_wire::{Framing, Head};
 
-use crate::request::{connection_listed, is_hop_by_hop, itoa_u64};
+use crate::request::{is_hop_by_hop, itoa_u64, Listed};
 
 /// The origin's fields the visitor gets, in order: hop-by-hop fields and `Content-Length` left
 /// out (the edge frames the body itself), names without trailing whitespace, values unfolded.
 pub fn forwarded_fields(head: &Head) -> impl Iterator<Item = (&[u8], Cow<'_, [u8]>)> {
-    let listed = connection_listed(head.fields_named("connection").map(|f| head.value(f)));
+    let listed = Listed::of(head.fields_named("connection").map(|f| head.value(f)));
     head.fields.iter().filter_map(move |f| {
         let name = trim_end_ws(head.name(f));
         if name.eq_ignore_ascii_case(b"content-length") || is_hop_by_hop(name, &listed) {

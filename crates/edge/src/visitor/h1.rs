@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ use originlens_wire::chunked::ChunkedDecoder;
 use originlens_wire::{End, Framing, Head};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::head::{HeadView, Parse, RequestHead};
 use super::HEADER_READ_TIMEOUT;
@@ -84,6 +86,9 @@ pub(crate) struct Connection {
     body: Vec<u8>,
     /// The upstream request head.
     upstream: Vec<u8>,
+    /// Fires no later than `last_read + HEADER_READ_TIMEOUT`.
+    idle: Pin<Box<Sleep>>,
+    last_read: tokio::time::Instant,
 }
 
 impl Connection {
@@ -105,6 +110,8 @@ impl Connection {
             head: RequestHead::default(),
             body: Vec::new(),
             upstream: Vec::with_capacity(1024),
+            idle: Box::pin(tokio::time::sleep(HEADER_READ_TIMEOUT)),
+            last_read: tokio::time::Instant::now(),
         }
     }
 
@@ -114,16 +121,28 @@ impl Connection {
         while let Ok(true) = self.one().await {}
     }
 
-    /// Reads more of the visitor's bytes; false on EOF or when the visitor stays silent.
+    /// Reads more of the visitor's bytes; false on EOF or when the visitor stays silent for
+    /// [`HEADER_READ_TIMEOUT`].
     async fn read_more(&mut self) -> io::Result<bool> {
         if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
             self.buf.reserve(READ_SIZE);
         }
-        let deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
-        match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
-            Ok(Ok(n)) => Ok(n > 0),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(false),
+        loop {
+            tokio::select! {
+                biased;
+                read = self.stream.read_buf(&mut self.buf) => {
+                    self.last_read = tokio::time::Instant::now();
+                    return read.map(|n| n > 0);
+                }
+                () = &mut self.idle => {
+                    let due = self.last_read + HEADER_READ_TIMEOUT;
+                    if due <= tokio::time::Instant::now() {
+                        return Ok(false);
+                    }
+                    // The timer is only moved when it fires, so a read costs no timer update.
+                    self.idle.as_mut().reset(due);
+                }
+            }
         }
     }
 
@@ -401,7 +420,7 @@ impl Connection {
     /// Copies bytes both ways after a 101, until either side closes.
     async fn tunnel(
         &mut self,
-        mut ex: crate::exchange::Exchange,
+        mut ex: Box<crate::exchange::Exchange>,
         after: proxy::Afterwards,
     ) -> io::Result<bool> {
         self.out.extend_from_slice(ex.pending());
@@ -435,17 +454,17 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     if let Err(r) = request::validate(method.as_bytes(), view.http10(), view) {
         return Err((r.status(), r.as_str()));
     }
+    let known = view.known();
     // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0.
-    let mut hosts = view.values("host");
-    match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => return Err((400, "host-duplicate")),
-        (None, None) if !view.http10() => return Err((400, "host-missing")),
-        (Some(h), None) if !valid_host(h) => return Err((400, "host-invalid")),
+    match (known.hosts, known.host) {
+        (2.., _) => return Err((400, "host-duplicate")),
+        (_, None) if !known.http10 => return Err((400, "host-missing")),
+        (_, Some(h)) if !valid_host(h) => return Err((400, "host-invalid")),
         _ => {}
     }
-    let body = if view.first("transfer-encoding").is_some() {
+    let body = if known.transfer_encoding.is_some() {
         RequestBody::Chunked
-    } else if let Some(v) = view.first("content-length") {
+    } else if let Some(v) = known.content_length {
         // `validate` admitted only plain digits that fit.
         let n: u64 = std::str::from_utf8(v)
             .ok()
@@ -460,15 +479,12 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     };
     Ok(Facts {
         body,
-        keep_alive: view.keep_alive(),
-        upgrade: view.upgrade(),
-        http10: view.http10(),
+        keep_alive: known.keep_alive(),
+        upgrade: known.upgrade(),
+        http10: known.http10,
         head_request: method == "HEAD",
-        expect_continue: !view.http10()
-            && view
-                .first("expect")
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")),
-        format: Format::from_accept(view.first("accept")),
+        expect_continue: known.expect_continue(),
+        format: Format::from_accept(known.accept),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::request::{connection_listed, Fields};
+use crate::request::{Fields, Listed};
 
 /// Longest request head accepted (Cloudflare's request header limit is 128 KB); longer gets 431.
 pub const MAX_REQUEST_HEAD: usize = 128 * 1024;
@@ -113,25 +113,81 @@ impl<'b> HeadView<'b> {
         self.values(name).next()
     }
 
-    /// Does `Connection` list `token`?
-    pub fn connection_has(&self, token: &str) -> bool {
-        connection_listed(self.values("connection"))
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+    /// The fields the edge acts on, found in one pass.
+    pub fn known(&self) -> Known<'b> {
+        let mut k = Known {
+            http10: self.http10(),
+            ..Known::default()
+        };
+        for (n, v) in &self.head.fields {
+            let (name, value) = (&self.buf[n.clone()], &self.buf[v.clone()]);
+            let slot = match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => {
+                    k.hosts += 1;
+                    &mut k.host
+                }
+                6 if name.eq_ignore_ascii_case(b"accept") => &mut k.accept,
+                6 if name.eq_ignore_ascii_case(b"expect") => &mut k.expect,
+                7 if name.eq_ignore_ascii_case(b"upgrade") => &mut k.upgrade,
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    k.connection.add(value);
+                    continue;
+                }
+                14 if name.eq_ignore_ascii_case(b"content-length") => &mut k.content_length,
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => &mut k.transfer_encoding,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        k
     }
+}
 
+/// The fields of a request head the edge acts on (the first value of each).
+#[derive(Debug, Default)]
+pub struct Known<'b> {
+    /// The request is HTTP/1.0.
+    pub http10: bool,
+    /// How many `Host` fields there are.
+    pub hosts: usize,
+    /// `Host`.
+    pub host: Option<&'b [u8]>,
+    /// `Accept`.
+    pub accept: Option<&'b [u8]>,
+    /// `Expect`.
+    pub expect: Option<&'b [u8]>,
+    /// `Upgrade`.
+    pub upgrade: Option<&'b [u8]>,
+    /// `Content-Length`.
+    pub content_length: Option<&'b [u8]>,
+    /// `Transfer-Encoding`.
+    pub transfer_encoding: Option<&'b [u8]>,
+    /// The tokens of every `Connection` value.
+    pub connection: Listed<'b>,
+}
+
+impl Known<'_> {
     /// Does the visitor keep the connection open after this exchange (RFC 9112 §9.3)?
     pub fn keep_alive(&self) -> bool {
-        if self.http10() {
-            self.connection_has("keep-alive") && !self.connection_has("close")
+        let has = |t: &[u8]| self.connection.contains(t);
+        if self.http10 {
+            has(b"keep-alive") && !has(b"close")
         } else {
-            !self.connection_has("close")
+            !has(b"close")
         }
     }
 
     /// Did the visitor ask for a protocol upgrade (`Connection: upgrade` with `Upgrade`)?
     pub fn upgrade(&self) -> bool {
-        !self.http10() && self.first("upgrade").is_some() && self.connection_has("upgrade")
+        !self.http10 && self.upgrade.is_some() && self.connection.contains(b"upgrade")
+    }
+
+    /// Does the visitor expect `100 Continue` before sending its body?
+    pub fn expect_continue(&self) -> bool {
+        !self.http10
+            && self
+                .expect
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
     }
 }
 
@@ -174,8 +230,10 @@ mod tests {
         let v = h.view(raw);
         assert_eq!((v.method(), v.target(), v.http10()), ("POST", "/a?b", true));
         assert_eq!(v.first("host"), Some(&b"x"[..]));
-        assert!(v.keep_alive());
-        assert!(!v.upgrade());
+        let k = v.known();
+        assert_eq!((k.hosts, k.host), (1, Some(&b"x"[..])));
+        assert!(k.keep_alive());
+        assert!(!k.upgrade());
         let mut names = Vec::new();
         v.each(&mut |n, _| names.push(n.to_vec()));
         assert_eq!(names, [&b"Host"[..], b"Connection", b"X"]);
@@ -199,13 +257,16 @@ mod tests {
 
     #[test]
     fn keep_alive_and_upgrade_follow_the_version_and_connection() {
-        let v11 = b"GET / HTTP/1.1\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n";
+        let v11 = b"GET / HTTP/1.1\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nExpect: 100-Continue\r\n\r\n";
         let (h, _) = parsed(v11);
-        let v = h.view(v11);
-        assert!(!v.keep_alive());
-        assert!(v.upgrade());
-        let v10 = b"GET / HTTP/1.0\r\n\r\n";
+        let k = h.view(v11).known();
+        assert!(!k.keep_alive());
+        assert!(k.upgrade());
+        assert!(k.expect_continue());
+        let v10 = b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n";
         let (h, _) = parsed(v10);
-        assert!(!h.view(v10).keep_alive());
+        let k = h.view(v10).known();
+        assert!(!k.keep_alive());
+        assert!(!k.expect_continue());
     }
 }
