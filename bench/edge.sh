@@ -7,7 +7,8 @@
 # Both are loaded by wrk with the same threads, connections and duration, one after the other,
 # alternating for BENCH_ROUNDS rounds (the machine may be shared: the rounds show the spread).
 # Prints req/s, p50/p99 latency per round, the best round of each and the edge/nginx ratios of
-# the best rounds, and the edge's upstream connection reuse from its /metrics.
+# the best rounds and per round (with the median), and the edge's upstream connection reuse from
+# its /metrics.
 #
 # Fairness: nginx runs BENCH_WORKERS worker processes, the edge BENCH_WORKERS runtime worker
 # threads (--workers); wrk, the origin and the proxy share the same cores.
@@ -129,6 +130,16 @@ awk '
     for (k in best) printf "best %-6s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  (req/s spread %.0f..%.0f over %d rounds)\n", k, best[k], p50[k], p99[k], lo[k], best[k], n[k]
     printf "ratio edge/nginx (best rounds): req/s %.2fx, p99 %.2fx (target: req/s >= 1.00x, p99 <= 1.00x)\n", best["edge"] / best["nginx"], p99["edge"] / p99["nginx"]
   }' "$dir/results" | sort
+# Each round runs nginx then the edge back to back, so a round's pair saw the same machine.
+awk '
+  $1 == "nginx" { n++; nr[n] = $2; np[n] = $4 }
+  $1 == "edge"  { e++; er[e] = $2; ep[e] = $4 }
+  END {
+    for (i = 1; i <= e; i++) { r[i] = er[i] / nr[i]; q[i] = ep[i] / np[i] }
+    for (i = 1; i <= e; i++) for (j = i + 1; j <= e; j++) { if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t } if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t } }
+    m = int((e + 1) / 2)
+    printf "ratio edge/nginx per round: req/s %.2fx..%.2fx (median %.2fx), p99 %.2fx..%.2fx (median %.2fx)\n", r[1], r[e], r[m], q[1], q[e], q[m]
+  }' "$dir/results"
 
 # Upstream connection reuse: connects should stay near the number of wrk connections.
 curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
