@@ -153,16 +153,8 @@ impl Edge {
                     Ok((stream, peer)) => {
                         let worker = next % self.workers;
                         next = next.wrapping_add(1);
-                        match worker.checked_sub(1).map(|w| &workers[w].0) {
-                            None => {
-                                tokio::spawn(visitor::serve(stream, peer, self.shared.clone(), 0));
-                            }
-                            Some(send) => {
-                                if let Ok(stream) = stream.into_std() {
-                                    let _ = send.send((stream, peer));
-                                }
-                            }
-                        }
+                        let send = worker.checked_sub(1).map(|w| &workers[w].0);
+                        deal(stream, peer, send, &self.shared);
                     }
                     // EMFILE and friends are transient: back off and keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -175,6 +167,30 @@ impl Edge {
         }
         Ok(())
     }
+}
+
+/// Hands a visitor connection to a worker thread (`send`), or serves it on this thread when
+/// `send` is `None` or its worker's runtime could not start.
+fn deal(
+    stream: TcpStream,
+    peer: SocketAddr,
+    send: Option<&mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    shared: &Arc<Shared>,
+) {
+    let stream = match send {
+        None => stream,
+        Some(send) => {
+            let Ok(std) = stream.into_std() else { return };
+            match send.send((std, peer)) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError((std, _))) => match TcpStream::from_std(std) {
+                    Ok(stream) => stream,
+                    Err(_) => return,
+                },
+            }
+        }
+    };
+    tokio::spawn(visitor::serve(stream, peer, shared.clone(), 0));
 }
 
 async fn serve_admin(listener: TcpListener, shared: Arc<Shared>) {
