@@ -563,6 +563,48 @@ fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Everything the edge derives from a request head, for whatever bytes arrive.
+    fn derive_all(raw: &[u8]) {
+        let mut head = RequestHead::default();
+        if let Parse::Complete(len) = head.parse(raw) {
+            let view = head.view(&raw[..len]);
+            if facts_of(&view, 1024).is_ok() {
+                let (host, target) = host_and_target(&view);
+                let fwd = request::Forwarding {
+                    host,
+                    client_ip: "192.0.2.1",
+                    proto: "http",
+                    upgrade: view.known().upgrade(),
+                };
+                let mut out = Vec::new();
+                request::upstream_head(view.method(), &target, &view, &fwd, Some(0), &mut out);
+                assert!(out.ends_with(b"\r\n\r\n"));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_request_heads_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
+            derive_all(&raw);
+        }
+
+        #[test]
+        fn request_like_heads_never_panic(
+            method in "[A-Z]{1,8}",
+            target in "(http://|https://|/|\\*)[ -~]{0,40}",
+            fields in proptest::collection::vec(("[A-Za-z-]{1,20}", "[ -~\t]{0,40}"), 0..8),
+        ) {
+            let mut raw = format!("{method} {target} HTTP/1.1\r\n");
+            for (n, v) in fields {
+                raw.push_str(&format!("{n}: {v}\r\n"));
+            }
+            raw.push_str("\r\n");
+            derive_all(raw.as_bytes());
+        }
+    }
 
     fn facts(raw: &[u8]) -> Result<(String, String), (u16, &'static str)> {
         let mut head = RequestHead::default();
