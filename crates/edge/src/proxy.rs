@@ -172,6 +172,9 @@ pub struct Afterwards {
     draft: Draft,
     facts: ConnFacts,
     visitor_status: u16,
+    /// The verdict given when the head was judged, if the reader had already read everything
+    /// then: the report cannot have changed since.
+    final_verdict: Option<Verdict>,
 }
 
 impl Afterwards {
@@ -179,7 +182,10 @@ impl Afterwards {
     pub(crate) fn done(self, ex: Box<Exchange>, visitor_got_all: bool) {
         let origin = &self.shared.origins[self.origin];
         let report = ex.reader.report();
-        let verdict = judge(report, &origin.cfg.profile, JudgeContext::default());
+        let verdict = match self.final_verdict {
+            Some(v) => v,
+            None => judge(report, &origin.cfg.profile, JudgeContext::default()),
+        };
         let complete = report.end == Some(End::Complete);
         if !complete && ex.reader.is_done() {
             self.shared.metrics.bodies_aborted.inc();
@@ -589,6 +595,7 @@ async fn exchange(
         ));
     }
     let visitor_status = report.status().unwrap_or(0);
+    let final_verdict = ex.reader.is_done().then_some(verdict);
     Answer::Origin(Forward {
         ex,
         after: Afterwards {
@@ -598,6 +605,7 @@ async fn exchange(
             draft,
             facts,
             visitor_status,
+            final_verdict,
         },
         framing,
     })

@@ -25,6 +25,38 @@ pub fn forwarded_fields(head: &Head) -> impl Iterator<Item = (&[u8], Cow<'_, [u8
     })
 }
 
+/// Writes the fields of [`forwarded_fields`] into `out` as HTTP/1 lines. A line that needs no
+/// repair (name right before the colon, one line, CRLF) is copied as the origin sent it, and
+/// neighbouring such lines in one piece: the usual head is a few copies, not one per field.
+pub fn write_forwarded_fields(head: &Head, out: &mut Vec<u8>) {
+    let raw = &head.raw;
+    let listed = Listed::of(head.fields_named("connection").map(|f| head.value(f)));
+    // Verbatim bytes of `raw` not yet copied.
+    let mut run = 0..0;
+    for f in &head.fields {
+        let name = head.name(f);
+        let forwarded =
+            !(name.eq_ignore_ascii_case(b"content-length") || is_hop_by_hop(name, &listed));
+        let verbatim = forwarded
+            && raw.get(f.name.end) == Some(&b':')
+            && raw.get(f.line.end..f.line.end + 2) == Some(&b"\r\n"[..])
+            && memchr::memchr2(b'\r', b'\n', head.value(f)).is_none();
+        if verbatim {
+            if run.end != f.line.start {
+                out.extend_from_slice(&raw[run]);
+                run = f.line.start..f.line.start;
+            }
+            run.end = f.line.end + 2;
+            continue;
+        }
+        out.extend_from_slice(&raw[std::mem::replace(&mut run, 0..0)]);
+        if forwarded {
+            crate::page::push_field(out, trim_end_ws(name), &unfold(head.value(f)));
+        }
+    }
+    out.extend_from_slice(&raw[run]);
+}
+
 /// The `Content-Length` the visitor gets, if any: the origin's own text when it is exactly the
 /// framing's length in plain digits (the usual case), the framing's length otherwise; for HEAD,
 /// the origin's single plain length (it describes the body a GET would get).
@@ -165,6 +197,23 @@ mod tests {
             assert_eq!(resp.headers()["content-length"], want, "{cl}");
             assert_eq!(resp.headers()["server"], "x");
         }
+    }
+
+    #[test]
+    fn h1_lines_are_copied_as_sent_unless_they_need_repair() {
+        let (h, _) = head_of(b"HTTP/1.1 200 OK\r\nServer:x\r\nX-A:  1 \r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nX-B: 2\r\nX-Foo : a\r\n b\r\nContent-Length: 2\r\nX-C: 3\r\nX-D: 4\r\n\r\nok");
+        let mut out = Vec::new();
+        write_forwarded_fields(&h, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Server:x\r\nX-A:  1 \r\nX-B: 2\r\nX-Foo: a b\r\nX-C: 3\r\nX-D: 4\r\n"
+        );
+        // The same fields as the h2 builder gets.
+        let names: Vec<_> = forwarded_fields(&h).map(|(n, _)| n.to_vec()).collect();
+        assert_eq!(
+            names,
+            [&b"Server"[..], b"X-A", b"X-B", b"X-Foo", b"X-C", b"X-D"]
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::incident::Id;
 use crate::page::{push_field, Format, Page};
 use crate::proxy::{self, Answer, Forward, Shared, VisitorRequest};
 use crate::request::{self, itoa_u64};
-use crate::response::{forwarded_fields, visitor_length};
+use crate::response::{visitor_length, write_forwarded_fields};
 
 /// Room kept free in the read buffer before each read.
 const READ_SIZE: usize = 16 * 1024;
@@ -542,9 +542,7 @@ fn write_head(out: &mut Vec<u8>, head: &Head) {
         out.extend_from_slice(r.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    for (name, value) in forwarded_fields(head) {
-        push_field(out, name, &value);
-    }
+    write_forwarded_fields(head, out);
 }
 
 /// `n` in lower-case hex.

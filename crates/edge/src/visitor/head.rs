@@ -37,9 +37,12 @@ pub struct RequestHead {
 impl RequestHead {
     /// Parses the head at the start of `buf`, replacing what `self` held.
     pub fn parse(&mut self, buf: &[u8]) -> Parse {
-        let mut storage = [httparse::EMPTY_HEADER; MAX_REQUEST_FIELDS];
-        let mut req = httparse::Request::new(&mut storage);
-        let len = match req.parse(buf) {
+        // Left uninitialised: httparse fills what it uses, and a 4 KiB memset per request
+        // would cost more than parsing a short head.
+        let mut storage =
+            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQUEST_FIELDS];
+        let mut req = httparse::Request::new(&mut []);
+        let len = match req.parse_with_uninit_headers(buf, &mut storage) {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() > MAX_REQUEST_HEAD => {
                 return Parse::TooLarge
