@@ -116,6 +116,8 @@ impl Shared {
 #[derive(Debug, Clone)]
 struct Draft {
     id: Id,
+    /// The worker thread serving the request.
+    worker: usize,
     at_ms: i64,
     /// Method, target and host, one after the other (one allocation per request).
     line: String,
@@ -132,6 +134,7 @@ impl Draft {
         line.push_str(req.host);
         Draft {
             id: req.id,
+            worker: req.worker,
             at_ms: now_ms(),
             line,
             method_end: req.method.len(),
@@ -168,7 +171,6 @@ struct ConnFacts {
 pub struct Afterwards {
     shared: Arc<Shared>,
     origin: usize,
-    worker: usize,
     draft: Draft,
     facts: ConnFacts,
     visitor_status: u16,
@@ -206,7 +208,7 @@ impl Afterwards {
         );
         if reuse {
             let (conn, scratch) = ex.into_parts();
-            origin.pool(self.worker).put(Pooled {
+            origin.pool(self.draft.worker).put(Pooled {
                 conn,
                 scratch: Some(scratch),
                 opened: self.facts.opened,
@@ -214,7 +216,9 @@ impl Afterwards {
                 idle_since: Instant::now(),
             });
         } else {
-            self.shared.metrics.upstream_event("close");
+            self.shared
+                .metrics
+                .upstream_event(self.draft.worker, "close");
         }
     }
 }
@@ -265,11 +269,14 @@ fn record(
 ) {
     let report = ex.reader.report();
     let cause = verdict.cause;
-    shared.metrics.response(ResponseLabels {
-        status: visitor_status,
-        cause: cause.map_or("none", Cause::as_str),
-        generated_by: if edge_generated { "edge" } else { "origin" },
-    });
+    shared.metrics.response(
+        draft.worker,
+        ResponseLabels {
+            status: visitor_status,
+            cause: cause.map_or("none", Cause::as_str),
+            generated_by: if edge_generated { "edge" } else { "origin" },
+        },
+    );
     let Some(cause) = cause else {
         return;
     };
@@ -459,17 +466,13 @@ pub async fn forward(
         },
         ..ReaderOptions::default()
     };
-    exchange(
-        shared, oi, req.worker, draft, scratch, body, opts, req.format,
-    )
-    .await
+    exchange(shared, oi, draft, scratch, body, opts, req.format).await
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn exchange(
     shared: &Arc<Shared>,
     oi: usize,
-    worker: usize,
     draft: Draft,
     head: &[u8],
     body: &[u8],
@@ -479,20 +482,24 @@ async fn exchange(
     let origin = &shared.origins[oi];
     let profile = &origin.cfg.profile;
     let metrics = &shared.metrics;
+    let worker = draft.worker;
     let mut retried = false;
     // Connections are opened, pooled and taken per TLS server name.
     let server_name = origin.connector.server_name(draft.host());
     let (mut ex, facts) = loop {
         let pooled = origin.pool(worker).take(server_name.as_ref(), &mut |d| {
-            metrics.upstream_event(match d {
-                crate::pool::Discard::Expired => "discard-expired",
-                crate::pool::Discard::Closed => "discard-closed",
-                crate::pool::Discard::StrayBytes => "discard-stray-bytes",
-            })
+            metrics.upstream_event(
+                worker,
+                match d {
+                    crate::pool::Discard::Expired => "discard-expired",
+                    crate::pool::Discard::Closed => "discard-closed",
+                    crate::pool::Discard::StrayBytes => "discard-stray-bytes",
+                },
+            )
         });
         let (conn, scratch, facts) = match pooled {
             Some(p) => {
-                metrics.upstream_event("reuse");
+                metrics.upstream_event(worker, "reuse");
                 let facts = ConnFacts {
                     opened: p.opened,
                     uses: p.uses,
@@ -504,7 +511,7 @@ async fn exchange(
             }
             None => {
                 let t = Instant::now();
-                metrics.upstream_event("connect");
+                metrics.upstream_event(worker, "connect");
                 match origin.connector.connect(server_name.as_ref()).await {
                     Ok(c) => (
                         c,
@@ -555,7 +562,7 @@ async fn exchange(
             ex.received() == 0 && matches!(ex.reader.report().end, Some(End::Eof | End::Reset));
         if facts.reused && failed_before_any_byte && shared.config.retry && !retried {
             // Pingora's rule: a reused connection that failed before any byte is retried once.
-            metrics.upstream_event("retry");
+            metrics.upstream_event(worker, "retry");
             retried = true;
             continue;
         }
@@ -601,7 +608,6 @@ async fn exchange(
         after: Afterwards {
             shared: shared.clone(),
             origin: oi,
-            worker,
             draft,
             facts,
             visitor_status,
@@ -644,11 +650,14 @@ fn connect_failed(
         connect_ms: Some(ms(draft.started.elapsed())),
     };
     let incident = connect_incident(shared, oi, draft, &facts, &report, &verdict, status);
-    shared.metrics.response(ResponseLabels {
-        status,
-        cause: cause.as_str(),
-        generated_by: "edge",
-    });
+    shared.metrics.response(
+        draft.worker,
+        ResponseLabels {
+            status,
+            cause: cause.as_str(),
+            generated_by: "edge",
+        },
+    );
     deliver(shared, incident);
     Answer::Page(page::respond(
         &Failure {

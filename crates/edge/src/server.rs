@@ -60,7 +60,7 @@ impl Edge {
     /// Opens the store and binds the listeners; visitors will be served by `workers` threads.
     pub async fn bind(config: EdgeConfig, workers: usize) -> Result<Edge, StartError> {
         let workers = workers.max(1);
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(workers));
         let (writer, store_thread) = match &config.store {
             Some(path) => {
                 let (w, h) = Writer::start(path, metrics.clone())?;

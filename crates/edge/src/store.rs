@@ -364,7 +364,7 @@ mod tests {
     fn writes_lists_and_finds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("i.db");
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(1));
         let (w, handle) = Writer::start(&path, metrics.clone()).unwrap();
         w.send(sample("aaaa000000000001", 1000, "response.empty"));
         w.send(sample("bbbb000000000002", 2000, "head.truncated"));

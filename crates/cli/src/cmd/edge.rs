@@ -140,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         // Build connectors too: TLS names and profiles are checked there.
         originlens_edge::proxy::Shared::new(
             config.clone(),
-            std::sync::Arc::new(originlens_edge::metrics::Metrics::new()),
+            std::sync::Arc::new(originlens_edge::metrics::Metrics::new(1)),
             None,
             1,
         )?;

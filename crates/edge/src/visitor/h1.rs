@@ -220,7 +220,7 @@ impl Connection {
         self.shared
             .metrics
             .head_latency
-            .observe(started.elapsed().as_secs_f64());
+            .observe(self.worker, started.elapsed().as_secs_f64());
         match answer {
             Answer::Page(page) => {
                 let keep = facts.keep_alive && !page.close;

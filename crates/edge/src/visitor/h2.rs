@@ -111,7 +111,7 @@ async fn handle(
     shared
         .metrics
         .head_latency
-        .observe(started.elapsed().as_secs_f64());
+        .observe(worker, started.elapsed().as_secs_f64());
     resp
 }
 
