@@ -201,7 +201,7 @@ impl Afterwards {
             self.origin,
             &self.draft,
             &self.facts,
-            &ex,
+            Evidence::of(&ex),
             &verdict,
             self.visitor_status,
             false,
@@ -255,6 +255,35 @@ pub(crate) fn body_cause(report: &Report) -> &'static str {
         .map_or("body.truncated", |f| f.cause.as_str())
 }
 
+/// What the origin sent, as far as it got: the reader's report and the bytes kept as evidence.
+struct Evidence<'a> {
+    report: &'a Report,
+    capture: &'a [u8],
+    received: u64,
+    capture_truncated: bool,
+}
+
+impl<'a> Evidence<'a> {
+    fn of(ex: &'a Exchange) -> Evidence<'a> {
+        Evidence {
+            report: ex.reader.report(),
+            capture: ex.capture(),
+            received: ex.received(),
+            capture_truncated: ex.capture_truncated(),
+        }
+    }
+
+    /// No byte came: the connection was never opened.
+    fn none(report: &'a Report) -> Evidence<'a> {
+        Evidence {
+            report,
+            capture: &[],
+            received: 0,
+            capture_truncated: false,
+        }
+    }
+}
+
 /// Counts the response and, when the exchange had a cause, sends the incident to the store.
 #[allow(clippy::too_many_arguments)]
 fn record(
@@ -262,12 +291,12 @@ fn record(
     origin: usize,
     draft: &Draft,
     facts: &ConnFacts,
-    ex: &Exchange,
+    evidence: Evidence<'_>,
     verdict: &Verdict,
     visitor_status: u16,
     edge_generated: bool,
 ) {
-    let report = ex.reader.report();
+    let report = evidence.report;
     let cause = verdict.cause;
     shared.metrics.response(
         draft.worker,
@@ -286,7 +315,7 @@ fn record(
         .chain(&verdict.limit_findings)
         .map(FindingRecord::from)
         .collect();
-    let mut raw = ex.capture().to_vec();
+    let mut raw = evidence.capture.to_vec();
     let redacted = shared.config.redact;
     if redacted {
         redact(&mut raw);
@@ -313,9 +342,9 @@ fn record(
         conn_uses: facts.uses,
         conn_age_ms: facts.opened.elapsed().as_millis() as u64,
         retried: facts.retried,
-        bytes: ex.received(),
+        bytes: evidence.received,
         raw,
-        raw_truncated: ex.capture_truncated(),
+        raw_truncated: evidence.capture_truncated,
         redacted,
     };
     deliver(shared, incident);
@@ -590,16 +619,17 @@ async fn exchange(
             .filter(|_| verdict.is_edge_error())
             .unwrap_or(profile.error_status);
         let cause = verdict.cause.unwrap_or(Cause::StartLineInvalid);
-        record(shared, oi, &draft, &facts, &ex, &verdict, status, true);
-        return Answer::Page(page::respond(
-            &Failure {
-                status,
-                cause: cause.as_str(),
-                incident: shared.store.as_ref().map(|_| draft.id),
-                host: draft.host(),
-            },
-            format,
-        ));
+        record(
+            shared,
+            oi,
+            &draft,
+            &facts,
+            Evidence::of(&ex),
+            &verdict,
+            status,
+            true,
+        );
+        return edge_answer(shared, &draft, status, cause, format);
     }
     let visitor_status = report.status().unwrap_or(0);
     let final_verdict = ex.reader.is_done().then_some(verdict);
@@ -639,9 +669,10 @@ fn connect_failed(
     report
         .findings
         .push(Finding::at(failure.kind, 0, failure.message));
-    let verdict = judge(&report, profile, JudgeContext::default());
+    let mut verdict = judge(&report, profile, JudgeContext::default());
     let status = verdict.status.unwrap_or(profile.error_status);
-    let cause = verdict.cause.unwrap_or(failure.kind.cause());
+    // A connection that could not be opened always has its cause, whatever the profile says.
+    let cause = *verdict.cause.get_or_insert(failure.kind.cause());
     let facts = ConnFacts {
         opened: Instant::now(),
         uses: 0,
@@ -649,16 +680,28 @@ fn connect_failed(
         retried,
         connect_ms: Some(ms(draft.started.elapsed())),
     };
-    let incident = connect_incident(shared, oi, draft, &facts, &report, &verdict, status);
-    shared.metrics.response(
-        draft.worker,
-        ResponseLabels {
-            status,
-            cause: cause.as_str(),
-            generated_by: "edge",
-        },
+    record(
+        shared,
+        oi,
+        draft,
+        &facts,
+        Evidence::none(&report),
+        &verdict,
+        status,
+        true,
     );
-    deliver(shared, incident);
+    edge_answer(shared, draft, status, cause, format)
+}
+
+/// The edge's own answer to a recorded exchange: its page, naming the incident when a store
+/// keeps it.
+fn edge_answer(
+    shared: &Shared,
+    draft: &Draft,
+    status: u16,
+    cause: Cause,
+    format: Format,
+) -> Answer {
     Answer::Page(page::respond(
         &Failure {
             status,
@@ -668,45 +711,4 @@ fn connect_failed(
         },
         format,
     ))
-}
-
-fn connect_incident(
-    shared: &Shared,
-    oi: usize,
-    draft: &Draft,
-    facts: &ConnFacts,
-    report: &Report,
-    verdict: &Verdict,
-    status: u16,
-) -> Incident {
-    Incident {
-        id: draft.id.to_string(),
-        at_ms: draft.at_ms,
-        method: draft.method().to_owned(),
-        target: draft.target().to_owned(),
-        host: draft.host().to_owned(),
-        origin: shared.origins[oi].cfg.url.authority(),
-        profile: verdict.profile.to_owned(),
-        cause: verdict
-            .cause
-            .map_or("connect.refused", Cause::as_str)
-            .to_owned(),
-        finding: verdict.finding.map(|k| k.as_str().to_owned()),
-        findings: report.findings.iter().map(FindingRecord::from).collect(),
-        origin_status: None,
-        visitor_status: status,
-        generated_by: "edge".into(),
-        end: None,
-        connect_ms: facts.connect_ms,
-        first_byte_ms: None,
-        total_ms: ms(draft.started.elapsed()),
-        reused: false,
-        conn_uses: 0,
-        conn_age_ms: 0,
-        retried: facts.retried,
-        bytes: 0,
-        raw: Vec::new(),
-        raw_truncated: false,
-        redacted: shared.config.redact,
-    }
 }

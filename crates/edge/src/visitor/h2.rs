@@ -151,7 +151,7 @@ fn invalid(format: Format) -> Response<EdgeBody> {
     page::respond(
         &Failure {
             status: 502,
-            cause: "response.invalid",
+            cause: originlens_wire::Cause::StartLineInvalid.as_str(),
             incident: None,
             host: "",
         },
