@@ -29,16 +29,6 @@ impl InputSpec {
     }
 }
 
-fn read_error(input: &str, message: String) -> Note {
-    Note {
-        kind: NoteKind::ReadError,
-        input: input.to_owned(),
-        line: None,
-        offset: None,
-        message,
-    }
-}
-
 /// Expands operands: `-` is stdin, a directory gives its regular files (sorted, not
 /// recursive), a pattern with `*`, `?` or `[` is a glob. Missing paths and empty globs become
 /// read-error notes.
@@ -62,7 +52,7 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
                     files.sort();
                     inputs.extend(files.into_iter().map(InputSpec::Path));
                 }
-                Err(e) => notes.push(read_error(op, format!("cannot list directory: {e}"))),
+                Err(e) => notes.push(Note::read_error(op, format!("cannot list directory: {e}"))),
             }
         } else if path.exists() {
             inputs.push(InputSpec::Path(path.to_owned()));
@@ -75,14 +65,14 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
                         .collect();
                     found.sort();
                     if found.is_empty() {
-                        notes.push(read_error(op, "the pattern matches no file".into()));
+                        notes.push(Note::read_error(op, "the pattern matches no file".into()));
                     }
                     inputs.extend(found.into_iter().map(InputSpec::Path));
                 }
-                Err(e) => notes.push(read_error(op, format!("bad glob pattern: {e}"))),
+                Err(e) => notes.push(Note::read_error(op, format!("bad glob pattern: {e}"))),
             }
         } else {
-            notes.push(read_error(op, "no such file or directory".into()));
+            notes.push(Note::read_error(op, "no such file or directory".into()));
         }
     }
     (inputs, notes)

@@ -91,6 +91,19 @@ pub struct Note {
     pub message: String,
 }
 
+impl Note {
+    /// An input that could not be read (or found), as a whole.
+    pub fn read_error(input: &str, message: String) -> Note {
+        Note {
+            kind: NoteKind::ReadError,
+            input: input.to_owned(),
+            line: None,
+            offset: None,
+            message,
+        }
+    }
+}
+
 /// Totals for one scanned input.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct InputStats {

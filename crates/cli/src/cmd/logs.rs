@@ -10,8 +10,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context as _;
 use originlens_logs::input::{self, InputSpec};
 use originlens_logs::{
-    bound, catalog, jsont, InputStats, LineMatch, Note, NoteKind, Report, ReportOptions, Scanner,
-    Sink, TimeContext,
+    bound, catalog, jsont, InputStats, LineMatch, Note, Report, ReportOptions, Scanner, Sink,
+    TimeContext,
 };
 
 use crate::exit::Exit;
@@ -212,13 +212,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             InputSpec::Stdin => match input::decode(std::io::stdin().lock()) {
                 Ok(reader) => scanner.scan(index, &name, reader, &mut sink).failed,
                 Err(e) => {
-                    sink.note(read_note(&name, format!("cannot read standard input: {e}")));
+                    sink.note(Note::read_error(
+                        &name,
+                        format!("cannot read standard input: {e}"),
+                    ));
                     true
                 }
             },
             InputSpec::Path(path) => match input::open(path) {
                 Err(e) => {
-                    sink.note(read_note(&name, format!("cannot read: {e}")));
+                    sink.note(Note::read_error(&name, format!("cannot read: {e}")));
                     true
                 }
                 Ok(opened) => {
@@ -262,14 +265,4 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     } else {
         Exit::Clean
     })
-}
-
-fn read_note(input: &str, message: String) -> Note {
-    Note {
-        kind: NoteKind::ReadError,
-        input: input.to_owned(),
-        line: None,
-        offset: None,
-        message,
-    }
 }
