@@ -2,29 +2,14 @@
 //! origin picks `h2` by ALPN the request goes over HTTP/2, a clean h2 response is forwarded, and
 //! every way of breaking h2 is a 520 (`h2.protocol`) with its own finding.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use originlens_lab::{LabHandle, TlsCase, LAB_HOST};
+use originlens_lab::{TlsCase, LAB_HOST};
 use serde_json::Value;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-        .args(args)
-        .output()
-        .expect("run originlens")
-}
-
-struct Lab {
-    lab: LabHandle,
-    ca: tempfile::NamedTempFile,
-}
-
-fn lab() -> Lab {
-    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), lab.ca_pem()).unwrap();
-    Lab { lab, ca }
-}
+mod common;
+use common::cli::{json_of, run};
+use common::tls_lab::{lab, Lab};
 
 impl Lab {
     fn args(&self, case: TlsCase) -> Vec<String> {
@@ -45,13 +30,7 @@ impl Lab {
         let mut args = self.args(case);
         args.extend(["--format".into(), "json".into()]);
         let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        let doc = json_of(&out);
         (out, doc)
     }
 

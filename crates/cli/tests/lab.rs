@@ -2,16 +2,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+mod common;
+use common::cli::originlens;
 
-fn originlens() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-}
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[test]
 fn list_prints_a_table_of_routes() {

@@ -2,30 +2,15 @@
 //! status, who generated it and the cause, plus connection failures, flags and output formats.
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use originlens_lab::{routes, LabHandle, Route};
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run originlens")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+mod common;
+use common::cli::{json_of, run};
 
 fn probe_route(addr: SocketAddr, route: &Route) -> (Output, Value) {
     let url = format!("http://{addr}{}", route.path);

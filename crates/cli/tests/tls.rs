@@ -2,39 +2,14 @@
 //! certificate and handshake problem is named, the verdict follows `--ssl-mode`, and the HTTP
 //! exchange still happens after a certificate problem.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use originlens_lab::{LabHandle, TlsCase, LAB_HOST};
+use originlens_lab::{TlsCase, LAB_HOST};
 use serde_json::Value;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-        .args(args)
-        .output()
-        .expect("run originlens")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-struct Lab {
-    lab: LabHandle,
-    ca: tempfile::NamedTempFile,
-}
-
-fn lab() -> Lab {
-    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), lab.ca_pem()).unwrap();
-    Lab { lab, ca }
-}
+mod common;
+use common::cli::{json_of, run};
+use common::tls_lab::{lab, Lab};
 
 impl Lab {
     fn url(&self, case: TlsCase) -> (String, String) {

@@ -5,14 +5,11 @@ use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The binary under test.
-pub fn originlens() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_originlens"))
-}
+pub use super::cli::originlens;
 
 /// A running edge; killed (SIGKILL) on drop.
 pub struct EdgeProc {
