@@ -73,46 +73,41 @@ impl Fields for HeaderMap {
     }
 }
 
-impl Fields for [(&[u8], &[u8])] {
-    fn each<'s>(&'s self, f: &mut dyn FnMut(&'s [u8], &'s [u8])) {
-        for (name, value) in self {
-            f(name, value);
-        }
-    }
-}
-
 /// Checks a request head for smuggling vectors.
 pub fn validate(method: &[u8], http10: bool, fields: &dyn Fields) -> Result<(), Refusal> {
     if method == b"CONNECT" {
         return Err(Refusal::Method);
     }
-    let (mut cl, mut te) = (Vec::new(), Vec::new());
+    // How many of each framing field, and the first one's value: nothing is allocated.
+    let (mut cl, mut te) = ((0usize, &b""[..]), (0usize, &b""[..]));
     fields.each(&mut |name, value| {
-        if name.eq_ignore_ascii_case(b"content-length") {
-            cl.push(value);
+        let seen = if name.eq_ignore_ascii_case(b"content-length") {
+            &mut cl
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            te.push(value);
+            &mut te
+        } else {
+            return;
+        };
+        if seen.0 == 0 {
+            seen.1 = value;
         }
+        seen.0 += 1;
     });
-    if !cl.is_empty() && !te.is_empty() {
+    if cl.0 > 0 && te.0 > 0 {
         return Err(Refusal::ClAndTe);
     }
-    if cl.len() > 1 {
+    if cl.0 > 1 || cl.1.contains(&b',') {
         return Err(Refusal::ClDuplicate);
     }
-    if let Some(v) = cl.first() {
-        if v.contains(&b',') {
-            return Err(Refusal::ClDuplicate);
-        }
-        if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-            return Err(Refusal::ClInvalid);
-        }
+    let v = cl.1;
+    if cl.0 == 1 && (v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit)) {
+        return Err(Refusal::ClInvalid);
     }
-    if !te.is_empty() {
+    if te.0 > 0 {
         if http10 {
             return Err(Refusal::TeInHttp10);
         }
-        if te.len() > 1 || !te[0].eq_ignore_ascii_case(b"chunked") {
+        if te.0 > 1 || !te.1.eq_ignore_ascii_case(b"chunked") {
             return Err(Refusal::TeObfuscated);
         }
     }
@@ -221,13 +216,12 @@ pub fn upstream_head(
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(fwd.host.as_bytes());
     out.extend_from_slice(b"\r\n");
-    let mut connection = Vec::new();
+    let mut listed = Listed::default();
     fields.each(&mut |name, value| {
         if name.eq_ignore_ascii_case(b"connection") {
-            connection.push(value);
+            listed.add(value);
         }
     });
-    let listed = Listed::of(connection.into_iter());
     let mut xff: Option<Vec<u8>> = None;
     let mut upgrade: Vec<&[u8]> = Vec::new();
     fields.each(&mut |name, value| {
