@@ -187,8 +187,12 @@ impl Page {
         for (name, value) in extra {
             push_field(out, name.as_bytes(), value);
         }
-        let len = itoa_u64(self.body.len() as u64, &mut [0; 20]).to_vec();
-        push_field(out, b"content-length", &len);
+        let mut digits = [0; 20];
+        push_field(
+            out,
+            b"content-length",
+            itoa_u64(self.body.len() as u64, &mut digits),
+        );
         out.extend_from_slice(b"\r\n");
         if !head_request {
             out.extend_from_slice(&self.body);

@@ -350,8 +350,9 @@ impl Connection {
         write_head(&mut self.out, head);
         match mode {
             BodyMode::Sized if !matches!(framing, Framing::Length(_)) => {
-                let n = itoa_u64(ex.pending().len() as u64, &mut [0; 20]).to_vec();
-                push_field(&mut self.out, b"content-length", &n);
+                let mut digits = [0; 20];
+                let n = itoa_u64(ex.pending().len() as u64, &mut digits);
+                push_field(&mut self.out, b"content-length", n);
             }
             BodyMode::Chunked => push_field(&mut self.out, b"transfer-encoding", b"chunked"),
             BodyMode::Tunnel => {
