@@ -13,9 +13,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use originlens_wire::End;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::Prefixed;
 use crate::body::EdgeBody;
 use crate::page::{self, Failure, Format};
 use crate::proxy::{self, body_cause, Answer, Forward, Shared, VisitorRequest};
@@ -24,7 +23,7 @@ use crate::response::forward_head;
 
 /// Serves an h2 connection whose preface was already read.
 pub(super) async fn serve(
-    stream: Prefixed<TcpStream>,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     client_ip: String,
     shared: Arc<Shared>,
     worker: usize,

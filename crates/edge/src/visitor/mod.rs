@@ -6,14 +6,11 @@ mod h1;
 mod h2;
 pub mod head;
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::proxy::Shared;
@@ -42,82 +39,13 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
     }
     let client_ip = peer.ip().to_string();
     if buf.starts_with(H2_PREFACE) {
-        h2::serve(Prefixed::new(buf, stream), client_ip, shared, worker).await;
+        // The preface was read already: hyper reads it again from the buffer, then the socket.
+        let (read, write) = stream.into_split();
+        let stream = tokio::io::join(std::io::Cursor::new(buf).chain(read), write);
+        h2::serve(stream, client_ip, shared, worker).await;
     } else {
         h1::Connection::new(stream, buf, client_ip, shared, worker)
             .serve()
             .await;
-    }
-}
-
-/// A stream whose first bytes were already read: they are read again first.
-#[derive(Debug)]
-pub struct Prefixed<S> {
-    prefix: Vec<u8>,
-    at: usize,
-    inner: S,
-}
-
-impl<S> Prefixed<S> {
-    /// `prefix`, then the rest of `inner`.
-    pub fn new(prefix: Vec<u8>, inner: S) -> Prefixed<S> {
-        Prefixed {
-            prefix,
-            at: 0,
-            inner,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.at < self.prefix.len() {
-            let n = (self.prefix.len() - self.at).min(buf.remaining());
-            let at = self.at;
-            buf.put_slice(&self.prefix[at..at + n]);
-            self.at += n;
-            if self.at == self.prefix.len() {
-                self.prefix = Vec::new();
-                self.at = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn prefixed_reads_the_prefix_first() {
-        let inner: &[u8] = b" world";
-        let mut s = Prefixed::new(b"hello".to_vec(), inner);
-        let mut all = String::new();
-        s.read_to_string(&mut all).await.unwrap();
-        assert_eq!(all, "hello world");
     }
 }
