@@ -237,13 +237,7 @@ fn reusable(report: &Report) -> bool {
     ) {
         return false;
     }
-    let tokens = request::Listed::of(head.fields_named("connection").map(|f| head.value(f)));
-    let has = |t: &[u8]| tokens.contains(t);
-    match head.version {
-        Some(v) if v.major == 1 && v.minor == 0 => has(b"keep-alive") && !has(b"close"),
-        Some(_) => !has(b"close"),
-        None => false,
-    }
+    head.keeps_connection_open()
 }
 
 /// The cause id of a broken body, for the error hyper logs.
@@ -252,7 +246,8 @@ pub(crate) fn body_cause(report: &Report) -> &'static str {
         .findings
         .iter()
         .find(|f| f.severity == originlens_wire::Severity::Error)
-        .map_or("body.truncated", |f| f.cause.as_str())
+        .map_or(Cause::BodyTruncated, |f| f.cause)
+        .as_str()
 }
 
 /// What the origin sent, as far as it got: the reader's report and the bytes kept as evidence.

@@ -204,8 +204,7 @@ async fn exchange(
     };
     Ok(Response {
         keep_alive: field("keep-alive"),
-        close: field("connection")
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))),
+        close: head.as_ref().is_some_and(|h| h.connection_lists(b"close")),
     })
 }
 

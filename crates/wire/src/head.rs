@@ -91,6 +91,27 @@ impl Head {
         self.fields_named(name).next().map(|f| self.value(f))
     }
 
+    /// Does a `Connection` field list `token` (ASCII case ignored)?
+    pub fn connection_lists(&self, token: &[u8]) -> bool {
+        self.fields_named("connection").any(|f| {
+            self.value(f)
+                .split(|&b| b == b',')
+                .any(|t| crate::bytes::trim_ows(t).eq_ignore_ascii_case(token))
+        })
+    }
+
+    /// Does the response leave the connection open for another request (RFC 9112 §9.3)?
+    /// HTTP/1.1 does unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
+    pub fn keeps_connection_open(&self) -> bool {
+        match self.version {
+            Some(v) if v.major == 1 && v.minor == 0 => {
+                self.connection_lists(b"keep-alive") && !self.connection_lists(b"close")
+            }
+            Some(_) => !self.connection_lists(b"close"),
+            None => false,
+        }
+    }
+
     /// Is this an interim (1xx) response other than 101?
     pub fn is_interim(&self) -> bool {
         matches!(self.code, Some(c) if (100..200).contains(&c) && c != 101)
@@ -647,5 +668,33 @@ fn check_duplicates(head: &Head, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{read_all, End, ReaderOptions};
+
+    fn keeps_open(raw: &str) -> bool {
+        let report = read_all(raw.as_bytes(), End::Eof, ReaderOptions::default());
+        report.head.expect("a head").keeps_connection_open()
+    }
+
+    #[test]
+    fn connection_tokens_decide_reuse_by_version() {
+        assert!(keeps_open("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!keeps_open(
+            "HTTP/1.1 200 OK\r\nConnection: x-a, Close\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!keeps_open(
+            "HTTP/1.1 200 OK\r\nConnection: x-a\r\nconnection: close\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!keeps_open("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(keeps_open(
+            "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!keeps_open(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n"
+        ));
     }
 }
