@@ -144,37 +144,6 @@ fn singleton(name: &[u8]) -> Option<&'static str> {
         .find(|c| eq_lower(name, c.as_bytes()))
 }
 
-/// Splits `raw` into lines without judging their bytes: the last line may lack its LF.
-fn split_lines(raw: &[u8]) -> impl Iterator<Item = Line> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= raw.len() {
-            return None;
-        }
-        let start = pos;
-        let lf = memchr(b'\n', &raw[pos..]).map(|i| pos + i);
-        let (end, next) = match lf {
-            Some(lf) => (lf, lf + 1),
-            None => (raw.len(), raw.len()),
-        };
-        pos = next;
-        let has_cr = end > start && raw[end - 1] == b'\r';
-        Some(Line {
-            start,
-            content_end: if has_cr { end - 1 } else { end },
-            bare_lf: lf.is_some() && !has_cr,
-            plain: false,
-        })
-    })
-}
-
-/// Parses a complete head. `raw` starts at the status line and ends with the empty line (or is
-/// cut short when the head never completed). `offset` is the stream offset of `raw[0]`.
-pub fn parse_head(raw: Vec<u8>, offset: u64, findings: &mut Vec<Finding>) -> Head {
-    let lines: Vec<Line> = split_lines(&raw).collect();
-    parse_lines(raw, &lines, offset, findings)
-}
-
 /// Parses a head whose lines were already found: `lines` cover `raw` in order, the status line
 /// first (as [`crate::scan::scan_to_empty_line`] records them).
 pub(crate) fn parse_lines(
