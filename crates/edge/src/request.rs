@@ -125,16 +125,35 @@ pub const HOP_BY_HOP: &[&str] = &[
     "upgrade",
     "proxy-authenticate",
     "proxy-authorization",
+    // Only meaningful with `Upgrade: h2c`, which the edge never passes on.
+    "http2-settings",
 ];
 
 /// Is `name` hop-by-hop, either always or because `Connection` lists it?
 pub fn is_hop_by_hop(name: &[u8], listed: &Listed<'_>) -> bool {
     // Most names have a length no hop-by-hop name has: one compare settles them.
-    let always = matches!(name.len(), 2 | 7 | 10 | 16..=19)
+    let always = matches!(name.len(), 2 | 7 | 10 | 14 | 16..=19)
         && HOP_BY_HOP
             .iter()
             .any(|h| name.eq_ignore_ascii_case(h.as_bytes()));
     always || listed.contains(name)
+}
+
+/// Is `h` a host and optional port (RFC 3986 reg-name, IPv4 or bracketed IPv6)? An empty
+/// one is not: RFC 9112 §3.2 answers a request without a usable host with 400.
+pub fn valid_host(h: &[u8]) -> bool {
+    !h.is_empty()
+        && h.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+}
+
+/// Does an `Upgrade` value name `h2c`? Cleartext HTTP/2 is the edge's to speak, never the
+/// origin's: an origin that accepted it would open a tunnel past every request check.
+pub fn names_h2c(value: &[u8]) -> bool {
+    value.split(|&b| b == b',').any(|t| {
+        let t = originlens_wire::bytes::trim_ows(t);
+        t.eq_ignore_ascii_case(b"h2c") || t.len() > 4 && t[..4].eq_ignore_ascii_case(b"h2c/")
+    })
 }
 
 /// Tokens kept without allocating; a head rarely lists more in `Connection`.
@@ -233,7 +252,7 @@ pub fn upstream_head(
             prior.extend_from_slice(value);
             return;
         }
-        if fwd.upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+        if fwd.upgrade && name.eq_ignore_ascii_case(b"upgrade") && !names_h2c(value) {
             upgrade.push(value);
             return;
         }

@@ -460,9 +460,11 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     match (known.hosts, known.host) {
         (2.., _) => return Err((400, "host-duplicate")),
         (_, None) if !known.http10 => return Err((400, "host-missing")),
-        (_, Some(h)) if !valid_host(h) => return Err((400, "host-invalid")),
+        (_, Some(b"")) => return Err((400, "host-empty")),
+        (_, Some(h)) if !request::valid_host(h) => return Err((400, "host-invalid")),
         _ => {}
     }
+    check_target(view)?;
     let body = if known.transfer_encoding.is_some() {
         RequestBody::Chunked
     } else if let Some(v) = known.content_length {
@@ -489,23 +491,43 @@ fn facts_of(view: &HeadView<'_>, max_body: usize) -> Result<Facts, (u16, &'stati
     })
 }
 
-/// Is `h` a host and optional port (RFC 3986 reg-name, IPv4 or bracketed IPv6)?
-fn valid_host(h: &[u8]) -> bool {
-    h.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+/// The request target must be one the edge and the origin read alike (RFC 9112 §3.2): origin
+/// form, `*` for OPTIONS, or absolute form with `http`/`https` and a valid host. Another scheme
+/// (`ftp://b.test/x`) would leave the edge routing by one host while the origin reads another.
+fn check_target(view: &HeadView<'_>) -> Result<(), (u16, &'static str)> {
+    let target = view.target();
+    if target.starts_with('/') || (target == "*" && view.method() == "OPTIONS") {
+        return Ok(());
+    }
+    match absolute_form(target) {
+        Some(rest) => {
+            let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            if request::valid_host(host.as_bytes()) {
+                Ok(())
+            } else {
+                Err((400, "target-host-invalid"))
+            }
+        }
+        None => Err((400, "target-invalid")),
+    }
+}
+
+/// What follows `http://` or `https://` (any case) in an absolute-form target.
+fn absolute_form(target: &str) -> Option<&str> {
+    ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    })
 }
 
 /// The host the request is for and its target in origin form. An absolute-form target
 /// (`GET http://a.example/x`) names the host itself and wins over `Host` (RFC 9112 §3.2.2).
 fn host_and_target<'b>(view: &HeadView<'b>) -> (&'b str, Cow<'b, str>) {
     let target = view.target();
-    let absolute = ["http://", "https://"].iter().find_map(|scheme| {
-        let prefix = target.get(..scheme.len())?;
-        prefix
-            .eq_ignore_ascii_case(scheme)
-            .then(|| &target[scheme.len()..])
-    });
-    if let Some(rest) = absolute {
+    if let Some(rest) = absolute_form(target) {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
         // Userinfo is never forwarded.
@@ -648,5 +670,57 @@ mod tests {
             facts(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n"),
             Err((413, "body-too-large"))
         );
+        for (raw, reason) in [
+            (&b"GET / HTTP/1.1\r\nHost:\r\n\r\n"[..], "host-empty"),
+            (b"GET / HTTP/1.0\r\nHost: \r\n\r\n", "host-empty"),
+            (
+                b"GET ftp://b.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
+                "target-invalid",
+            ),
+            (
+                b"GET a.test:80 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+                "target-invalid",
+            ),
+            (b"GET * HTTP/1.1\r\nHost: a.test\r\n\r\n", "target-invalid"),
+            (
+                b"GET http:///x HTTP/1.1\r\nHost: a.test\r\n\r\n",
+                "target-host-invalid",
+            ),
+            (
+                b"GET http://u@/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
+                "target-host-invalid",
+            ),
+        ] {
+            assert_eq!(facts(raw), Err((400, reason)), "{}", raw.escape_ascii());
+        }
+        assert_eq!(
+            facts(b"OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n"),
+            ok("a.test", "*")
+        );
+    }
+
+    #[test]
+    fn h2c_is_never_an_upgrade() {
+        for up in ["h2c", "H2C", "websocket, h2c", "h2c/1"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: {up}\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+            let mut head = RequestHead::default();
+            let Parse::Complete(len) = head.parse(raw.as_bytes()) else {
+                panic!("not a head");
+            };
+            let view = head.view(&raw.as_bytes()[..len]);
+            let f = facts_of(&view, 1024).unwrap();
+            assert!(!f.upgrade, "{up}");
+            let fwd = request::Forwarding {
+                host: "a",
+                client_ip: "192.0.2.1",
+                proto: "http",
+                upgrade: f.upgrade,
+            };
+            let mut out = Vec::new();
+            request::upstream_head("GET", "/", &view, &fwd, None, &mut out);
+            let sent = String::from_utf8_lossy(&out).to_ascii_lowercase();
+            assert!(!sent.contains("upgrade:"), "{sent}");
+            assert!(!sent.contains("http2-settings"), "{sent}");
+        }
     }
 }

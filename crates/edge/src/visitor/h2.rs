@@ -62,8 +62,18 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     let head_request = req.method() == Method::HEAD;
-    let mut resp = match request::validate(req.method().as_str().as_bytes(), false, req.headers()) {
-        Err(r) => proxy::refuse(shared, r.status(), r.as_str(), &host, format).into_response(),
+    let checked = request::validate(req.method().as_str().as_bytes(), false, req.headers())
+        .map_err(|r| (r.status(), r.as_str()))
+        .and_then(|()| match host.as_str() {
+            // RFC 9113 §8.3.1: `:authority` or `Host`, naming a host.
+            "" => Err((400, "host-missing")),
+            h if !request::valid_host(h.as_bytes()) => Err((400, "host-invalid")),
+            _ => Ok(()),
+        });
+    let mut resp = match checked {
+        Err((status, reason)) => {
+            proxy::refuse(shared, status, reason, &host, format).into_response()
+        }
         Ok(()) => {
             let (parts, body) = req.into_parts();
             let declared = parts.headers.contains_key(header::CONTENT_LENGTH);

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::request::{Fields, Listed};
+use crate::request::{self, Fields, Listed};
 
 /// Longest request head accepted (Cloudflare's request header limit is 128 KB); longer gets 431.
 pub const MAX_REQUEST_HEAD: usize = 128 * 1024;
@@ -181,8 +181,12 @@ impl Known<'_> {
     }
 
     /// Did the visitor ask for a protocol upgrade (`Connection: upgrade` with `Upgrade`)?
+    /// Never to `h2c` ([`request::names_h2c`]): that `Upgrade` is dropped like any hop-by-hop
+    /// field and the request goes on as HTTP/1.1.
     pub fn upgrade(&self) -> bool {
-        !self.http10 && self.upgrade.is_some() && self.connection.contains(b"upgrade")
+        !self.http10
+            && self.upgrade.is_some_and(|u| !request::names_h2c(u))
+            && self.connection.contains(b"upgrade")
     }
 
     /// Does the visitor expect `100 Continue` before sending its body?
