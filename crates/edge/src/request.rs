@@ -23,6 +23,9 @@ pub enum Refusal {
     TeInHttp10,
     /// A method the edge does not forward (CONNECT).
     Method,
+    /// A field named like a framing field with `_` for `-` (`Transfer_Encoding`), which
+    /// CGI-style origins read as the framing field itself.
+    FramingLookalike,
 }
 
 impl Refusal {
@@ -35,6 +38,7 @@ impl Refusal {
             Refusal::TeObfuscated => "te-obfuscated",
             Refusal::TeInHttp10 => "te-in-http10",
             Refusal::Method => "method",
+            Refusal::FramingLookalike => "framing-lookalike",
         }
     }
 
@@ -55,6 +59,9 @@ impl Refusal {
             Refusal::TeObfuscated => "the request's Transfer-Encoding is not plain `chunked`",
             Refusal::TeInHttp10 => "Transfer-Encoding is not allowed in HTTP/1.0",
             Refusal::Method => "CONNECT is not forwarded",
+            Refusal::FramingLookalike => {
+                "the request has a field named like Content-Length or Transfer-Encoding"
+            }
         }
     }
 }
@@ -80,7 +87,11 @@ pub fn validate(method: &[u8], http10: bool, fields: &dyn Fields) -> Result<(), 
     }
     // How many of each framing field, and the first one's value: nothing is allocated.
     let (mut cl, mut te) = ((0usize, &b""[..]), (0usize, &b""[..]));
+    let mut lookalike = false;
     fields.each(&mut |name, value| {
+        if matches!(name.len(), 14 | 17) && name.contains(&b'_') {
+            lookalike |= is_framing_lookalike(name);
+        }
         let seen = if name.eq_ignore_ascii_case(b"content-length") {
             &mut cl
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -93,6 +104,9 @@ pub fn validate(method: &[u8], http10: bool, fields: &dyn Fields) -> Result<(), 
         }
         seen.0 += 1;
     });
+    if lookalike {
+        return Err(Refusal::FramingLookalike);
+    }
     if cl.0 > 0 && te.0 > 0 {
         return Err(Refusal::ClAndTe);
     }
@@ -112,6 +126,18 @@ pub fn validate(method: &[u8], http10: bool, fields: &dyn Fields) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `Content_Length`, `transfer_encoding` and the like.
+fn is_framing_lookalike(name: &[u8]) -> bool {
+    [&b"content-length"[..], b"transfer-encoding"]
+        .iter()
+        .any(|f| {
+            f.len() == name.len()
+                && f.iter()
+                    .zip(name)
+                    .all(|(&a, &b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_'))
+        })
 }
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1), never forwarded in either direction.
@@ -141,10 +167,28 @@ pub fn is_hop_by_hop(name: &[u8], listed: &Listed<'_>) -> bool {
 
 /// Is `h` a host and optional port (RFC 3986 reg-name, IPv4 or bracketed IPv6)? An empty
 /// one is not: RFC 9112 §3.2 answers a request without a usable host with 400.
+/// A comma is refused too: a list of hosts would let the edge and the origin each pick one.
 pub fn valid_host(h: &[u8]) -> bool {
-    !h.is_empty()
-        && h.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+    let (name, port) = match h.iter().rposition(|&b| b == b':') {
+        // The last colon of a bracketed IPv6 address is not a port separator.
+        Some(i) if !h[i..].contains(&b']') => (&h[..i], &h[i + 1..]),
+        _ => (h, &b""[..]),
+    };
+    let name_ok = match name {
+        [b'[', ip @ .., b']'] => {
+            !ip.is_empty()
+                && ip
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b":.".contains(&b))
+        }
+        _ => {
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+;=%".contains(&b))
+        }
+    };
+    name_ok && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
 }
 
 /// Does an `Upgrade` value name `h2c`? Cleartext HTTP/2 is the edge's to speak, never the
@@ -348,6 +392,42 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_a_name_or_address_and_an_optional_port() {
+        for ok in [
+            "a.test",
+            "a.test:8080",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:443",
+            "xn--d-1a.test",
+        ] {
+            assert!(valid_host(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            ":80",
+            "a.test:http",
+            "a.test:123456",
+            "a.test,b.test",
+            "a b",
+            "[]",
+            "[::1",
+            "a/b",
+            "a@b",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn h2c_tokens_are_found_in_lists() {
+        assert!(names_h2c(b"h2c"));
+        assert!(names_h2c(b"websocket, H2C"));
+        assert!(!names_h2c(b"websocket"));
+        assert!(!names_h2c(b"h2"));
+    }
+
+    #[test]
     fn listed_tokens_beyond_the_inline_ones_are_kept() {
         let values: [&[u8]; 2] = [b"close, X-A ,x-b", b", X-C,X-D, upgrade"];
         let listed = Listed::of(values.into_iter());
@@ -396,6 +476,14 @@ mod tests {
             ("transfer-encoding", "chunked"),
         ];
         assert_eq!(check(&twice), Err(Refusal::TeObfuscated));
+        for name in ["transfer_encoding", "Content_Length", "content_length"] {
+            assert_eq!(
+                check(&[(name, "5")]),
+                Err(Refusal::FramingLookalike),
+                "{name}"
+            );
+        }
+        assert_eq!(check(&[("x_content_length", "5")]), Ok(()));
         let h = headers(&[("transfer-encoding", "chunked")]);
         assert_eq!(validate(b"POST", true, &h), Err(Refusal::TeInHttp10));
         assert_eq!(

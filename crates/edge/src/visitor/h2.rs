@@ -64,6 +64,11 @@ async fn handle(
     let head_request = req.method() == Method::HEAD;
     let checked = request::validate(req.method().as_str().as_bytes(), false, req.headers())
         .map_err(|r| (r.status(), r.as_str()))
+        .and_then(|()| match req.uri().scheme_str() {
+            // As for HTTP/1 absolute-form targets: the edge speaks for http and https only.
+            None | Some("http" | "https") => Ok(()),
+            Some(_) => Err((400, "target-invalid")),
+        })
         .and_then(|()| match host.as_str() {
             // RFC 9113 §8.3.1: `:authority` or `Host`, naming a host.
             "" => Err((400, "host-missing")),
