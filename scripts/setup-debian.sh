@@ -3,7 +3,7 @@
 # curl as a client, ripgrep and wrk for the side-by-side benchmarks.
 set -euo pipefail
 
-packages=(nginx php-fpm haproxy curl ripgrep wrk)
+packages=(nginx php-fpm haproxy curl ripgrep wrk iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
