@@ -279,9 +279,11 @@ fn hostile_input_gives_notes_and_keeps_the_real_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.log");
     let mut data = Vec::new();
-    data.extend_from_slice(b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe\xfd binary\n");
+    data.extend_from_slice(b"2024/01/02 03:00:00 [notice] 1#1: start worker processes\n");
     data.extend_from_slice(&vec![b'A'; 1 << 20]);
     data.push(b'\n');
+    // A hole of NUL bytes after a crash, further into a text log: a note, and the scan goes on.
+    data.extend_from_slice(b"\x00\x00\x00\x00\xff\xfe\xfd hole\n");
     data.extend_from_slice(b"2024/01/02 03:04:05 [error] 1#1: *1 upstream sent too big header while reading response header from upstream, client: \xc3\x28\n");
     data.extend_from_slice(CRASH_ERROR_LOG.trim_end().as_bytes());
     std::fs::write(&path, &data).unwrap();
@@ -304,8 +306,19 @@ fn hostile_input_gives_notes_and_keeps_the_real_lines() {
             .iter()
             .map(|e| e["line"].as_u64().unwrap())
             .collect::<Vec<_>>(),
-        vec![3, 4]
+        vec![4, 5]
     );
+
+    // A binary file (it starts like one) is a note, not a source of incidents.
+    let elf = dir.path().join("core.log");
+    let mut bin = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    bin.extend_from_slice(CRASH_ERROR_LOG.as_bytes());
+    std::fs::write(&elf, &bin).unwrap();
+    let o = logs(&[elf.to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let lines = json(&o);
+    assert!(of(&lines, "incident").is_empty(), "{}", o.stdout);
+    assert_eq!(of(&lines, "note")[0]["kind"], "binary", "{}", o.stdout);
 
     // Unsupported compression is named, not scanned as text.
     let zst = dir.path().join("error.log.zst");

@@ -189,9 +189,10 @@ fn systemd_main_exit(f: &Fields, v: &mut Verdict) {
             v.cause = Cause::OomKill;
             v.inferred = true;
         }
+        // An ordinary stop (`systemctl stop`, a reload): no failure.
         (Some("killed"), Some(15)) | (Some("killed"), Some(1)) => {
             v.cause = Cause::ProcessRestart;
-            v.role = Role::Condition;
+            v.role = Role::Context;
         }
         (Some("killed"), _) => v.cause = Cause::CrashSignal,
         // code=exited: status 0 is a clean stop; anything else a failed start or exit().

@@ -78,6 +78,61 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
     (inputs, notes)
 }
 
+/// What the first bytes of an input say before any scan: nothing at all (empty), journalctl's
+/// "nothing here" messages, or a binary file. Missing journals are a read error (exit 2); an
+/// empty input or an empty journal is a note, so "no incident" is never mistaken for "all well".
+pub fn nothing_to_scan(name: &str, head: &[u8]) -> Option<Note> {
+    let note = |kind, message: String| Note {
+        kind,
+        input: name.to_owned(),
+        line: None,
+        offset: None,
+        message,
+    };
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let only_line = head.len() <= first.len() + 2;
+    if head.is_empty() {
+        Some(note(
+            NoteKind::Empty,
+            "the input is empty: nothing was read, so nothing here says the origin is healthy"
+                .into(),
+        ))
+    } else if only_line && first.trim_ascii() == b"-- No entries --" {
+        Some(note(
+            NoteKind::Empty,
+            "journalctl found no entries (`-- No entries --`): nothing was read; widen --since or check the unit name".into(),
+        ))
+    } else if only_line && first.trim_ascii() == b"No journal files were found." {
+        Some(note(
+            NoteKind::ReadError,
+            "journalctl found no journal files (`No journal files were found.`): nothing was read; run it as root or in the group systemd-journal, or read /var/log instead".into(),
+        ))
+    } else if is_binary(head) {
+        Some(note(
+            NoteKind::Binary,
+            "a binary file, not a text log (NUL bytes or control bytes at its start); not scanned"
+                .into(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// A NUL in the first KiB, or mostly non-text bytes: not a log. A log with a hole further in
+/// (after a crash) is still scanned, with a note from the scanner.
+fn is_binary(head: &[u8]) -> bool {
+    let start = &head[..head.len().min(1024)];
+    if memchr::memchr(0, start).is_some() {
+        return true;
+    }
+    let control = start
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x1b | 0x0c))
+        .count();
+    control * 10 > start.len()
+}
+
 /// Compression formats recognised by their first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {

@@ -35,7 +35,9 @@ pub mod fields;
 pub mod fix;
 pub mod input;
 pub mod jsont;
+pub mod otlp;
 pub mod report;
+pub mod run;
 pub mod scan;
 pub mod sink;
 pub mod source;
@@ -48,6 +50,7 @@ pub use fields::Fields;
 /// The instant type used throughout (re-exported so callers need not depend on jiff).
 pub use jiff::Timestamp;
 pub use report::{Analysis, CauseSummary, Report, ReportOptions, Totals};
+pub use run::{run, Observer, RunOptions};
 pub use scan::Scanner;
 pub use sink::{InputStats, LineMatch, Note, NoteKind, Sink, TimeSource};
 pub use source::{Layer, Source};

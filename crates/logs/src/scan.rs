@@ -43,6 +43,7 @@ pub struct Scanner {
     chunk_size: usize,
     max_line: usize,
     threads: usize,
+    streaming: bool,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -146,6 +147,7 @@ impl Scanner {
             chunk_size: CHUNK_SIZE,
             max_line: MAX_LINE,
             threads,
+            streaming: false,
         }
     }
 
@@ -160,6 +162,14 @@ impl Scanner {
     /// Sets the number of worker threads; 1 scans on the calling thread only.
     pub fn with_threads(mut self, threads: usize) -> Scanner {
         self.threads = threads.clamp(1, MAX_THREADS);
+        self
+    }
+
+    /// Hands lines over as soon as a read returns them instead of filling a whole chunk first
+    /// (for pipes that trickle, like `tail -f | originlens logs -`). Memory stays bounded by the
+    /// chunk size either way.
+    pub fn streaming(mut self, on: bool) -> Scanner {
+        self.streaming = on;
         self
     }
 
@@ -319,7 +329,15 @@ impl Scanner {
                         eof = true;
                         break;
                     }
-                    Ok(n) => filled += n,
+                    Ok(n) => {
+                        filled += n;
+                        // A stream hands over what it has once a line is complete.
+                        if self.streaming
+                            && memchr::memchr(b'\n', &buf[filled - n..filled]).is_some()
+                        {
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => {
                         let kind = match e.kind() {
