@@ -42,18 +42,22 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
         }
         let path = Path::new(op);
         if path.is_dir() {
-            match std::fs::read_dir(path) {
-                Ok(rd) => {
-                    let mut files: Vec<PathBuf> = rd
-                        .filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.is_file())
-                        .collect();
-                    files.sort();
-                    inputs.extend(files.into_iter().map(InputSpec::Path));
+            let mut files = Vec::new();
+            walk(path, 0, &mut files, &mut notes);
+            if files.len() >= MAX_DIR_FILES {
+                notes.push(Note::read_error(
+                    op,
+                    format!(
+                        "more than {MAX_DIR_FILES} files: only the first {MAX_DIR_FILES} are read"
+                    ),
+                ));
+                // Not a failure of the ones read: keep it a note, not a read error.
+                if let Some(n) = notes.last_mut() {
+                    n.kind = NoteKind::Limit;
                 }
-                Err(e) => notes.push(Note::read_error(op, format!("cannot list directory: {e}"))),
             }
+            files.sort();
+            inputs.extend(files.into_iter().map(InputSpec::Path));
         } else if path.exists() {
             inputs.push(InputSpec::Path(path.to_owned()));
         } else if op.contains(['*', '?', '[']) {
@@ -131,6 +135,40 @@ fn is_binary(head: &[u8]) -> bool {
         .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x1b | 0x0c))
         .count();
     control * 10 > start.len()
+}
+
+/// Files read from one directory operand at most.
+pub const MAX_DIR_FILES: usize = 10_000;
+/// Directory levels below an operand that are read (`/var/log` -> `nginx/` -> files).
+pub const MAX_DIR_DEPTH: usize = 4;
+
+/// Every regular file under `dir` (rotations and `.gz` included; their content decides how
+/// they are read), bounded in depth and count.
+fn walk(dir: &Path, depth: usize, files: &mut Vec<PathBuf>, notes: &mut Vec<Note>) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            notes.push(Note::read_error(
+                &dir.display().to_string(),
+                format!("cannot list directory: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if files.len() >= MAX_DIR_FILES {
+            return;
+        }
+        // Symlinks are followed for files only, so a link loop cannot recurse.
+        let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        if p.is_file() {
+            files.push(p);
+        } else if p.is_dir() && !is_link && depth + 1 < MAX_DIR_DEPTH {
+            walk(&p, depth + 1, files, notes);
+        }
+    }
 }
 
 /// Compression formats recognised by their first bytes.

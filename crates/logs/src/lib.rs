@@ -42,6 +42,7 @@ pub mod scan;
 pub mod sink;
 pub mod source;
 pub mod timestamp;
+pub mod wrap;
 
 pub use catalog::{Role, Signature, Verdict, SIGNATURES};
 pub use correlate::{correlate, Incident};

@@ -74,7 +74,11 @@ pub fn run(operands: &[String], options: &RunOptions, observer: &mut dyn Observe
     let (inputs, open_notes) = input::expand(operands);
     let mut report = Report::new(options.report.clone());
     for note in open_notes {
-        report.unreadable(note);
+        if note.kind == NoteKind::ReadError {
+            report.unreadable(note);
+        } else {
+            report.note(note);
+        }
     }
     let sizes: Vec<u64> = inputs
         .iter()
