@@ -143,12 +143,9 @@ fn kernel_comm(f: &Fields, v: &mut Verdict) {
 
 /// The nginx action says which phase timed out.
 fn nginx_timeout_action(f: &Fields, v: &mut Verdict) {
-    match f.detail.as_deref() {
-        Some("reading upstream") => {
-            v.cause = Cause::BodyTimeout;
-            v.status = "origin status, stalled body";
-        }
-        _ => {}
+    if f.detail.as_deref() == Some("reading upstream") {
+        v.cause = Cause::BodyTimeout;
+        v.status = "origin status, stalled body";
     }
 }
 
@@ -582,17 +579,17 @@ catalogue! {
         ex r#"[1234570.000900] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/php8.2-fpm.service,task=php-fpm8.2,pid=48214,uid=33"#
         refine kernel_comm;
     "K5" Kernel Kill OomKill "502" "kernel: the OOM killer killed a process"
-        lit "Killed process "
+        lit "of memory"
         re r"(?P<detail>Out of memory|Memory cgroup out of memory)?:? ?Killed process (?P<pid>\d+) \((?P<comm>[^)]+)\) total-vm:\d+kB, anon-rss:(?P<memory>\d+)kB"
         ex r#"[1234570.001200] Out of memory: Killed process 48214 (php-fpm8.2) total-vm:912340kB, anon-rss:523456kB, file-rss:1204kB, shmem-rss:45678kB, UID:33 pgtables:1400kB oom_score_adj:0"#
         refine kernel_comm;
     "K5b" Kernel Kill OomKill "502" "kernel: the OOM killer killed a process (kernels before 4.x)"
-        lit "Kill process "
+        lit "of memory"
         re r"(?P<detail>Out of memory|Memory cgroup out of memory): Kill process (?P<pid>\d+) \((?P<comm>[^)]+)\) score \d+ or sacrifice child"
         ex r#"Jan  2 03:04:05 web1 kernel: [812345.120001] Out of memory: Kill process 3882 (python) score 623 or sacrifice child"#
         refine kernel_comm;
     "K6" Kernel Context OomKill "502" "kernel: the OOM reaper freed the victim's memory"
-        lit "oom_reaper: reaped"
+        lit "reaped "
         re r"oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>[^)]+)\), now anon-rss:(?P<memory>\d+)kB"
         ex r#"[1234570.050000] oom_reaper: reaped process 48214 (php-fpm8.2), now anon-rss:0kB, file-rss:0kB, shmem-rss:45678kB"#;
     "K7" Systemd Kill OomKill "502/521" "systemd-oomd killed a cgroup under memory pressure"
@@ -721,7 +718,7 @@ catalogue! {
         re r"worker=\d+ PID:(?P<pid>\d+) timeout \((?P<detail>[\d.]+s > \d+s)\), killing"
         ex r#"E, [2024-01-02T03:05:05.123456 #1201] ERROR -- : worker=0 PID:1311 timeout (61.0012s > 60s), killing"#;
     "R2b" Unicorn Kill CrashSignal "502" "Unicorn reaped a worker killed by a signal"
-        lit "reaped #<Process::Status"
+        lit "reaped "
         re r"reaped #<Process::Status: pid (?P<pid>\d+) (?P<signame>SIG\w+) \(signal (?P<signal>\d+)\)> worker=\d+"
         ex r#"E, [2024-01-02T03:05:06.001000 #1201] ERROR -- : reaped #<Process::Status: pid 1311 SIGKILL (signal 9)> worker=0"#
         refine worker_signal;
