@@ -279,9 +279,11 @@ fn hostile_input_gives_notes_and_keeps_the_real_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.log");
     let mut data = Vec::new();
-    data.extend_from_slice(b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe\xfd binary\n");
+    data.extend_from_slice(b"2024/01/02 03:00:00 [notice] 1#1: start worker processes\n");
     data.extend_from_slice(&vec![b'A'; 1 << 20]);
     data.push(b'\n');
+    // A hole of NUL bytes after a crash, further into a text log: a note, and the scan goes on.
+    data.extend_from_slice(b"\x00\x00\x00\x00\xff\xfe\xfd hole\n");
     data.extend_from_slice(b"2024/01/02 03:04:05 [error] 1#1: *1 upstream sent too big header while reading response header from upstream, client: \xc3\x28\n");
     data.extend_from_slice(CRASH_ERROR_LOG.trim_end().as_bytes());
     std::fs::write(&path, &data).unwrap();
@@ -304,8 +306,19 @@ fn hostile_input_gives_notes_and_keeps_the_real_lines() {
             .iter()
             .map(|e| e["line"].as_u64().unwrap())
             .collect::<Vec<_>>(),
-        vec![3, 4]
+        vec![4, 5]
     );
+
+    // A binary file (it starts like one) is a note, not a source of incidents.
+    let elf = dir.path().join("core.log");
+    let mut bin = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    bin.extend_from_slice(CRASH_ERROR_LOG.as_bytes());
+    std::fs::write(&elf, &bin).unwrap();
+    let o = logs(&[elf.to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let lines = json(&o);
+    assert!(of(&lines, "incident").is_empty(), "{}", o.stdout);
+    assert_eq!(of(&lines, "note")[0]["kind"], "binary", "{}", o.stdout);
 
     // Unsupported compression is named, not scanned as text.
     let zst = dir.path().join("error.log.zst");
@@ -634,4 +647,406 @@ fn explains_a_real_nginx_and_php_fpm_failure_run() {
         "the test took {:?}",
         started.elapsed()
     );
+}
+
+// ---- Issue 12: incidents on real servers' files (lines written in the style of real logs) ----
+
+fn write_all(dir: &Path, files: &[(&str, &str)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(name, text)| write_file(dir, name, text).display().to_string())
+        .collect()
+}
+
+fn run_json(paths: &[String], extra: &[&str]) -> (Output, Vec<(String, Value)>) {
+    let mut args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    args.extend_from_slice(&["--format", "json", "--tz", "UTC"]);
+    args.extend_from_slice(extra);
+    let o = logs(&args, None);
+    let lines = json(&o);
+    (o, lines)
+}
+
+/// The incident whose events include a line of `file` at `line`.
+fn incident_with<'a>(lines: &'a [(String, Value)], file: &str, line: u64) -> &'a Value {
+    let events = of(lines, "event");
+    let id = events
+        .iter()
+        .position(|e| e["file"].as_str().unwrap().ends_with(file) && e["line"] == line)
+        .unwrap_or_else(|| panic!("no event {file}:{line}"));
+    let id = events[id]["id"].as_u64().unwrap();
+    of(lines, "incident")
+        .into_iter()
+        .find(|i| i["events"].as_array().unwrap().iter().any(|e| e == id))
+        .unwrap_or_else(|| panic!("{file}:{line} is in no incident"))
+}
+
+const SHOP_NGINX: &str = "\
+2025/03/14 12:42:30 [error] 880#880: *41 upstream sent too big header while reading response header from upstream, client: 203.0.113.9, server: shop.example, request: \"GET /cart.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"shop.example\"
+2025/03/14 12:42:30 [error] 880#880: *42 FastCGI sent in stderr: \"PHP message: PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted (tried to allocate 65536 bytes) in /srv/shop/export.php on line 12\" while reading response header from upstream, client: 203.0.113.9, server: shop.example, request: \"GET /export.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"shop.example\"
+2025/03/14 12:42:30 [error] 880#880: *43 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 203.0.113.9, server: shop.example, request: \"GET /thumb.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"shop.example\"
+2025/03/14 12:42:31 [error] 880#880: *40 upstream prematurely closed connection while reading response header from upstream, client: 203.0.113.9, server: shop.example, request: \"GET /report.php HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"shop.example\"
+";
+const SHOP_FPM: &str = "\
+[14-Mar-2025 12:42:30] WARNING: [pool shop] child 7101, script '/srv/shop/report.php' (request: \"GET /report.php\") execution timed out (30.012044 sec), terminating
+[14-Mar-2025 12:42:30] WARNING: [pool shop] child 7102 exited on signal 11 (SIGSEGV - core dumped) after 4.120001 seconds from start
+[14-Mar-2025 12:42:30] WARNING: [pool shop] child 7101 exited on signal 15 (SIGTERM) after 31.200113 seconds from start
+";
+
+#[test]
+fn a_burst_of_different_causes_stays_separate_incidents_joined_by_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_all(
+        dir.path(),
+        &[("error.log", SHOP_NGINX), ("php8.2-fpm.log", SHOP_FPM)],
+    );
+    let (o, lines) = run_json(&paths, &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let mut causes: Vec<&str> = of(&lines, "incident")
+        .iter()
+        .map(|i| i["cause"].as_str().unwrap())
+        .collect();
+    causes.sort_unstable();
+    assert_eq!(
+        causes,
+        [
+            "app.fatal",
+            "crash.signal",
+            "head.too-large",
+            "timeout.kill"
+        ],
+        "{}",
+        o.stdout
+    );
+    // The empty reply a second later is the timed-out request (same request line), not the
+    // segfault; the reset without a killed request of its own is the segfault's.
+    let kill = incident_with(&lines, "php8.2-fpm.log", 1);
+    assert_eq!(kill["cause"], "timeout.kill");
+    assert_eq!(incident_with(&lines, "error.log", 4)["id"], kill["id"]);
+    assert_eq!(incident_with(&lines, "php8.2-fpm.log", 3)["id"], kill["id"]);
+    assert_eq!(kill["events"].as_array().unwrap().len(), 3);
+    let crash = incident_with(&lines, "php8.2-fpm.log", 2);
+    assert_eq!(crash["cause"], "crash.signal");
+    assert_eq!(incident_with(&lines, "error.log", 3)["id"], crash["id"]);
+    assert_eq!(crash["events"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        incident_with(&lines, "error.log", 1)["cause"],
+        "head.too-large"
+    );
+    assert_eq!(incident_with(&lines, "error.log", 2)["cause"], "app.fatal");
+}
+
+#[test]
+fn the_headline_is_the_first_decisive_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_all(
+        dir.path(),
+        &[
+            ("kern.log", "Mar 14 12:42:30 web1 kernel: [904211.551020] php-fpm8.2[7301]: segfault at 8 ip 00007f11aa2b3c40 sp 00007ffe6b1d2e90 error 4 in libphp.so[7f11aa000000+600000]\n"),
+            ("syslog", "Mar 14 12:42:31 web1 systemd-oomd[612]: Killed /system.slice/php8.2-fpm.service due to memory pressure for /system.slice being 91.20% > 80.00% for > 20s with reclaim activity\n"),
+            ("php8.2-fpm.log", "[14-Mar-2025 12:42:30] WARNING: [pool www] child 7301 exited on signal 11 (SIGSEGV - core dumped) after 2.5 seconds from start\n"),
+        ],
+    );
+    let (o, lines) = run_json(&paths, &["--year", "2025"]);
+    let incidents = of(&lines, "incident");
+    assert_eq!(incidents.len(), 1, "{}", o.stdout);
+    assert_eq!(incidents[0]["cause"], "crash.signal", "{}", o.stdout);
+    assert_eq!(incidents[0]["events"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_storm_is_one_incident_with_a_count_and_the_text_caps_what_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    // 30 minutes, one refused connect every 10 s, to one upstream.
+    for k in 0..180u32 {
+        let (m, s) = (k * 10 / 60, k * 10 % 60);
+        log.push_str(&format!("2025/03/14 13:{m:02}:{s:02} [error] 880#880: *{} connect() failed (111: Connection refused) while connecting to upstream, client: 198.51.100.{}, server: api.example, request: \"GET /v1/items HTTP/1.1\", upstream: \"http://127.0.0.1:8000/v1/items\", host: \"api.example\"\n", 1000 + k, k % 250));
+    }
+    // Two other failures an hour later, apart from each other.
+    log.push_str("2025/03/14 14:30:00 [error] 880#880: *5000 upstream sent too big header while reading response header from upstream, client: 198.51.100.7, server: api.example, request: \"GET /v1/me HTTP/1.1\", upstream: \"http://127.0.0.1:8000/v1/me\", host: \"api.example\"\n");
+    log.push_str("2025/03/14 15:30:00 [error] 880#880: *6000 upstream sent invalid header: \"X-Trace\\x0D...\" while reading response header from upstream, client: 198.51.100.7, server: api.example, request: \"GET /v1/x HTTP/1.1\", upstream: \"http://127.0.0.1:8000/v1/x\", host: \"api.example\"\n");
+    let paths = write_all(dir.path(), &[("error.log", &log)]);
+    let (o, lines) = run_json(&paths, &[]);
+    let incidents = of(&lines, "incident");
+    assert_eq!(incidents.len(), 3, "{}", o.stdout);
+    let storm = incidents[0];
+    assert_eq!(storm["cause"], "upstream.unreachable");
+    assert_eq!(storm["count"], 180);
+    assert_eq!(storm["lines"], 180);
+    assert_eq!(storm["start"], "2025-03-14T13:00:00Z");
+    assert_eq!(storm["end"], "2025-03-14T13:29:50Z");
+    let rate = storm["rate_per_min"].as_f64().unwrap();
+    assert!((rate - 6.03).abs() < 0.1, "{rate}");
+    assert_eq!(
+        storm["events"].as_array().unwrap().len(),
+        180,
+        "JSON has all"
+    );
+
+    let o = logs(
+        &[
+            &paths[0],
+            "--tz",
+            "UTC",
+            "--incidents",
+            "2",
+            "--timeline",
+            "0",
+        ],
+        None,
+    );
+    assert!(o.stdout.contains("180 times"), "{}", o.stdout);
+    assert!(o.stdout.contains("… 172 more line(s)"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("… 1 more incident(s) (raise --incidents, or use --format json)"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.lines().count() < 40, "{}", o.stdout);
+}
+
+const DESKTOP_SYSLOG: &str = "\
+Mar 14 12:50:01 web1 systemd[1]: geoclue.service: Main process exited, code=dumped, status=11/SEGV
+Mar 14 12:50:01 web1 systemd[1]: geoclue.service: Failed with result 'core-dump'.
+Mar 14 12:50:02 web1 systemd[1402]: bamfdaemon.service: Main process exited, code=killed, status=9/KILL
+Mar 14 12:50:03 web1 systemd[1]: nginx.service: Main process exited, code=killed, status=15/TERM
+";
+
+#[test]
+fn only_the_web_stack_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_all(dir.path(), &[("syslog", DESKTOP_SYSLOG)]);
+    let (o, lines) = run_json(&paths, &["--year", "2025"]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(of(&lines, "incident").is_empty(), "{}", o.stdout);
+    let note = of(&lines, "note")
+        .into_iter()
+        .find(|n| n["kind"] == "ignored")
+        .expect("a note says what was left out");
+    let text = note["message"].as_str().unwrap();
+    assert!(
+        text.contains("geoclue.service") && text.contains("--unit"),
+        "{text}"
+    );
+    assert_eq!(of(&lines, "end")[0]["outside_web_stack"], 3);
+
+    // Naming the unit makes it part of the stack; a gunicorn unit is always.
+    let mut more = DESKTOP_SYSLOG.to_owned();
+    more.push_str("Mar 14 12:51:00 web1 systemd[1]: gunicorn-shop.service: Main process exited, code=dumped, status=6/ABRT\n");
+    let paths = write_all(dir.path(), &[("syslog", &more)]);
+    let (o, lines) = run_json(&paths, &["--year", "2025", "--unit", "geoclue"]);
+    assert_eq!(o.code, 1);
+    let units: Vec<String> = of(&lines, "incident")
+        .iter()
+        .map(|i| i["key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        units,
+        ["geoclue.service", "gunicorn-shop.service"],
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn what_is_inferred_is_said_and_the_fix_fits_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // An nginx worker killed by SIGKILL, with no kernel line.
+    let paths = write_all(
+        dir.path(),
+        &[(
+            "error.log",
+            "2025/03/14 13:00:00 [alert] 880#880: worker process 881 exited on signal 9\n",
+        )],
+    );
+    let (o, lines) = run_json(&paths, &[]);
+    let inc = of(&lines, "incident")[0];
+    assert_eq!(inc["cause"], "oom.kill", "{}", o.stdout);
+    assert_eq!(inc["alternatives"][0], "crash.signal");
+    assert!(inc["story"].as_str().unwrap().contains(
+        "killed (SIGKILL): oom.kill or crash.signal (inferred: no kernel OOM line seen)"
+    ));
+    assert_eq!(inc["status"], "520");
+    let fix = inc["fix"].as_str().unwrap();
+    assert!(
+        !fix.contains("pm.max_children ") && fix.contains("nginx"),
+        "{fix}"
+    );
+
+    // An FPM child killed by SIGKILL that the kernel confirms: a plain OOM, an FPM fix.
+    let paths = write_all(
+        dir.path(),
+        &[
+            ("php8.2-fpm.log", "[14-Mar-2025 13:05:01] WARNING: [pool www] child 7401 exited on signal 9 (SIGKILL) after 40.0 seconds from start\n"),
+            ("kern.log", "Mar 14 13:05:01 web1 kernel: [904811.000100] Out of memory: Killed process 7401 (php-fpm8.2) total-vm:1312340kB, anon-rss:903456kB, file-rss:1204kB, shmem-rss:45678kB, UID:33 pgtables:2400kB oom_score_adj:0\n"),
+        ],
+    );
+    let (o, lines) = run_json(&paths, &["--year", "2025"]);
+    let inc = of(&lines, "incident")[0];
+    assert_eq!(inc["cause"], "oom.kill", "{}", o.stdout);
+    assert!(inc.get("inferred").is_none() && inc.get("alternatives").is_none());
+    assert!(inc["fix"].as_str().unwrap().contains("pm.max_children"));
+
+    // uWSGI signal 6 is an abort; a connect timeout a connect failure; a slowlog entry context.
+    let paths = write_all(
+        dir.path(),
+        &[
+            ("uwsgi.log", "Fri Mar 14 13:10:00 2025 - DAMN ! worker 2 (pid: 5120) died, killed by signal 6 :( trying respawn ...\n"),
+            ("error.log", "2025/03/14 13:20:00 [error] 880#880: *77 upstream timed out (110: Connection timed out) while connecting to upstream, client: 203.0.113.9, server: shop.example, request: \"GET / HTTP/1.1\", upstream: \"http://10.20.0.5:8080/\", host: \"shop.example\"\n"),
+            ("php8.2-fpm.log", "[14-Mar-2025 13:30:00] WARNING: [pool www] child 7501, script '/srv/shop/search.php' (request: \"GET /search.php\") executing too slow (5.410012 sec), logging\n"),
+        ],
+    );
+    let (o, lines) = run_json(&paths, &[]);
+    let causes: Vec<&str> = of(&lines, "incident")
+        .iter()
+        .map(|i| i["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        causes,
+        ["crash.signal", "upstream.unreachable"],
+        "{}",
+        o.stdout
+    );
+    let connect = incident_with(&lines, "error.log", 1);
+    assert!(connect["story"]
+        .as_str()
+        .unwrap()
+        .contains("host down or port filtered"));
+    assert_eq!(
+        of(&lines, "event").len(),
+        3,
+        "the slowlog line is kept as context"
+    );
+}
+
+#[test]
+fn container_and_syslog_wrappers_are_unwrapped_and_timed() {
+    let dir = tempfile::tempdir().unwrap();
+    let docker = r#"{"log":"2025/03/14 12:00:00 [error] 29#29: *8 upstream sent too big header while reading response header from upstream, client: 172.18.0.1, server: _, request: \"GET /cart HTTP/1.1\", upstream: \"http://172.18.0.3:9000/cart\", host: \"localhost\"\n","stream":"stderr","time":"2025-03-14T12:00:03.250000000Z"}
+"#;
+    let compose = "shop-fpm-1  | [14-Mar-2025 12:10:00] WARNING: [pool www] child 31 exited on signal 11 (SIGSEGV - core dumped) after 3.2 seconds from start\n";
+    let rfc5424 = "<27>1 2025-03-14T13:20:00.500+01:00 web1 php-fpm 811 - - [pool www] child 32 exited on signal 7 (SIGBUS) after 1.0 seconds from start\n";
+    let journal = r#"{"__REALTIME_TIMESTAMP":"1741955400000000","_PID":"1","SYSLOG_IDENTIFIER":"systemd","_SYSTEMD_UNIT":"init.scope","MESSAGE":"php8.2-fpm.service: Main process exited, code=dumped, status=11/SEGV"}
+"#;
+    let paths = write_all(
+        dir.path(),
+        &[
+            ("docker.json", docker),
+            ("compose.log", compose),
+            ("remote.log", rfc5424),
+            ("journal.json", journal),
+        ],
+    );
+    let (o, lines) = run_json(&paths, &[]);
+    let events = of(&lines, "event");
+    let find = |file: &str| {
+        *events
+            .iter()
+            .find(|e| e["file"].as_str().unwrap().ends_with(file))
+            .unwrap_or_else(|| panic!("nothing from {file}: {}", o.stdout))
+    };
+    let d = find("docker.json");
+    assert_eq!(d["cause"], "head.too-large");
+    assert_eq!(d["time"], "2025-03-14T12:00:03.25Z", "docker's time wins");
+    assert!(d["text"].as_str().unwrap().starts_with("2025/03/14"));
+    let c = find("compose.log");
+    assert_eq!(c["cause"], "crash.signal");
+    assert_eq!(c["time"], "2025-03-14T12:10:00Z");
+    let r = find("remote.log");
+    assert_eq!(r["fields"]["signal"], 7);
+    assert_eq!(r["time"], "2025-03-14T12:20:00.5Z");
+    let j = find("journal.json");
+    assert_eq!(j["signature"], "S1");
+    assert_eq!(j["time"], "2025-03-14T12:30:00Z");
+}
+
+#[test]
+fn the_missed_variants_are_read() {
+    let cases = [
+        ("Fri Mar 14 12:00:00 2025 - *** uWSGI listen queue of socket 4 full !!! (129/128) ***", "U4", "saturated"),
+        ("[14-Mar-2025 12:00:00] WARNING: [pool  v6] child 9001 exited on signal 11 (SIGSEGV) after 1.5 seconds from start", "P1", "crash.signal"),
+        ("Mar 14 12:00:00 web1 kernel: [812345.120001] Out of memory: Kill process 3882 (python) score 623 or sacrifice child", "K5b", "oom.kill"),
+        ("Error: listen EADDRINUSE: address already in use :::3000", "J5", "upstream.unreachable"),
+        ("Mar 14 12:00:00 web1 systemd[1]: node-api.service: Start request repeated too quickly.", "S6", "process.restart"),
+    ];
+    for (line, sig, cause) in cases {
+        let o = logs(
+            &["-", "--format", "json", "--year", "2025"],
+            Some(format!("{line}\n").as_bytes()),
+        );
+        let lines = json(&o);
+        let events = of(&lines, "event");
+        assert_eq!(events.len(), 1, "{line}: {}", o.stdout);
+        assert_eq!(events[0]["signature"], sig, "{line}");
+        assert_eq!(events[0]["cause"], cause, "{line}");
+        assert_eq!(o.code, 1, "{line}: an incident");
+    }
+}
+
+#[test]
+fn nothing_read_is_not_nothing_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write_file(dir.path(), "error.log", "");
+    let o = logs(&[empty.to_str().unwrap()], None);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("Nothing was read"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("error.log: the input is empty"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("do not explain"), "{}", o.stdout);
+
+    let o = logs(&["-"], Some(b"-- No entries --\n"));
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.contains("journalctl found no entries"),
+        "{}",
+        o.stdout
+    );
+    let o = logs(&["-"], Some(b"No journal files were found.\n"));
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    assert!(o.stdout.contains("found no journal files"), "{}", o.stdout);
+
+    // `logs DIR` reads every log in it: rotations, .gz and subdirectories.
+    let var = dir.path().join("log");
+    std::fs::create_dir_all(var.join("nginx")).unwrap();
+    std::fs::write(var.join("nginx/error.log"), NOISE).unwrap();
+    std::fs::write(var.join("nginx/error.log.1"), NOISE).unwrap();
+    std::fs::write(var.join("nginx/error.log.2"), CRASH_ERROR_LOG).unwrap();
+    assert!(Command::new("gzip")
+        .arg(var.join("nginx/error.log.2"))
+        .status()
+        .expect("gzip is installed")
+        .success());
+    std::fs::write(var.join("php8.2-fpm.log"), CRASH_FPM_LOG).unwrap();
+    let (o, lines) = run_json(&[var.display().to_string()], &[]);
+    let names: Vec<String> = of(&lines, "begin")[0]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["name"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "error.log",
+            "error.log.1",
+            "error.log.2.gz",
+            "php8.2-fpm.log"
+        ],
+        "{}",
+        o.stdout
+    );
+    assert_eq!(of(&lines, "incident")[0]["cause"], "crash.signal");
 }

@@ -143,16 +143,9 @@ fn kernel_comm(f: &Fields, v: &mut Verdict) {
 
 /// The nginx action says which phase timed out.
 fn nginx_timeout_action(f: &Fields, v: &mut Verdict) {
-    match f.detail.as_deref() {
-        Some("connecting to upstream") => {
-            v.cause = Cause::Saturated;
-            v.inferred = true;
-        }
-        Some("reading upstream") => {
-            v.cause = Cause::BodyTimeout;
-            v.status = "origin status, stalled body";
-        }
-        _ => {}
+    if f.detail.as_deref() == Some("reading upstream") {
+        v.cause = Cause::BodyTimeout;
+        v.status = "origin status, stalled body";
     }
 }
 
@@ -189,9 +182,10 @@ fn systemd_main_exit(f: &Fields, v: &mut Verdict) {
             v.cause = Cause::OomKill;
             v.inferred = true;
         }
+        // An ordinary stop (`systemctl stop`, a reload): no failure.
         (Some("killed"), Some(15)) | (Some("killed"), Some(1)) => {
             v.cause = Cause::ProcessRestart;
-            v.role = Role::Condition;
+            v.role = Role::Context;
         }
         (Some("killed"), _) => v.cause = Cause::CrashSignal,
         // code=exited: status 0 is a clean stop; anything else a failed start or exit().
@@ -246,6 +240,15 @@ fn worker_signal(f: &Fields, v: &mut Verdict) {
     }
 }
 
+/// uWSGI's `killed by signal N`: 6 is an abort (a C-level assert or `abort()`), not a timeout;
+/// harakiri says so in its own line.
+fn uwsgi_signal(f: &Fields, v: &mut Verdict) {
+    match f.signal {
+        Some(6) => v.cause = Cause::CrashSignal,
+        _ => worker_signal(f, v),
+    }
+}
+
 macro_rules! catalogue {
     ($( $id:literal $source:ident $role:ident $cause:ident $status:literal $title:literal
         lit $literal:literal re $pattern:literal ex $example:literal $(refine $refine:ident)? ;)*) => {
@@ -296,6 +299,10 @@ catalogue! {
         lit "(32: Broken pipe) while sending"
         re r"(?:writev|send)\(\) failed \(32: Broken pipe\) while sending request to upstream"
         ex r#"2024/01/02 03:04:05 [error] 2211#2211: *9160 writev() failed (32: Broken pipe) while sending request to upstream, client: 172.70.42.10, server: example.com, request: "POST /upload HTTP/1.1", upstream: "http://127.0.0.1:8000/upload", host: "example.com""#;
+    "N6c" Nginx Condition UpstreamUnreachable "504" "nginx: connecting to the upstream timed out (a connect failure: host down or port filtered, not a slow backend)"
+        lit "upstream timed out"
+        re r"upstream timed out \(110: [^)]*\) while connecting to upstream"
+        ex r#"2024/01/02 03:05:05 [error] 2211#2211: *9171 upstream timed out (110: Connection timed out) while connecting to upstream, client: 172.70.42.10, server: example.com, request: "GET / HTTP/1.1", upstream: "http://10.0.0.7:8080/", host: "example.com""#;
     "N6" Nginx Symptom TimeoutUpstream "504" "nginx: upstream timed out"
         lit "upstream timed out"
         re r"upstream timed out \(110: [^)]*\) while (?P<detail>reading response header from upstream|connecting to upstream|reading upstream|sending request to upstream)"
@@ -507,32 +514,32 @@ catalogue! {
     // ---- PHP-FPM and PHP (§4) ----
     "P1" PhpFpm Kill CrashSignal "502" "php-fpm child died on a signal"
         lit "exited"
-        re r"\[pool (?P<pool>\S+)\] child (?P<pid>\d+) exited on signal (?P<signal>\d+) \((?P<signame>SIG\w+)(?P<detail> - core dumped)?\)"
+        re r"\[pool +(?P<pool>\S+)\] child (?P<pid>\d+) exited on signal (?P<signal>\d+) \((?P<signame>SIG\w+)(?P<detail> - core dumped)?\)"
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48211 exited on signal 11 (SIGSEGV - core dumped) after 912.503112 seconds from start"#
         refine by_signal;
     "P2" PhpFpm Context ProcessRestart "502" "php-fpm child exited with an error code"
         lit "exited"
-        re r"\[pool (?P<pool>\S+)\] child (?P<pid>\d+) exited with code (?P<detail>[1-9]\d*) after"
+        re r"\[pool +(?P<pool>\S+)\] child (?P<pid>\d+) exited with code (?P<detail>[1-9]\d*) after"
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48212 exited with code 255 after 0.412345 seconds from start"#;
     "P3" PhpFpm Kill TimeoutKill "502" "php-fpm killed a request that ran past request_terminate_timeout"
         lit "xecut"
-        re r#"\[pool (?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) execution timed out \((?P<detail>[\d.]+) sec\), terminating"#
+        re r#"\[pool +(?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) execution timed out \((?P<detail>[\d.]+) sec\), terminating"#
         ex r#"[02-Jan-2024 03:05:05] WARNING: [pool www] child 48213, script '/var/www/html/index.php' (request: "POST /index.php?route=checkout") execution timed out (60.000612 sec), terminating"#;
     "P4" PhpFpm Context TimeoutKill "502" "php-fpm: a request is running slowly (slowlog)"
         lit "xecut"
-        re r#"\[pool (?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) executing too slow \((?P<detail>[\d.]+) sec\)"#
+        re r#"\[pool +(?P<pool>\S+)\] child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: "(?P<request>[^"]*)"\) executing too slow \((?P<detail>[\d.]+) sec\)"#
         ex r#"[02-Jan-2024 03:04:35] WARNING: [pool www] child 48213, script '/var/www/html/index.php' (request: "POST /index.php") executing too slow (5.001234 sec), logging"#;
     "P5" PhpFpm Condition Saturated "502/504" "php-fpm pool reached max_children"
         lit "max_children setting"
-        re r"\[pool (?P<pool>\S+)\] server reached (?:pm\.)?max_children setting \((?P<detail>\d+)\)"
+        re r"\[pool +(?P<pool>\S+)\] server reached (?:pm\.)?max_children setting \((?P<detail>\d+)\)"
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] server reached pm.max_children setting (5), consider raising it"#;
     "P6" PhpFpm Context Saturated "502/504" "php-fpm pool is busy and spawning children"
         lit "seems busy"
-        re r"\[pool (?P<pool>\S+)\] seems busy .*spawning (?P<detail>\d+) children"
+        re r"\[pool +(?P<pool>\S+)\] seems busy .*spawning (?P<detail>\d+) children"
         ex r#"[02-Jan-2024 03:04:04] WARNING: [pool www] seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers), spawning 8 children, there are 0 idle, and 12 total children"#;
     "P7" PhpFpm Context CrashSignal "502" "php-fpm child reported heap corruption"
         lit "zend_mm_heap corrupted"
-        re r#"(?:\[pool (?P<pool>\S+)\] child (?P<pid>\d+) said into \w+: ")?(?P<detail>zend_mm_heap corrupted)"#
+        re r#"(?:\[pool +(?P<pool>\S+)\] child (?P<pid>\d+) said into \w+: ")?(?P<detail>zend_mm_heap corrupted)"#
         ex r#"[02-Jan-2024 03:04:05] WARNING: [pool www] child 48211 said into stderr: "zend_mm_heap corrupted""#;
     "P8" PhpFpm Condition ProcessRestart "502" "php-fpm reloads after too many failed children"
         lit "processes"
@@ -572,12 +579,17 @@ catalogue! {
         ex r#"[1234570.000900] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/php8.2-fpm.service,task=php-fpm8.2,pid=48214,uid=33"#
         refine kernel_comm;
     "K5" Kernel Kill OomKill "502" "kernel: the OOM killer killed a process"
-        lit "Killed process "
+        lit "of memory"
         re r"(?P<detail>Out of memory|Memory cgroup out of memory)?:? ?Killed process (?P<pid>\d+) \((?P<comm>[^)]+)\) total-vm:\d+kB, anon-rss:(?P<memory>\d+)kB"
         ex r#"[1234570.001200] Out of memory: Killed process 48214 (php-fpm8.2) total-vm:912340kB, anon-rss:523456kB, file-rss:1204kB, shmem-rss:45678kB, UID:33 pgtables:1400kB oom_score_adj:0"#
         refine kernel_comm;
+    "K5b" Kernel Kill OomKill "502" "kernel: the OOM killer killed a process (kernels before 4.x)"
+        lit "of memory"
+        re r"(?P<detail>Out of memory|Memory cgroup out of memory): Kill process (?P<pid>\d+) \((?P<comm>[^)]+)\) score \d+ or sacrifice child"
+        ex r#"Jan  2 03:04:05 web1 kernel: [812345.120001] Out of memory: Kill process 3882 (python) score 623 or sacrifice child"#
+        refine kernel_comm;
     "K6" Kernel Context OomKill "502" "kernel: the OOM reaper freed the victim's memory"
-        lit "oom_reaper: reaped"
+        lit "reaped "
         re r"oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>[^)]+)\), now anon-rss:(?P<memory>\d+)kB"
         ex r#"[1234570.050000] oom_reaper: reaped process 48214 (php-fpm8.2), now anon-rss:0kB, file-rss:0kB, shmem-rss:45678kB"#;
     "K7" Systemd Kill OomKill "502/521" "systemd-oomd killed a cgroup under memory pressure"
@@ -607,6 +619,11 @@ catalogue! {
         re r"(?P<unit>[\w@.\\-]+): Scheduled restart job, restart counter is at (?P<detail>\d+)"
         ex r#"Jan 02 03:04:06 web1 systemd[1]: node-api.service: Scheduled restart job, restart counter is at 3."#
         refine systemd_unit;
+    "S6" Systemd Condition ProcessRestart "502/521" "systemd gave up restarting a service (start request repeated too quickly)"
+        lit "Start request repeated too quickly"
+        re r"(?P<unit>[\w@.\\-]+): Start request repeated too quickly"
+        ex r#"Jan 02 03:04:09 web1 systemd[1]: php8.2-fpm.service: Start request repeated too quickly."#
+        refine systemd_unit;
     "S5" Systemd Kill CrashSignal "502" "systemd-coredump: a process dumped core"
         lit "dumped core"
         re r"Process (?P<pid>\d+) \((?P<comm>[^)]+)\) of user \d+ dumped core"
@@ -630,6 +647,11 @@ catalogue! {
         lit "Unhandled"
         re r#"\[UnhandledPromiseRejection: .*?(?:The promise rejected with the reason "(?P<detail>[^"]*)")?"#
         ex r#"[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "timeout".] { code: 'ERR_UNHANDLED_REJECTION' }"#;
+
+    "J5" Node Condition UpstreamUnreachable "502" "Node.js could not listen: the address is in use (an old instance still holds the port)"
+        lit "EADDRINUSE"
+        re r"listen EADDRINUSE(?:: address already in use)? (?P<upstream>\S+)"
+        ex r#"Error: listen EADDRINUSE: address already in use :::3000"#;
 
     // ---- gunicorn (§7) ----
     "G1" Gunicorn Kill TimeoutKill "502" "gunicorn killed a worker that ran past --timeout"
@@ -668,14 +690,14 @@ catalogue! {
         lit "DAMN ! worker"
         re r"DAMN ! worker \d+ \(pid: (?P<pid>\d+)\) (?:died, killed by signal (?P<signal>\d+)|died|M[IY]STERIOUSLY killed by signal (?P<signal2>\d+))"
         ex r#"DAMN ! worker 3 (pid: 2412) died, killed by signal 9 :( trying respawn ..."#
-        refine worker_signal;
+        refine uwsgi_signal;
     "U3" Uwsgi Kill TimeoutKill "502" "uWSGI harakiri killed a slow worker"
         lit "HARAKIRI ON WORKER"
         re r"\*\*\* HARAKIRI ON WORKER \d+ \(pid: (?P<pid>\d+), try: (?P<detail>\d+)"
         ex r#"Tue Jan  2 03:05:05 2024 - *** HARAKIRI ON WORKER 3 (pid: 2412, try: 1, graceful: yes) ***"#;
     "U4" Uwsgi Condition Saturated "502/504" "uWSGI listen queue is full"
         lit "listen queue of socket"
-        re r#"uWSGI listen queue of socket "(?P<upstream>[^"]+)" \(fd: \d+\) full !!! \((?P<detail>\d+/\d+)\)"#
+        re r#"uWSGI listen queue of socket (?:"(?P<upstream>[^"]+)" \(fd: \d+\)|\d+) full !!! \((?P<detail>\d+/\d+)\)"#
         ex r#"Tue Jan  2 03:04:05 2024 - *** uWSGI listen queue of socket "127.0.0.1:8000" (fd: 3) full !!! (101/100) ***"#;
     "U5" Uwsgi Context ClientAbort "context" "uWSGI: the proxy hung up before the response was written"
         lit "(): "
@@ -696,7 +718,7 @@ catalogue! {
         re r"worker=\d+ PID:(?P<pid>\d+) timeout \((?P<detail>[\d.]+s > \d+s)\), killing"
         ex r#"E, [2024-01-02T03:05:05.123456 #1201] ERROR -- : worker=0 PID:1311 timeout (61.0012s > 60s), killing"#;
     "R2b" Unicorn Kill CrashSignal "502" "Unicorn reaped a worker killed by a signal"
-        lit "reaped #<Process::Status"
+        lit "reaped "
         re r"reaped #<Process::Status: pid (?P<pid>\d+) (?P<signame>SIG\w+) \(signal (?P<signal>\d+)\)> worker=\d+"
         ex r#"E, [2024-01-02T03:05:06.001000 #1201] ERROR -- : reaped #<Process::Status: pid 1311 SIGKILL (signal 9)> worker=0"#
         refine worker_signal;
@@ -866,7 +888,11 @@ mod tests {
         let (v, _) = verdict(
             r#"2024/01/02 03:05:05 [error] 1#1: *1 upstream timed out (110: Connection timed out) while connecting to upstream, client: 1.2.3.4"#,
         );
-        assert_eq!(v.cause, Cause::Saturated);
+        assert_eq!(
+            v.cause,
+            Cause::UpstreamUnreachable,
+            "a connect timeout is a connect failure, not a full backend"
+        );
         let (v, _) = verdict(
             r#"2024/01/02 03:05:05 [error] 1#1: *1 upstream timed out (110: Connection timed out) while reading upstream, client: 1.2.3.4"#,
         );

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::catalog::Role;
 use crate::fields::Fields;
 use crate::sink::{LineMatch, TimeSource};
-use crate::source::{Layer, Source};
+use crate::source::{Layer, Service, Source};
 
 /// Longest line text kept per event; the rest is cut with an ellipsis.
 pub const MAX_TEXT: usize = 1024;
@@ -83,6 +83,53 @@ impl Event {
     /// Access-log rows echo failures that error logs explain better.
     pub fn is_echo(&self) -> bool {
         self.source == Source::AccessLog
+    }
+
+    /// The service the line is about: the unit or process it names, else the program that
+    /// wrote it.
+    pub fn service(&self) -> Service {
+        let named = self
+            .fields
+            .unit
+            .as_deref()
+            .or(self.fields.comm.as_deref())
+            .map_or(Service::Other, Service::of_name);
+        if named != Service::Other {
+            named
+        } else {
+            Service::of_source(self.source)
+        }
+    }
+
+    /// The request as a join key: method and path, without query or protocol, so nginx's
+    /// `GET /a.php?x=1 HTTP/1.1`, the access log's and FPM's `GET /a.php` meet.
+    pub fn request_key(&self) -> Option<&str> {
+        let r = self.fields.request.as_deref()?.trim();
+        let mut parts = r.split_ascii_whitespace();
+        let method = parts.next()?;
+        let path = parts.next()?;
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() {
+            return None;
+        }
+        // Method and path sit at the start of the request line.
+        let end = r.find(path).map(|at| at + path.len())?;
+        (method.len() < r.len()).then(|| &r[..end])
+    }
+
+    /// The upstream address as a join key: `unix:/run/php.sock` or `port 8000` (the app logs
+    /// its port, the proxy its URL).
+    pub fn address_key(&self) -> Option<String> {
+        let u = self.fields.upstream.as_deref()?;
+        if let Some(at) = u.find("unix:") {
+            let path = u[at + 5..].trim_end_matches(':');
+            return Some(format!("unix:{path}"));
+        }
+        let rest = u.split("://").nth(1).unwrap_or(u);
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        let port = hostport.rsplit(':').next()?;
+        (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| format!("port {port}"))
     }
 
     /// A short description of the process or request the line is about.

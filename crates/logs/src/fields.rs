@@ -52,6 +52,10 @@ pub struct Fields {
     /// nginx connection number (`*N`), which joins error-log lines of one request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<u64>,
+    /// Pid of the nginx worker that wrote the line (`2211#2211:`), which joins it to that
+    /// worker's death.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<u32>,
     /// The row's free-text detail (action, reason, limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -104,6 +108,9 @@ impl Fields {
         if self.connection.is_none() {
             self.connection = nginx_connection(line);
         }
+        if self.worker.is_none() {
+            self.worker = nginx_worker(line);
+        }
         let quoted = |key: &[u8]| -> Option<String> {
             let at = memmem::rfind(line, key)?;
             let rest = &line[at + key.len()..];
@@ -127,6 +134,17 @@ impl Fields {
             }
         }
     }
+}
+
+/// The logging worker's pid in nginx's `[level] pid#tid: `.
+fn nginx_worker(line: &[u8]) -> Option<u32> {
+    let head = line.get(..64).unwrap_or(line);
+    let hash = memchr::memchr(b'#', head)?;
+    let start = head[..hash]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    number(&head[start..hash])
 }
 
 /// The `*N` connection number after nginx's `pid#tid: `.

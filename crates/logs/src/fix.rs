@@ -3,6 +3,22 @@
 
 use originlens_wire::Cause;
 
+use crate::source::Service;
+
+/// The fix for a cause, worded for the process that failed: an nginx worker killed for memory
+/// is not fixed by `pm.max_children`, a Node heap not by `memory_limit`.
+pub fn fix_for(cause: Cause, service: Service) -> &'static str {
+    match (cause, service) {
+        (Cause::OomKill, Service::Nginx | Service::Apache) => "The web server itself was killed for memory. Find what grew (`ps -o rss,cmd -C nginx`, modules such as lua/njs caches, large proxy_buffers x connections, a shared-memory zone) and what else fills the machine; nginx has no pm.max_children: cap the other services' memory (their MemoryMax=, worker counts) or add RAM/swap so the edge-facing server survives.",
+        (Cause::OomKill, Service::Node) => "Node.js ran out of memory. Cap the heap below the machine or cgroup limit (`--max-old-space-size`), look for a leak with a heap snapshot, and run fewer cluster/pm2 instances if each needs that much.",
+        (Cause::OomKill, Service::Gunicorn | Service::Uwsgi | Service::Ruby) => "An application worker was killed for memory. Fewer workers (workers x RSS must fit), recycle them (`--max-requests` / `max-requests` / puma-worker-killer), and find the request that grows them.",
+        (Cause::CrashSignal, Service::Nginx) => "An nginx worker crashed. Get a backtrace (`worker_rlimit_core 500m;` and `working_directory /var/tmp/nginx;`, then `coredumpctl gdb`), and suspect third-party modules first (`nginx -V`); the edge answers 520 while workers respawn.",
+        (Cause::CrashSignal, Service::Node) => "Node.js exited on an error nothing caught. Read the stack trace just before the `Node.js v` line, handle the error (or the 'error' event / promise rejection), and let a supervisor restart it quickly.",
+        (Cause::CrashSignal, Service::Gunicorn | Service::Uwsgi | Service::Ruby) => "An application worker crashed (segfault or abort). Get a backtrace (core dumps, `faulthandler` for Python), and suspect native extensions and their versions.",
+        _ => fix(cause),
+    }
+}
+
 /// The fix for a cause, as advice for the origin's operator.
 pub fn fix(cause: Cause) -> &'static str {
     match cause {

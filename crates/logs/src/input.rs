@@ -42,18 +42,22 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
         }
         let path = Path::new(op);
         if path.is_dir() {
-            match std::fs::read_dir(path) {
-                Ok(rd) => {
-                    let mut files: Vec<PathBuf> = rd
-                        .filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.is_file())
-                        .collect();
-                    files.sort();
-                    inputs.extend(files.into_iter().map(InputSpec::Path));
+            let mut files = Vec::new();
+            walk(path, 0, &mut files, &mut notes);
+            if files.len() >= MAX_DIR_FILES {
+                notes.push(Note::read_error(
+                    op,
+                    format!(
+                        "more than {MAX_DIR_FILES} files: only the first {MAX_DIR_FILES} are read"
+                    ),
+                ));
+                // Not a failure of the ones read: keep it a note, not a read error.
+                if let Some(n) = notes.last_mut() {
+                    n.kind = NoteKind::Limit;
                 }
-                Err(e) => notes.push(Note::read_error(op, format!("cannot list directory: {e}"))),
             }
+            files.sort();
+            inputs.extend(files.into_iter().map(InputSpec::Path));
         } else if path.exists() {
             inputs.push(InputSpec::Path(path.to_owned()));
         } else if op.contains(['*', '?', '[']) {
@@ -76,6 +80,95 @@ pub fn expand(operands: &[String]) -> (Vec<InputSpec>, Vec<Note>) {
         }
     }
     (inputs, notes)
+}
+
+/// What the first bytes of an input say before any scan: nothing at all (empty), journalctl's
+/// "nothing here" messages, or a binary file. Missing journals are a read error (exit 2); an
+/// empty input or an empty journal is a note, so "no incident" is never mistaken for "all well".
+pub fn nothing_to_scan(name: &str, head: &[u8]) -> Option<Note> {
+    let note = |kind, message: String| Note {
+        kind,
+        input: name.to_owned(),
+        line: None,
+        offset: None,
+        message,
+    };
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let only_line = head.len() <= first.len() + 2;
+    if head.is_empty() {
+        Some(note(
+            NoteKind::Empty,
+            "the input is empty: nothing was read, so nothing here says the origin is healthy"
+                .into(),
+        ))
+    } else if only_line && first.trim_ascii() == b"-- No entries --" {
+        Some(note(
+            NoteKind::Empty,
+            "journalctl found no entries (`-- No entries --`): nothing was read; widen --since or check the unit name".into(),
+        ))
+    } else if only_line && first.trim_ascii() == b"No journal files were found." {
+        Some(note(
+            NoteKind::ReadError,
+            "journalctl found no journal files (`No journal files were found.`): nothing was read; run it as root or in the group systemd-journal, or read /var/log instead".into(),
+        ))
+    } else if is_binary(head) {
+        Some(note(
+            NoteKind::Binary,
+            "a binary file, not a text log (NUL bytes or control bytes at its start); not scanned"
+                .into(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// A NUL in the first KiB, or mostly non-text bytes: not a log. A log with a hole further in
+/// (after a crash) is still scanned, with a note from the scanner.
+fn is_binary(head: &[u8]) -> bool {
+    let start = &head[..head.len().min(1024)];
+    if memchr::memchr(0, start).is_some() {
+        return true;
+    }
+    let control = start
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x1b | 0x0c))
+        .count();
+    control * 10 > start.len()
+}
+
+/// Files read from one directory operand at most.
+pub const MAX_DIR_FILES: usize = 10_000;
+/// Directory levels below an operand that are read (`/var/log` -> `nginx/` -> files).
+pub const MAX_DIR_DEPTH: usize = 4;
+
+/// Every regular file under `dir` (rotations and `.gz` included; their content decides how
+/// they are read), bounded in depth and count.
+fn walk(dir: &Path, depth: usize, files: &mut Vec<PathBuf>, notes: &mut Vec<Note>) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            notes.push(Note::read_error(
+                &dir.display().to_string(),
+                format!("cannot list directory: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if files.len() >= MAX_DIR_FILES {
+            return;
+        }
+        // Symlinks are followed for files only, so a link loop cannot recurse.
+        let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        if p.is_file() {
+            files.push(p);
+        } else if p.is_dir() && !is_link && depth + 1 < MAX_DIR_DEPTH {
+            walk(&p, depth + 1, files, notes);
+        }
+    }
 }
 
 /// Compression formats recognised by their first bytes.

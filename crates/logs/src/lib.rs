@@ -35,11 +35,14 @@ pub mod fields;
 pub mod fix;
 pub mod input;
 pub mod jsont;
+pub mod otlp;
 pub mod report;
+pub mod run;
 pub mod scan;
 pub mod sink;
 pub mod source;
 pub mod timestamp;
+pub mod wrap;
 
 pub use catalog::{Role, Signature, Verdict, SIGNATURES};
 pub use correlate::{correlate, Incident};
@@ -48,6 +51,7 @@ pub use fields::Fields;
 /// The instant type used throughout (re-exported so callers need not depend on jiff).
 pub use jiff::Timestamp;
 pub use report::{Analysis, CauseSummary, Report, ReportOptions, Totals};
+pub use run::{run, Observer, RunOptions};
 pub use scan::Scanner;
 pub use sink::{InputStats, LineMatch, Note, NoteKind, Sink, TimeSource};
 pub use source::{Layer, Source};

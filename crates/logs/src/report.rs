@@ -11,7 +11,7 @@ use crate::correlate::{correlate, Incident};
 use crate::event::Event;
 use crate::fix::fix;
 use crate::sink::{InputStats, LineMatch, Note, NoteKind, Sink};
-use crate::source::{Layer, Source};
+use crate::source::{is_web_unit, Layer, Source};
 
 /// Events kept for the timeline and correlation; beyond this only the tallies grow, so memory
 /// stays bounded on huge inputs.
@@ -28,6 +28,8 @@ pub struct ReportOptions {
     pub window: SignedDuration,
     /// Events kept for the timeline.
     pub max_events: usize,
+    /// systemd units that serve the site besides the usual ones (`--unit NAME`).
+    pub units: Vec<String>,
 }
 
 impl Default for ReportOptions {
@@ -37,6 +39,7 @@ impl Default for ReportOptions {
             until: None,
             window: SignedDuration::from_secs(2),
             max_events: DEFAULT_MAX_EVENTS,
+            units: Vec::new(),
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct Totals {
     pub outside_time_range: u64,
     /// Matched lines counted but not kept for the timeline (over the event limit).
     pub not_kept: u64,
+    /// systemd lines about units outside the web stack (desktop, user sessions), left out.
+    pub outside_web_stack: u64,
     /// Inputs that could not be read to the end.
     pub failed_inputs: usize,
 }
@@ -126,6 +131,8 @@ pub struct Report {
     notes: Vec<Note>,
     inputs: Vec<InputStats>,
     totals: Totals,
+    /// A few of the units left out, for the note.
+    ignored_units: Vec<String>,
 }
 
 impl Report {
@@ -139,6 +146,7 @@ impl Report {
             notes: Vec::new(),
             inputs: Vec::new(),
             totals: Totals::default(),
+            ignored_units: Vec::new(),
         }
     }
 
@@ -159,6 +167,19 @@ impl Report {
                 message: format!(
                     "{} matched lines were counted in the summary but not kept for the timeline (limit {})",
                     self.totals.not_kept, self.options.max_events
+                ),
+            });
+        }
+        if self.totals.outside_web_stack > 0 {
+            self.notes.push(Note {
+                kind: NoteKind::Ignored,
+                input: String::new(),
+                line: None,
+                offset: None,
+                message: format!(
+                    "{} systemd line(s) about units outside the web stack were left out ({}); add one with --unit NAME",
+                    self.totals.outside_web_stack,
+                    self.ignored_units.join(", ")
                 ),
             });
         }
@@ -242,16 +263,31 @@ impl Report {
     }
 }
 
-impl Sink for Report {
-    fn matched(&mut self, m: &LineMatch<'_>) {
+impl Report {
+    /// An input that could not be read at all: a note, and it counts as failed.
+    pub fn unreadable(&mut self, note: Note) {
+        self.totals.failed_inputs += 1;
+        self.notes.push(note);
+    }
+
+    /// Tallies a match and keeps it as an event when it passes the filters and the limit;
+    /// returns the kept event.
+    pub fn keep(&mut self, m: &LineMatch<'_>) -> Option<&Event> {
         self.totals.matched += 1;
         if let Some(t) = m.time {
             let before = self.options.since.is_some_and(|s| t < s);
             let after = self.options.until.is_some_and(|u| t > u);
             if before || after {
                 self.totals.outside_time_range += 1;
-                return;
+                return None;
             }
+        }
+        if let Some(unit) = outside_web_stack(m, &self.options.units) {
+            self.totals.outside_web_stack += 1;
+            if self.ignored_units.len() < 5 && !self.ignored_units.contains(&unit) {
+                self.ignored_units.push(unit);
+            }
+            return None;
         }
         let tally = self.tallies.entry(m.verdict.cause).or_default();
         tally.events += 1;
@@ -271,10 +307,34 @@ impl Sink for Report {
         *tally.statuses.entry(m.verdict.status).or_default() += 1;
         if self.events.len() >= self.options.max_events {
             self.totals.not_kept += 1;
-            return;
+            return None;
         }
         let name = self.names.get(m.input).map_or("?", String::as_str);
         self.events.push(Event::from_match(m, name));
+        self.events.last()
+    }
+}
+
+/// A systemd line about a unit that does not serve the site, or written by a user's own
+/// service manager (`systemd[<pid other than 1>]`): the unit's name, to leave it out.
+fn outside_web_stack(m: &LineMatch<'_>, extra: &[String]) -> Option<String> {
+    if m.signature.source != Source::Systemd {
+        return None;
+    }
+    let unit = m.fields.unit.as_deref()?;
+    let user_manager = memchr::memmem::find(m.line, b" systemd[").is_some_and(|at| {
+        let rest = &m.line[at + 9..];
+        !rest.starts_with(b"1]")
+    });
+    if user_manager && !crate::source::is_named_unit(unit, extra) {
+        return Some(format!("{unit} (user manager)"));
+    }
+    (!is_web_unit(unit, extra)).then(|| unit.to_owned())
+}
+
+impl Sink for Report {
+    fn matched(&mut self, m: &LineMatch<'_>) {
+        self.keep(m);
     }
 
     fn note(&mut self, note: Note) {

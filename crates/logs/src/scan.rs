@@ -22,6 +22,7 @@ use crate::fields::Fields;
 use crate::sink::{InputStats, LineMatch, Note, NoteKind, Sink, TimeSource};
 use crate::source::Source;
 use crate::timestamp::{self, TimeContext};
+use crate::wrap;
 
 /// Bytes read per chunk.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -43,6 +44,7 @@ pub struct Scanner {
     chunk_size: usize,
     max_line: usize,
     threads: usize,
+    streaming: bool,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -146,6 +148,7 @@ impl Scanner {
             chunk_size: CHUNK_SIZE,
             max_line: MAX_LINE,
             threads,
+            streaming: false,
         }
     }
 
@@ -160,6 +163,14 @@ impl Scanner {
     /// Sets the number of worker threads; 1 scans on the calling thread only.
     pub fn with_threads(mut self, threads: usize) -> Scanner {
         self.threads = threads.clamp(1, MAX_THREADS);
+        self
+    }
+
+    /// Hands lines over as soon as a read returns them instead of filling a whole chunk first
+    /// (for pipes that trickle, like `tail -f | originlens logs -`). Memory stays bounded by the
+    /// chunk size either way.
+    pub fn streaming(mut self, on: bool) -> Scanner {
+        self.streaming = on;
         self
     }
 
@@ -319,7 +330,15 @@ impl Scanner {
                         eof = true;
                         break;
                     }
-                    Ok(n) => filled += n,
+                    Ok(n) => {
+                        filled += n;
+                        // A stream hands over what it has once a line is complete.
+                        if self.streaming
+                            && memchr::memchr(b'\n', &buf[filled - n..filled]).is_some()
+                        {
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => {
                         let kind = match e.kind() {
@@ -556,6 +575,13 @@ impl Scanner {
     }
 
     fn stamp_of(&self, line: &[u8]) -> Option<Timestamp> {
+        if let Some(u) = wrap::unwrap(line) {
+            if u.time.is_some() {
+                return u.time;
+            }
+            let (stamp, _) = timestamp::parse(&u.text)?;
+            return self.time.resolve(&stamp);
+        }
         let (stamp, _) = timestamp::parse(line)?;
         self.time.resolve(&stamp)
     }
@@ -563,9 +589,12 @@ impl Scanner {
     /// One line that contains at least one literal: the first signature (in catalogue order)
     /// whose regex matches, with its fields and time.
     fn line(&self, data: &[u8], start: usize, end: usize, first_literal: usize) -> Option<Pending> {
-        let line = data[start..end]
+        let raw = data[start..end]
             .strip_suffix(b"\r")
             .unwrap_or(&data[start..end]);
+        // Docker, journal JSON, syslog and compose wrappers: match what the program wrote.
+        let unwrapped = wrap::unwrap(raw);
+        let line: &[u8] = unwrapped.as_ref().map_or(raw, |u| &u.text);
         let mut candidates: Vec<usize> = self.by_literal[first_literal].clone();
         for m in self.literals.find_iter(line) {
             let p = m.pattern().as_usize();
@@ -584,12 +613,16 @@ impl Scanner {
         if sig.source == Source::Nginx {
             fields.add_nginx_context(line);
         }
-        let time = match timestamp::parse(line) {
-            Some((stamp, _)) => match self.time.resolve(&stamp) {
-                Some(t) => ChunkTime::Line(t),
-                None => ChunkTime::Unresolved,
+        let wrapper_time = unwrapped.as_ref().and_then(|u| u.time);
+        let time = match wrapper_time {
+            Some(t) => ChunkTime::Line(t),
+            None => match timestamp::parse(line) {
+                Some((stamp, _)) => match self.time.resolve(&stamp) {
+                    Some(t) => ChunkTime::Line(t),
+                    None => ChunkTime::Unresolved,
+                },
+                None => self.neighbour_time(data, start, end),
             },
-            None => self.neighbour_time(data, start, end),
         };
         Some(Pending {
             line_in_chunk: 0,

@@ -72,6 +72,10 @@ pub enum NoteKind {
     NeighbourTime,
     /// Output was limited (too many events to keep).
     Limit,
+    /// The input held nothing to read (empty, or journalctl found no entries).
+    Empty,
+    /// Lines left out on purpose (units outside the web stack).
+    Ignored,
 }
 
 /// A remark about the input, never fatal: the scan goes on.

@@ -8,10 +8,8 @@ mod render;
 use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
-use originlens_logs::input::{self, InputSpec};
 use originlens_logs::{
-    bound, catalog, jsont, InputStats, LineMatch, Note, Report, ReportOptions, Scanner, Sink,
-    TimeContext,
+    bound, catalog, jsont, otlp, Event, Observer, ReportOptions, RunOptions, TimeContext,
 };
 
 use crate::exit::Exit;
@@ -23,6 +21,7 @@ Examples:
   originlens logs /var/log/nginx/error.log* /var/log/php8.2-fpm.log /var/log/kern.log --since \"2 hours ago\"
   journalctl -o short-iso --since today | originlens logs -
   dmesg | originlens logs - --boot-time auto
+  tail -F /var/log/nginx/error.log | originlens logs - --format otlp-json
 
 Exit status: 0 no incident found, 1 incidents found, 2 bad usage or an input could not be read
 (the report still covers every input that could).")]
@@ -59,6 +58,13 @@ pub struct Args {
     /// Timeline lines shown in text output (JSON always has all).
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub timeline: usize,
+    /// Incidents shown in text output (JSON always has all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub incidents: usize,
+    /// Also count this systemd unit as part of the web stack (repeatable); by default only
+    /// nginx, apache2/httpd, php*-fpm, gunicorn, uwsgi, node/pm2, puma and unicorn units count.
+    #[arg(long, value_name = "NAME")]
+    pub unit: Vec<String>,
     /// Events kept for the timeline and correlation; beyond it only the summary counts grow.
     #[arg(long, value_name = "N", default_value_t = originlens_logs::report::DEFAULT_MAX_EVENTS)]
     pub max_events: usize,
@@ -81,8 +87,12 @@ pub struct Args {
 pub enum Format {
     /// Summary by cause, incidents, timeline and notes for people.
     Text,
-    /// JSON lines: `{"type": "begin" | "event" | "incident" | "cause" | "note" | "end", "data": {...}}`.
+    /// JSON lines (schema `originlens.logs/1`, schemas/logs.json): `{"schema": ..., "type":
+    /// "begin" | "event" | "incident" | "cause" | "note" | "end", "data": {...}}`.
     Json,
+    /// JSON lines of OpenTelemetry `ExportLogsServiceRequest`s, one log record per event (for an
+    /// OpenTelemetry collector's otlpjsonfile receiver, then Loki or Elasticsearch).
+    OtlpJson,
 }
 
 /// `--color`.
@@ -96,28 +106,58 @@ pub enum Color {
     Never,
 }
 
-/// Forwards to the report and moves the progress bar.
-struct Progress<'a> {
-    report: &'a mut Report,
+/// Draws the progress bar for long scans and streams events when asked to.
+struct Screen<W: Write> {
     bar: Option<indicatif::ProgressBar>,
-    done: u64,
-    size: u64,
+    want_bar: bool,
+    stream: Option<(Format, W)>,
+    host: String,
+    error: Option<std::io::Error>,
 }
 
-impl Sink for Progress<'_> {
-    fn matched(&mut self, m: &LineMatch<'_>) {
-        self.report.matched(m);
+impl<W: Write> Observer for Screen<W> {
+    fn start(&mut self, total: u64) {
+        if let Some((Format::Json, w)) = &mut self.stream {
+            if let Err(e) = jsont::write_begin(&mut *w).and_then(|()| w.flush()) {
+                self.error = Some(e);
+            }
+        }
+        if self.want_bar && total >= PROGRESS_MIN_BYTES {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} scanning {msg} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
     }
-    fn note(&mut self, note: Note) {
-        self.report.note(note);
+    fn input(&mut self, name: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(name.to_owned());
+        }
     }
     fn progress(&mut self, bytes: u64) {
         if let Some(bar) = &self.bar {
-            bar.set_position(self.done + bytes.min(self.size));
+            bar.set_position(bytes);
         }
     }
-    fn finish(&mut self, stats: &InputStats) {
-        self.report.finish(stats);
+    fn event(&mut self, event: &Event) {
+        let Some((format, w)) = &mut self.stream else {
+            return;
+        };
+        if self.error.is_some() {
+            return;
+        }
+        let written = match format {
+            Format::Json => jsont::write_event(event, &mut *w),
+            Format::OtlpJson => otlp::write_event(event, &self.host, &mut *w),
+            Format::Text => Ok(()),
+        };
+        if let Err(e) = written.and_then(|()| w.flush()) {
+            self.error = Some(e);
+        }
     }
 }
 
@@ -158,95 +198,40 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let window = std::time::Duration::from_secs_f64(args.window)
         .try_into()
         .context("--window is out of range")?;
-
-    let (inputs, open_notes) = input::expand(&args.paths);
-    let mut report = Report::new(ReportOptions {
-        since,
-        until,
-        window,
-        max_events: args.max_events,
-    });
-    let mut unreadable = !open_notes.is_empty();
-    for note in open_notes {
-        report.note(note);
-    }
-
-    let sizes: Vec<u64> = inputs
-        .iter()
-        .map(|i| match i {
-            InputSpec::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
-            InputSpec::Stdin => 0,
-        })
-        .collect();
-    let total: u64 = sizes.iter().sum();
-    let bar = (!args.no_progress
-        && args.format == Format::Text
-        && std::io::stderr().is_terminal()
-        && total >= PROGRESS_MIN_BYTES)
-        .then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} scanning {msg} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-
-    let scanner = Scanner::new(time.clone());
-    let mut done = 0u64;
-    for (spec, size) in inputs.iter().zip(sizes) {
-        let name = spec.name();
-        let index = report.input(&name);
-        if let Some(bar) = &bar {
-            bar.set_message(name.clone());
-        }
-        let mut sink = Progress {
-            report: &mut report,
-            bar: bar.clone(),
-            done,
-            size,
-        };
-        let failed = match spec {
-            InputSpec::Stdin => match input::decode(std::io::stdin().lock()) {
-                Ok(reader) => scanner.scan(index, &name, reader, &mut sink).failed,
-                Err(e) => {
-                    sink.note(Note::read_error(
-                        &name,
-                        format!("cannot read standard input: {e}"),
-                    ));
-                    true
-                }
-            },
-            InputSpec::Path(path) => match input::open(path) {
-                Err(e) => {
-                    sink.note(Note::read_error(&name, format!("cannot read: {e}")));
-                    true
-                }
-                Ok(opened) => {
-                    let compressed = opened.compression != input::Compression::None;
-                    let stats = scanner.scan(index, &name, opened.reader, &mut sink);
-                    if let Some(note) = opened
-                        .identity
-                        .and_then(|id| input::rotation_note(path, id, stats.bytes, compressed))
-                    {
-                        sink.note(note);
-                    }
-                    stats.failed
-                }
-            },
-        };
-        unreadable |= failed;
-        done += size;
-    }
-    if let Some(bar) = bar {
+    let options = RunOptions {
+        report: ReportOptions {
+            since,
+            until,
+            window,
+            max_events: args.max_events,
+            units: args.unit.clone(),
+        },
+        time: time.clone(),
+    };
+    // Events go out as they are read when stdin is among the inputs (a stream may not end).
+    let streaming = args.format != Format::Text && args.paths.iter().any(|p| p == "-");
+    let mut screen = Screen {
+        bar: None,
+        want_bar: !args.no_progress
+            && args.format == Format::Text
+            && std::io::stderr().is_terminal(),
+        stream: streaming.then_some((args.format, &mut out)),
+        host: host(),
+        error: None,
+    };
+    let analysis = originlens_logs::run(&args.paths, &options, &mut screen);
+    if let Some(bar) = screen.bar.take() {
         bar.finish_and_clear();
     }
-    let analysis = report.finish();
+    if let Some(e) = screen.error.take() {
+        return Err(e.into());
+    }
 
     match args.format {
+        Format::Json if streaming => jsont::write_rest(&analysis, &mut out)?,
         Format::Json => jsont::write(&analysis, &mut out)?,
+        Format::OtlpJson if streaming => otlp::write_rest(&analysis, &host(), &mut out)?,
+        Format::OtlpJson => otlp::write(&analysis, &host(), &mut out)?,
         Format::Text => {
             let choice = match args.color {
                 Color::Auto => anstream::ColorChoice::Auto,
@@ -254,15 +239,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 Color::Never => anstream::ColorChoice::Never,
             };
             let mut stream = anstream::AutoStream::new(out, choice);
-            render::text(&analysis, &time, args.timeline, &mut stream)?;
+            render::text(&analysis, &time, args.timeline, args.incidents, &mut stream)?;
             stream.flush()?;
         }
     }
-    Ok(if unreadable {
+    Ok(if analysis.totals.failed_inputs > 0 {
         Exit::Error
     } else if analysis.found_incidents() {
         Exit::Problem
     } else {
         Exit::Clean
     })
+}
+
+/// This machine's name, for the OTLP resource.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
 }

@@ -86,6 +86,7 @@ pub fn text<W: Write>(
     a: &Analysis,
     time: &TimeContext,
     timeline_max: usize,
+    incidents_max: usize,
     w: &mut W,
 ) -> io::Result<()> {
     let t = &a.totals;
@@ -104,7 +105,12 @@ pub fn text<W: Write>(
             t.outside_time_range
         )?;
     }
-    if a.summary.is_empty() {
+    if t.bytes == 0 {
+        writeln!(
+            w,
+            "\nNothing was read: no input held any line, so this says nothing about the origin (see the notes)."
+        )?;
+    } else if a.summary.is_empty() {
         writeln!(
             w,
             "\nNo line of the catalogue was found: the logs do not explain a 52x."
@@ -133,7 +139,7 @@ pub fn text<W: Write>(
 
     if !a.incidents.is_empty() {
         writeln!(w, "\n{BOLD}Incidents{BOLD:#}")?;
-        for inc in &a.incidents {
+        for inc in a.incidents.iter().take(incidents_max) {
             let span = match (inc.start, inc.end) {
                 (Some(s), Some(e)) if s != e => {
                     format!("{} (+{} s)", time.format(s), e.duration_since(s).as_secs())
@@ -150,7 +156,29 @@ pub fn text<W: Write>(
                 span,
                 layers(&inc.layers)
             )?;
+            if inc.count > 1 {
+                writeln!(
+                    w,
+                    "     {YELLOW}{} times{YELLOW:#}, {} line(s), {:.2}/min",
+                    inc.count,
+                    inc.lines,
+                    inc.rate_per_min.unwrap_or_default()
+                )?;
+            }
             writeln!(w, "     {}", inc.story)?;
+            if !inc.alternatives.is_empty() {
+                let alt: Vec<&str> = inc.alternatives.iter().map(|c| c.as_str()).collect();
+                writeln!(w, "     {DIM}could also be: {}{DIM:#}", alt.join(", "))?;
+            }
+            // The summary's fix is per cause; one worded for the process that died differs.
+            let general = a
+                .summary
+                .iter()
+                .find(|s| s.cause == inc.cause)
+                .map(|s| s.fix);
+            if general != Some(inc.fix) {
+                writeln!(w, "     fix: {}", inc.fix)?;
+            }
             let shown = 8;
             for &id in inc.events.iter().take(shown) {
                 event_line(w, &a.timeline[id], time, "     ")?;
@@ -163,6 +191,14 @@ pub fn text<W: Write>(
                 )?;
             }
         }
+    }
+
+    if a.incidents.len() > incidents_max {
+        writeln!(
+            w,
+            "  {DIM}… {} more incident(s) (raise --incidents, or use --format json){DIM:#}",
+            a.incidents.len() - incidents_max
+        )?;
     }
 
     if !a.timeline.is_empty() && timeline_max > 0 {
