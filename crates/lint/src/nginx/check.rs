@@ -158,6 +158,7 @@ impl Checker {
     fn block(&mut self, directives: &[Directive], ctx: Context) {
         // Values set at this level, for `is duplicate` (one conf structure per block).
         let mut set: HashSet<(&'static str, &'static str)> = HashSet::new();
+        let mut document_root: Option<&'static str> = None;
         for d in directives {
             if ctx == Context::MAIN && d.name() == "load_module" {
                 if let Some(name) = d.arg(0).and_then(|p| Path::new(p).file_name()) {
@@ -167,8 +168,8 @@ impl Checker {
             let Some(def) = self.handler(d, ctx) else {
                 continue;
             };
-            if def.slot.refuses_duplicates() && !set.insert((def.module, def.name)) {
-                self.error(d, format!("\"{}\" directive is duplicate", d.name()));
+            if let Some(message) = duplicate(def, &mut set, &mut document_root) {
+                self.error(d, message);
                 continue;
             }
             if let Some(inner) = inner_context(def, ctx) {
@@ -250,6 +251,34 @@ impl Checker {
     fn error(&mut self, d: &Directive, message: String) {
         self.errors.push(LoadError::at(d.end.clone(), message));
     }
+}
+
+/// Handlers of a module's own that refuse a second value at one level, as the slots do.
+const CUSTOM_SINGLE: &[(&str, &str)] = &[
+    ("ngx_http_core_module", "keepalive_timeout"),
+    ("ngx_core_module", "worker_processes"),
+];
+
+/// `"…" directive is duplicate` for a value set twice at one level; `root` and `alias` share
+/// one value.
+fn duplicate(
+    def: &'static DirectiveDef,
+    set: &mut HashSet<(&'static str, &'static str)>,
+    document_root: &mut Option<&'static str>,
+) -> Option<String> {
+    let name = def.name;
+    if def.module == "ngx_http_core_module" && matches!(name, "root" | "alias") {
+        return match document_root.replace(name) {
+            None => None,
+            Some(earlier) if earlier == name => Some(format!("\"{name}\" directive is duplicate")),
+            Some(earlier) => Some(format!(
+                "\"{name}\" directive is duplicate, \"{earlier}\" directive was specified earlier"
+            )),
+        };
+    }
+    let single = def.slot.refuses_duplicates() || CUSTOM_SINGLE.contains(&(def.module, name));
+    (single && !set.insert((def.module, name)))
+        .then(|| format!("\"{name}\" directive is duplicate"))
 }
 
 /// `${NAME}` left by a template that was not filled in.
