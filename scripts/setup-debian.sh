@@ -3,7 +3,7 @@
 # curl as a client, ripgrep and wrk for the side-by-side benchmarks.
 set -euo pipefail
 
-packages=(nginx php-fpm haproxy curl ripgrep wrk iproute2)
+packages=(nginx libnginx-mod-stream libnginx-mod-mail libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -160,6 +160,8 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
                     for f in &config.files {
                         report.files.push((Arc::clone(f), ConfigKind::Nginx));
                     }
+                    // What nginx -t refuses; the rules still read the file.
+                    report.errors.extend(nginx::check::check(&config));
                     nginx_configs.push(config);
                 }
                 Err(err) => report.errors.push(err),

@@ -26,6 +26,9 @@ pub struct Directive {
     pub block: Option<Vec<Directive>>,
     /// The raw text of an embedded Lua block (`*_by_lua_block { }`), which is not nginx syntax.
     pub lua: Option<String>,
+    /// Where nginx reports this directive's own errors: the line of its `;` or `{` (the column
+    /// is the directive's when that is the line it starts on).
+    pub end: Span,
 }
 
 impl Directive {
@@ -147,14 +150,15 @@ impl Parser {
                 }
                 Step::Directive(mut words) => {
                     let name = words.remove(0);
+                    let end = directive_end_span(lexer, &name);
                     if name.text == "include" {
-                        let terminator = directive_end_span(lexer, &name);
-                        let mut included = self.include(&name, &words, terminator, depth)?;
+                        let mut included = self.include(&name, &words, end.clone(), depth)?;
                         out.push(Directive {
                             name,
                             args: words,
                             block: None,
                             lua: None,
+                            end,
                         });
                         out.append(&mut included);
                     } else {
@@ -163,11 +167,13 @@ impl Parser {
                             args: words,
                             block: None,
                             lua: None,
+                            end,
                         });
                     }
                 }
                 Step::BlockStart(mut words) => {
                     let name = words.remove(0);
+                    let end = directive_end_span(lexer, &name);
                     if name.text.ends_with("_by_lua_block") {
                         let raw = lexer.skip_lua_block(&name.span)?;
                         out.push(Directive {
@@ -175,6 +181,7 @@ impl Parser {
                             args: words,
                             block: Some(Vec::new()),
                             lua: Some(raw),
+                            end,
                         });
                         continue;
                     }
@@ -185,6 +192,7 @@ impl Parser {
                         args: words,
                         block: Some(children),
                         lua: None,
+                        end,
                     });
                 }
             }
@@ -297,6 +305,6 @@ fn directive_end_span(lexer: &Lexer<'_>, name: &Word) -> Span {
     if end.line == name.span.line {
         name.span.clone()
     } else {
-        Span::new(lexer.file(), end.line, 1)
+        Span::new(lexer.file(), end.line, end.col.saturating_sub(1).max(1))
     }
 }
