@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use originlens_wire::{judge, End, Finding, JudgeContext, Reader, ReaderOptions, Report, Verdict};
+use originlens_wire::{judge, End, Finding, JudgeContext, ReaderOptions, Report, Verdict};
 
 use crate::options::{LoadOptions, EVIDENCE_BYTES};
 use crate::schedule::{Schedule, Ticket};
@@ -46,7 +46,10 @@ pub(crate) async fn slot(shared: Arc<Shared>, slot: usize, slots: usize) {
             if p.uses % opts.idle_every == 0 {
                 let wake = (p.last_done + idle).into();
                 let pause = tokio::time::sleep_until(wake);
-                if tokio::time::timeout_at(deadline.into(), pause).await.is_err() {
+                if tokio::time::timeout_at(deadline.into(), pause)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -82,65 +85,70 @@ async fn exchange(
     let route = &opts.routes[route_i];
     let begun = Instant::now();
     capture.clear();
-    if pooled.is_none() {
-        match shared.dialer.dial().await {
+    let (conn, earlier, last_done) = match pooled.take() {
+        Some(p) => (p.conn, p.uses, p.last_done),
+        None => match shared.dialer.dial(opts.read_timeout).await {
             Ok(conn) => {
                 lock(&shared.stats).connections_opened += 1;
-                *pooled = Some(Pooled {
-                    conn,
-                    uses: 0,
-                    last_done: begun,
-                });
+                (conn, 0, begun)
             }
             Err(finding) => {
                 let report = failed_connect(finding);
                 let verdict = judge(&report, opts.profile, JudgeContext::default());
                 let done = Instant::now();
-                record(shared, ticket, route_i, begun, done, &report, &verdict, 0, None, b"");
+                let at = Timing { from: begun, done };
+                record(shared, ticket, route_i, at, &report, &verdict, 0, None, b"");
                 return;
             }
-        }
-    }
-    let Some(p) = pooled.as_mut() else {
-        return;
+        },
     };
-    let earlier = p.uses;
-    let idle = (earlier > 0).then(|| begun.saturating_duration_since(p.last_done));
-    let mut reader = Reader::new(ReaderOptions {
+    let idle = (earlier > 0).then(|| begun.saturating_duration_since(last_done));
+    let reader_opts = ReaderOptions {
         request: route.info,
         reused_connection: earlier > 0,
         ..ReaderOptions::default()
-    });
-    let ex = p
-        .conn
+    };
+    let ex = conn
         .exchange(
             &route.request,
-            &mut reader,
+            reader_opts,
             opts.read_timeout,
             capture,
             EVIDENCE_BYTES,
         )
         .await;
     let done = Instant::now();
-    let report = reader.into_report();
+    let report = ex.reader.into_report();
     let ctx = JudgeContext {
-        waited: ex.timed_out.then_some(opts.read_timeout),
+        waited: (report.end == Some(End::Timeout)).then_some(opts.read_timeout),
     };
     let verdict = judge(&report, opts.profile, ctx);
-    p.uses += 1;
-    p.last_done = done;
     let reusable = opts.keepalive
         && verdict.cause.is_none()
         && report.end == Some(End::Complete)
-        && report.head.as_ref().is_some_and(|h| h.keeps_connection_open());
+        && report
+            .head
+            .as_ref()
+            .is_some_and(|h| h.keeps_connection_open());
     // Latency counts from the connect for a new connection, from the write for a reused one.
     let from = if earlier == 0 { begun } else { ex.sent };
+    let at = Timing { from, done };
     record(
-        shared, ticket, route_i, from, done, &report, &verdict, earlier, idle, capture,
+        shared, ticket, route_i, at, &report, &verdict, earlier, idle, capture,
     );
-    if !reusable {
-        *pooled = None;
+    if reusable {
+        *pooled = Some(Pooled {
+            conn: ex.conn,
+            uses: earlier + 1,
+            last_done: done,
+        });
     }
+}
+
+/// When an exchange began (for its latency) and ended.
+struct Timing {
+    from: Instant,
+    done: Instant,
 }
 
 /// A report holding only the connection failure, judged like the probe judges one.
@@ -156,8 +164,7 @@ fn record(
     shared: &Shared,
     ticket: Ticket,
     route: usize,
-    from: Instant,
-    done: Instant,
+    at: Timing,
     report: &Report,
     verdict: &Verdict,
     earlier: u32,
@@ -174,9 +181,11 @@ fn record(
     });
     let sample = Sample {
         route,
-        done,
-        latency: done.saturating_duration_since(from),
-        corrected: ticket.intended.map(|at| done.saturating_duration_since(at)),
+        done: at.done,
+        latency: at.done.saturating_duration_since(at.from),
+        corrected: ticket
+            .intended
+            .map(|due| at.done.saturating_duration_since(due)),
         status: verdict.status,
         cause: verdict.cause,
         finding: verdict.finding,

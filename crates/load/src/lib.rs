@@ -126,10 +126,7 @@ pub async fn run(
     }
     let elapsed = start.elapsed();
     let shared = Arc::into_inner(shared).expect("every slot has ended");
-    let agg = shared
-        .stats
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+    let agg = shared.stats.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(LoadReport::from_aggregate(agg, run, &names, elapsed))
 }
 

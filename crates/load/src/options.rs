@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use originlens_probe::{build_request, ProbeOptions, Target, TlsOptions};
+use originlens_net::TlsPolicy;
+use originlens_probe::{build_request, ProbeOptions, Target};
 use originlens_wire::{Profile, RequestInfo};
 
 /// No run lasts longer than this, whatever was asked.
@@ -71,8 +72,8 @@ pub struct LoadOptions {
     pub connect_timeout: Duration,
     /// Longest silence allowed while reading a response.
     pub read_timeout: Duration,
-    /// TLS settings for https.
-    pub tls: TlsOptions,
+    /// TLS settings for https (the edge's: a bad certificate is refused in strict mode).
+    pub tls: TlsPolicy,
     /// Raw exchanges kept per cause.
     pub evidence_per_cause: usize,
 }

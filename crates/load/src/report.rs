@@ -365,7 +365,10 @@ fn story(r: &LoadReport, idle: &BTreeMap<Cause, crate::stats::IdleRange>) -> Str
                 }
             }
         } else if reused == 0 {
-            if groups.iter().all(|g| g.by_idle.contains_key(IdleBucket::New.as_str())) {
+            if groups
+                .iter()
+                .all(|g| g.by_idle.contains_key(IdleBucket::New.as_str()))
+            {
                 s.push_str(" on new connections");
             }
         } else {

@@ -367,7 +367,10 @@ mod tests {
         assert_eq!(a.evidence.len(), 2);
         assert_eq!(a.failures.len(), 1);
         let (key, n) = a.failures.iter().next().unwrap();
-        assert_eq!((key.idle, key.reuse, *n), (IdleBucket::Seconds, ReuseBucket::Once, 10));
+        assert_eq!(
+            (key.idle, key.reuse, *n),
+            (IdleBucket::Seconds, ReuseBucket::Once, 10)
+        );
         let r = a.idle_ranges[&Cause::KeepaliveRace];
         assert_eq!(r.min, Some(Duration::from_millis(1500)));
         assert_eq!(r.max, Some(Duration::from_millis(1509)));
@@ -382,7 +385,9 @@ mod tests {
             a.record(&sample(start + Duration::from_secs(s), None, None));
         }
         assert_eq!(a.series.len(), 10);
-        assert!(a.series[..6].iter().all(|r| r.hist.is_none() && r.p99.is_some()));
+        assert!(a.series[..6]
+            .iter()
+            .all(|r| r.hist.is_none() && r.p99.is_some()));
         a.finish_series();
         assert!(a.series.iter().all(|r| r.hist.is_none()));
     }
