@@ -137,7 +137,7 @@ fn snapshot(shared: &driver::Shared, start: Instant, limit: Duration) -> Snapsho
         *by_cause.entry(k.cause).or_insert(0) += n;
     }
     let mut by_cause: Vec<(Cause, u64)> = by_cause.into_iter().collect();
-    by_cause.sort_by(|x, y| y.1.cmp(&x.1));
+    by_cause.sort_by_key(|c| std::cmp::Reverse(c.1));
     Snapshot {
         elapsed: start.elapsed(),
         limit,

@@ -307,7 +307,7 @@ impl Aggregate {
 
 fn finalize(row: &mut Second) {
     if let Some(h) = row.hist.take() {
-        if h.len() > 0 {
+        if !h.is_empty() {
             row.p99 = Some(Duration::from_micros(h.value_at_quantile(0.99)));
         }
     }

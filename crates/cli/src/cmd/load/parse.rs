@@ -22,7 +22,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         other => return Err(format!("`{s}`: unknown unit `{other}` (ms, s, m, h)")),
     };
-    if !(secs.is_finite() && secs >= 0.0 && secs <= 86_400.0) {
+    if !(secs.is_finite() && (0.0..=86_400.0).contains(&secs)) {
         return Err(format!("`{s}`: give a duration between 0 and 24 h"));
     }
     Ok(Duration::from_secs_f64(secs))
