@@ -34,6 +34,8 @@ enum Command {
     Edge(cmd::edge::Args),
     /// List, show and export the incidents `edge` recorded.
     Incidents(cmd::incidents::Args),
+    /// Drive the origin like the edge does, judge every response, and say why each failure happened.
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Edge(args) => cmd::edge::run(args),
         Command::Incidents(args) => cmd::incidents::run(args),
+        Command::Load(args) => cmd::load::run(args),
     };
     match result {
         Ok(exit) => exit.into(),

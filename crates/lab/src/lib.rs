@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod behaviour;
+pub mod flaky;
 mod h2;
 mod request;
 pub mod routes;
@@ -39,6 +40,7 @@ mod server;
 pub mod tls;
 
 pub use behaviour::{Behaviour, End, Step};
+pub use flaky::RestartingOrigin;
 pub use request::MAX_HEAD;
 pub use routes::{route, routes, Expect, ProbeHint, Route};
 pub use server::{Lab, LabHandle};

@@ -25,6 +25,8 @@ pub(crate) struct Request {
     pub method: String,
     /// The path without query string or fragment (origin-form or absolute-form target).
     pub path: String,
+    /// The query string, without `?` (empty when there is none).
+    pub query: String,
     /// The connection must close after this exchange.
     pub close: bool,
 }
@@ -147,6 +149,7 @@ fn parse(head: &[u8]) -> Option<(Request, Body)> {
     let req = Request {
         method,
         path: path_of(target),
+        query: query_of(target),
         close: !keep_alive,
     };
     Some((req, body))
@@ -164,6 +167,16 @@ fn path_of(target: &[u8]) -> String {
     };
     let end = rest.find(['?', '#']).unwrap_or(rest.len());
     rest[..end].to_owned()
+}
+
+/// The query of a request target, without `?` and fragment.
+fn query_of(target: &[u8]) -> String {
+    let target = String::from_utf8_lossy(target);
+    let Some(q) = target.find('?') else {
+        return String::new();
+    };
+    let rest = &target[q + 1..];
+    rest[..rest.find('#').unwrap_or(rest.len())].to_owned()
 }
 
 /// Discards `n` body bytes: first those already buffered, then from the stream.
@@ -202,6 +215,7 @@ mod tests {
             (req.path.as_str(), req.close, body),
             ("/ok", false, Body::None)
         );
+        assert_eq!(req.query, "x=1");
         let (req, _) =
             parse(b"GET http://h:1/empty#f HTTP/1.1\r\nConnection: Close\r\n\r\n").unwrap();
         assert_eq!((req.path.as_str(), req.close), ("/empty", true));

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use crate::behaviour::{head_of, Behaviour, End, Step, HOLD_MAX, RESET_PAUSE};
+use crate::flaky::{self, Flaky};
 use crate::request::{self, Request};
 use crate::routes::route;
 use crate::tls::{TlsCase, TlsLab};
@@ -51,12 +53,13 @@ impl Lab {
     /// cancels them when it is dropped.
     pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         tokio::pin!(shutdown);
+        let flaky = Arc::new(Flaky::default());
         loop {
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(connection(stream));
+                        tokio::spawn(connection(stream, flaky.clone()));
                     }
                     // EMFILE, ECONNABORTED and friends are transient: back off, keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -165,7 +168,7 @@ impl Drop for LabHandle {
 }
 
 /// One connection: requests in a loop while the routes keep it alive.
-async fn connection(mut stream: TcpStream) {
+pub(crate) async fn connection(mut stream: TcpStream, flaky: Arc<Flaky>) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut idle = IDLE_TIMEOUT;
@@ -191,7 +194,7 @@ async fn connection(mut stream: TcpStream) {
         };
         served = served.saturating_add(1);
         silent_after_idle = false;
-        match respond(&mut stream, &req).await {
+        match respond(&mut stream, &req, &flaky).await {
             Ok(Some(End::KeepAlive)) if !req.close => idle = IDLE_TIMEOUT,
             Ok(Some(End::IdleClose(after))) if !req.close => idle = after,
             Ok(Some(End::MaxRequests(n))) if !req.close && served < n => idle = IDLE_TIMEOUT,
@@ -210,7 +213,10 @@ async fn connection(mut stream: TcpStream) {
 }
 
 /// Writes the route's bytes; returns how the connection should end (`None`: hang).
-async fn respond(stream: &mut TcpStream, req: &Request) -> io::Result<Option<End>> {
+async fn respond(stream: &mut TcpStream, req: &Request, flaky: &Flaky) -> io::Result<Option<End>> {
+    if let Some(act) = flaky.act(&req.path, &req.query).await {
+        return flaky::perform(stream, act, req.is_head()).await.map(Some);
+    }
     let Some(route) = route(&req.path) else {
         let body = format!("no such route: {}\ntry / for the list\n", req.path);
         let head = format!(

@@ -344,7 +344,9 @@ impl LabPki {
         &self.root_pem
     }
 
-    fn config(&self, case: TlsCase) -> Option<Arc<ServerConfig>> {
+    /// The server configuration of `case` (`None` for the cases that answer without TLS), for
+    /// tests that write their own TLS server with the lab's certificates.
+    pub fn config(&self, case: TlsCase) -> Option<Arc<ServerConfig>> {
         self.configs
             .iter()
             .find(|(c, _)| *c == case)
@@ -530,5 +532,146 @@ mod tests {
             assert_eq!(pki.config(*a).is_some(), !raw, "{}", a.name());
         }
         assert!(pki.root_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+}
+
+/// How a [`scripted`] origin ends the connection after its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ending {
+    /// TCP FIN. Over TLS: without `close_notify`, as a crashing or careless server closes.
+    Fin,
+    /// TLS `close_notify`, then FIN (plain TCP: a FIN).
+    CloseNotify,
+    /// RST (`SO_LINGER` zero), after a pause that lets the bytes arrive first.
+    Reset,
+    /// Nothing more: the connection stays open until the peer closes it (at most 30 s).
+    Silence,
+}
+
+impl Ending {
+    /// Every ending.
+    pub const ALL: [Ending; 4] = [
+        Ending::Fin,
+        Ending::CloseNotify,
+        Ending::Reset,
+        Ending::Silence,
+    ];
+
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ending::Fin => "fin",
+            Ending::CloseNotify => "close-notify",
+            Ending::Reset => "reset",
+            Ending::Silence => "silence",
+        }
+    }
+}
+
+/// Serves up to 8 connections on a free loopback port, each the same way: read the request
+/// head (or whatever comes within 2 s), write `reply` byte for byte, and end as `ending` says;
+/// over TLS when `tls` is given (see [`LabPki::config`]). For tests of how each ending reads.
+pub async fn scripted(
+    reply: Vec<u8>,
+    ending: Ending,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let reply: Arc<[u8]> = reply.into();
+    tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok(Ok((tcp, _))) =
+                tokio::time::timeout(Duration::from_secs(60), listener.accept()).await
+            else {
+                return;
+            };
+            let (reply, tls) = (reply.clone(), tls.clone());
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                match tls {
+                    None => scripted_plain(tcp, &reply, ending).await,
+                    Some(config) => scripted_tls(tcp, &reply, ending, config).await,
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// How long a scripted origin waits for the request and holds a silent connection.
+const SCRIPTED_WAIT: Duration = Duration::from_secs(2);
+const SCRIPTED_HOLD: Duration = Duration::from_secs(30);
+
+/// Reads until the end of a request head, at most [`MAX_TLS_HEAD`] bytes or [`SCRIPTED_WAIT`].
+async fn read_request<S: AsyncRead + Unpin>(s: &mut S) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + SCRIPTED_WAIT;
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < MAX_TLS_HEAD {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
+}
+
+/// Waits until the peer closes or [`SCRIPTED_HOLD`] passes, discarding what it sends.
+async fn hold<S: AsyncRead + Unpin>(s: &mut S) {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + SCRIPTED_HOLD;
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+fn reset(tcp: TcpStream) {
+    let sock = socket2::SockRef::from(&tcp);
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    drop(tcp);
+}
+
+async fn scripted_plain(mut tcp: TcpStream, reply: &[u8], ending: Ending) {
+    read_request(&mut tcp).await;
+    let _ = tcp.write_all(reply).await;
+    match ending {
+        Ending::Fin | Ending::CloseNotify => {
+            let _ = tcp.shutdown().await;
+            hold(&mut tcp).await;
+        }
+        Ending::Reset => {
+            tokio::time::sleep(crate::behaviour::RESET_PAUSE).await;
+            reset(tcp);
+        }
+        Ending::Silence => hold(&mut tcp).await,
+    }
+}
+
+async fn scripted_tls(tcp: TcpStream, reply: &[u8], ending: Ending, config: Arc<ServerConfig>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let Ok(Ok(mut tls)) = tokio::time::timeout(TLS_IDLE, acceptor.accept(tcp)).await else {
+        return;
+    };
+    read_request(&mut tls).await;
+    let _ = tls.write_all(reply).await;
+    let _ = tls.flush().await;
+    match ending {
+        Ending::Fin => {
+            // The TCP stream alone: its FIN carries no close_notify.
+            let (mut tcp, _) = tls.into_inner();
+            let _ = tcp.shutdown().await;
+            hold(&mut tcp).await;
+        }
+        Ending::CloseNotify => {
+            let _ = tls.shutdown().await;
+            hold(&mut tls).await;
+        }
+        Ending::Reset => {
+            tokio::time::sleep(crate::behaviour::RESET_PAUSE).await;
+            reset(tls.into_inner().0);
+        }
+        Ending::Silence => hold(&mut tls).await,
     }
 }

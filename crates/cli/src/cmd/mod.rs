@@ -5,5 +5,6 @@ pub mod incidents;
 pub mod keepalive;
 pub mod lab;
 pub mod lint;
+pub mod load;
 pub mod logs;
 pub mod probe;
