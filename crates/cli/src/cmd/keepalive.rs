@@ -246,10 +246,9 @@ fn print(
     if r.race {
         writeln!(out)?;
         writeln!(out, "  {BOLD}fix{BOLD:#}")?;
-        writeln!(
-            out,
-            "    keep idle connections open longer than the edge does, e.g. nginx `keepalive_timeout 905s;`\n    and a high `keepalive_requests`; Node `server.keepAliveTimeout = 905000`; gunicorn `--keep-alive 905`"
-        )?;
+        for line in Cause::KeepaliveRace.fix().lines() {
+            writeln!(out, "    {line}")?;
+        }
     }
     Ok(())
 }
