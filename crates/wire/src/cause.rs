@@ -1,4 +1,5 @@
-//! The stable cause vocabulary (`shared/CAUSES.md`).
+//! The stable cause vocabulary (`CAUSES.md` at the repository root; what each cause means and
+//! how to fix it: [`crate::cause_table`]).
 //!
 //! Every verdict, finding, incident and log event names one [`Cause`]. The string returned by
 //! [`Cause::as_str`] is a public contract used in JSON, the incident store, metrics labels and

@@ -1,6 +1,6 @@
 //! Findings: one observed defect, with its fine id, cause, severity and place in the stream.
 //!
-//! The fine ids follow `shared/reference/http1-malformations.md` §3 ("Edge should report") and
+//! The fine ids follow `docs/reference/http1-malformations.md` §3 ("Edge should report") and
 //! may grow freely; the [`Cause`] each maps to is the stable public contract.
 
 use std::fmt;

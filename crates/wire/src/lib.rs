@@ -20,6 +20,7 @@
 
 pub mod bytes;
 pub mod cause;
+pub mod cause_table;
 pub mod chunked;
 pub mod encoding;
 pub mod escape;
@@ -33,6 +34,7 @@ pub(crate) mod scan;
 pub mod verdict;
 
 pub use cause::{Cause, Phase};
+pub use cause_table::{CauseInfo, VisitorOutcome};
 pub use finding::{Finding, Kind, Severity};
 pub use framing::{Framing, RequestInfo};
 pub use head::{Field, Head, Version};

@@ -5,7 +5,7 @@
 //! of a rejection is a second one, `(cause, profile) → status`.
 //!
 //! # Background
-//! Facts come from `shared/reference/http1-malformations.md` (nginx, HAProxy and hyper observed
+//! Facts come from `docs/reference/http1-malformations.md` (nginx, HAProxy and hyper observed
 //! on crafted responses; Envoy and Pingora read from source) and `cloudflare-52x.md`
 //! (Cloudflare's documented limits and codes). Where a real peer in the test suite disagrees,
 //! the profile follows the peer and says so next to the rule.

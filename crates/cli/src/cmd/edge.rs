@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use originlens_edge::{Edge, EdgeConfig, OriginConfig, OriginUrl, SslMode};
+use originlens_wire::Profile;
 
+use crate::args;
 use crate::exit::Exit;
 
 /// Arguments of `originlens edge`.
@@ -36,17 +38,18 @@ pub struct Args {
     #[arg(long)]
     allow_public: bool,
     /// The edge whose behaviour is emulated.
-    #[arg(long, value_name = "NAME", default_value = "cloudflare")]
-    profile: String,
-    /// Connect timeout in seconds (profile default: cloudflare 19).
-    #[arg(long, value_name = "SECS")]
-    connect_timeout: Option<f64>,
-    /// Read timeout in seconds, per read (profile default: cloudflare 125).
-    #[arg(long, value_name = "SECS")]
-    read_timeout: Option<f64>,
-    /// How long idle upstream connections are kept, in seconds (cloudflare 900; 0: no pooling).
-    #[arg(long, value_name = "SECS")]
-    idle_timeout: Option<f64>,
+    #[arg(long, value_name = "NAME", default_value = "cloudflare", value_parser = args::profile)]
+    profile: &'static Profile,
+    /// Connect timeout: seconds or 250ms, 1.5s, 2m (profile default: cloudflare 19 s).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    connect_timeout: Option<Duration>,
+    /// Read timeout, per read: seconds or 250ms, 1.5s, 2m (profile default: cloudflare 125 s).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    read_timeout: Option<Duration>,
+    /// How long idle upstream connections are kept: seconds or 15m (cloudflare 900 s; 0: no
+    /// pooling).
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
+    idle_timeout: Option<Duration>,
     /// Do not retry a reused connection that failed before any byte.
     #[arg(long)]
     no_retry: bool,
@@ -69,9 +72,9 @@ pub struct Args {
     /// Store Cookie, Set-Cookie and Authorization values as sent.
     #[arg(long)]
     no_redact: bool,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = originlens_edge::config::DEFAULT_MAX_REQUEST_BODY)]
-    max_request_body: usize,
+    /// Largest request body accepted: bytes or 64k, 16MiB, 10MB.
+    #[arg(long, value_name = "SIZE", value_parser = args::byte_size)]
+    max_request_body: Option<usize>,
     /// TOML configuration (several origins by Host, per-origin profile and timeouts).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -83,20 +86,12 @@ pub struct Args {
     check_config: Option<PathBuf>,
 }
 
-fn secs(v: Option<f64>, flag: &str) -> anyhow::Result<Option<Duration>> {
-    v.map(|s| {
-        Duration::try_from_secs_f64(s)
-            .map_err(|_| anyhow::anyhow!("--{flag}: {s} is not a duration"))
-    })
-    .transpose()
-}
-
 fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
     let mut config = match &args.config {
         Some(path) => originlens_edge::config::load_file(path)?,
         None => {
             let url = args.origin.as_deref().unwrap_or_default();
-            let mut origin = OriginConfig::new(OriginUrl::parse(url)?, &args.profile)?;
+            let mut origin = OriginConfig::new(OriginUrl::parse(url)?, args.profile.name)?;
             origin.host_header = args.host_header.clone();
             origin.sni = args.sni.clone();
             origin.ssl_mode = SslMode::parse(&args.ssl_mode).with_context(|| {
@@ -105,11 +100,7 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
             if let Some(path) = &args.ca_file {
                 origin.extra_roots = originlens_edge::config::load_ca_file(path)?;
             }
-            origin.set_timeouts(
-                secs(args.connect_timeout, "connect-timeout")?,
-                secs(args.read_timeout, "read-timeout")?,
-                secs(args.idle_timeout, "idle-timeout")?,
-            );
+            origin.set_timeouts(args.connect_timeout, args.read_timeout, args.idle_timeout);
             let mut c = EdgeConfig::single(args.listen, origin);
             c.admin = (!args.no_admin).then_some(args.admin);
             c.store = (!args.no_store).then(|| args.store.clone());
@@ -126,8 +117,8 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
     if args.no_redact {
         config.redact = false;
     }
-    if args.config.is_none() {
-        config.max_request_body = args.max_request_body;
+    if let Some(max) = args.max_request_body {
+        config.max_request_body = max;
     }
     Ok(config)
 }

@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use originlens_edge::incident::{format_time, parse_age, render_raw};
+use jiff::Timestamp;
+use originlens_edge::incident::{format_time, render_raw};
 use originlens_edge::store::{self, Query};
 use originlens_edge::Incident;
 
+use crate::args::{self, Format};
 use crate::exit::Exit;
 
 /// Arguments of `originlens incidents`.
@@ -29,9 +30,10 @@ pub struct Args {
 enum Command {
     /// One line per incident, newest first.
     List {
-        /// Only incidents younger than this (90s, 15m, 1h, 2d).
-        #[arg(long, value_name = "AGE")]
-        since: Option<String>,
+        /// Only incidents at or after this time: 90s, 15m, 1h, 2d, `2 hours ago`, today,
+        /// `2024-01-02 03:04`, 2024-01-02T03:04:05Z.
+        #[arg(long, value_name = "TIME", value_parser = args::since_now)]
+        since: Option<Timestamp>,
         /// Only this cause id (e.g. response.empty).
         #[arg(long, value_name = "CAUSE")]
         cause: Option<String>,
@@ -46,28 +48,26 @@ enum Command {
         /// Also print the origin's bytes, escaped, with the deciding defect marked.
         #[arg(long)]
         raw: bool,
-        /// Print the incident as JSON.
-        #[arg(long)]
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+        /// Same as `--format json`.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Every matching incident as JSON lines, oldest first.
     Export {
-        /// Only incidents younger than this (90s, 15m, 1h, 2d).
-        #[arg(long, value_name = "AGE")]
-        since: Option<String>,
+        /// Only incidents at or after this time (same forms as `list --since`).
+        #[arg(long, value_name = "TIME", value_parser = args::since_now)]
+        since: Option<Timestamp>,
         /// Only this cause id.
         #[arg(long, value_name = "CAUSE")]
         cause: Option<String>,
     },
 }
 
-fn since_ms(age: Option<&str>) -> anyhow::Result<Option<i64>> {
-    let Some(age) = age else { return Ok(None) };
-    let d = parse_age(age).with_context(|| format!("--since `{age}`: use 90s, 15m, 1h or 2d"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ok(Some(now.saturating_sub(d).as_millis() as i64))
+fn since_ms(since: Option<Timestamp>) -> Option<i64> {
+    since.map(|t| t.as_millisecond())
 }
 
 /// Runs the subcommand.
@@ -84,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             limit,
         } => {
             let q = Query {
-                since_ms: since_ms(since.as_deref())?,
+                since_ms: since_ms(since),
                 cause,
                 limit: Some(limit),
             };
@@ -112,9 +112,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 writeln!(out, "(no incidents)")?;
             }
         }
-        Command::Show { id, raw, json } => {
+        Command::Show {
+            id,
+            raw,
+            format,
+            json,
+        } => {
             let i = store::find(&conn, &id)?;
-            if json {
+            if json || format == Format::Json {
                 serde_json::to_writer(&mut out, &i)?;
                 writeln!(out)?;
             } else {
@@ -123,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         Command::Export { since, cause } => {
             let q = Query {
-                since_ms: since_ms(since.as_deref())?,
+                since_ms: since_ms(since),
                 cause,
                 limit: None,
             };

@@ -4,20 +4,19 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, Context as _};
 use originlens_probe::keepalive::{measure, KeepaliveOptions, KeepaliveReport};
 use originlens_probe::{ProbeOptions, Target};
 use originlens_wire::{Cause, Profile};
 use serde_json::{json, Value};
 
+use crate::args::{self, Color, Format};
 use crate::exit::Exit;
 
 /// The schema id of the JSON document.
 pub const SCHEMA: &str = "originlens.keepalive/1";
 /// Idle times probed by default, in seconds (clipped to `--max-wait`).
-const DEFAULT_IDLE: &[f64] = &[
-    1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 300.0, 600.0, 900.0,
-];
+const DEFAULT_IDLE: &[u64] = &[1, 2, 5, 10, 20, 30, 60, 90, 120, 300, 600, 900];
 
 /// Arguments of `originlens keepalive`.
 #[derive(clap::Args, Debug)]
@@ -32,88 +31,59 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub connect_to: Option<String>,
     /// Extra request header, `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
+    pub headers: Vec<(String, String)>,
     /// The edge whose reuse window the origin is compared with.
-    #[arg(long, default_value = "cloudflare")]
-    pub profile: String,
-    /// Longest idle time to probe, in seconds (the edge's window may be longer: 900 s).
-    #[arg(long, value_name = "SECS", default_value_t = 90.0)]
-    pub max_wait: f64,
-    /// Idle times to probe, in seconds, comma-separated (default 1,2,5,10,20,30,60,90,... up to
-    /// --max-wait).
-    #[arg(long, value_name = "SECS,...", value_delimiter = ',')]
-    pub idle: Vec<f64>,
+    #[arg(long, default_value = "cloudflare", value_parser = args::profile)]
+    pub profile: &'static Profile,
+    /// Longest idle time to probe: seconds or 90s, 2m (the edge's window may be longer: 900 s).
+    #[arg(long, value_name = "DURATION", default_value = "90", value_parser = args::seconds)]
+    pub max_wait: Duration,
+    /// Idle times to probe, comma-separated, seconds or with units (default
+    /// 1,2,5,10,20,30,60,90,... up to --max-wait).
+    #[arg(long, value_name = "DURATION,...", value_delimiter = ',', value_parser = args::seconds)]
+    pub idle: Vec<Duration>,
     /// Most requests sent on one connection to find the origin's cap.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_requests: u32,
-    /// Seconds allowed for each response.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub read_timeout: f64,
-    /// Seconds allowed to connect.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub connect_timeout: f64,
+    /// Time allowed for each response: seconds or 250ms, 1.5s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = args::seconds)]
+    pub read_timeout: Duration,
+    /// Time allowed to connect: seconds or 250ms, 1.5s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = args::seconds)]
+    pub connect_timeout: Duration,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-}
-
-/// Output formats.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// A versioned JSON document (`originlens.keepalive/1`).
-    Json,
-}
-
-fn secs(flag: &str, s: f64) -> anyhow::Result<Duration> {
-    if s.is_finite() && s > 0.0 && s <= 86_400.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        bail!("--{flag} {s}: give a number of seconds between 0 and 86400")
-    }
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: Color,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let profile = Profile::by_name(&args.profile).with_context(|| {
-        format!(
-            "unknown profile `{}` (one of: {})",
-            args.profile,
-            Profile::names().join(", ")
-        )
-    })?;
-    let max_wait = secs("max-wait", args.max_wait)?;
-    let idle_list: Vec<f64> = if args.idle.is_empty() {
-        DEFAULT_IDLE.to_vec()
+    args.color.apply();
+    let profile = args.profile;
+    let max_wait = args.max_wait;
+    let idle_times: Vec<Duration> = if args.idle.is_empty() {
+        DEFAULT_IDLE
+            .iter()
+            .map(|&s| Duration::from_secs(s))
+            .collect()
     } else {
         args.idle.clone()
     };
-    let mut idle_times = Vec::new();
-    for s in idle_list {
-        let d = secs("idle", s)?;
-        if d <= max_wait {
-            idle_times.push(d);
-        }
-    }
+    let idle_times: Vec<Duration> = idle_times.into_iter().filter(|&d| d <= max_wait).collect();
     if idle_times.is_empty() {
-        bail!("no idle time within --max-wait {}", args.max_wait);
-    }
-    let mut headers = Vec::new();
-    for h in &args.headers {
-        let (n, v) = h
-            .split_once(':')
-            .with_context(|| format!("header `{h}` is not `Name: value`"))?;
-        headers.push((n.trim().to_owned(), v.trim().to_owned()));
+        bail!("no idle time within --max-wait {:?}", args.max_wait);
     }
     let opts = KeepaliveOptions {
         probe: ProbeOptions {
             target: Target::parse(&args.url, args.connect_to.as_deref())?,
             method: "GET".into(),
-            headers,
-            connect_timeout: secs("connect-timeout", args.connect_timeout)?,
-            read_timeout: secs("read-timeout", args.read_timeout)?,
+            headers: args.headers.clone(),
+            connect_timeout: args.connect_timeout,
+            read_timeout: args.read_timeout,
         },
         idle_times,
         max_requests: args.max_requests.max(1),
@@ -276,10 +246,9 @@ fn print(
     if r.race {
         writeln!(out)?;
         writeln!(out, "  {BOLD}fix{BOLD:#}")?;
-        writeln!(
-            out,
-            "    keep idle connections open longer than the edge does, e.g. nginx `keepalive_timeout 905s;`\n    and a high `keepalive_requests`; Node `server.keepAliveTimeout = 905000`; gunicorn `--keep-alive 905`"
-        )?;
+        for line in Cause::KeepaliveRace.fix().lines() {
+            writeln!(out, "    {line}")?;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use originlens_lab::{routes, Lab, Route, TlsCase, TlsLab, LAB_HOST};
 
+use crate::args::Format;
 use crate::exit::Exit;
 
 /// Arguments of `originlens lab`.
@@ -21,17 +22,8 @@ pub struct Args {
     #[arg(long)]
     list: bool,
     /// Output format of `--list`.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     format: Format,
-}
-
-/// Output format of `--list`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    /// An aligned table.
-    Text,
-    /// A JSON array, one object per route.
-    Json,
 }
 
 /// Runs the subcommand.

@@ -8,6 +8,7 @@ use originlens_probe::tls_check::load_ca_pem;
 use originlens_probe::{probe_with, Exchange, ProbeOptions, SslMode, Target, TlsOptions};
 use originlens_wire::{profile, JudgeContext, Profile, Verdict};
 
+use crate::args::{self, Color, Format};
 use crate::exit::Exit;
 
 mod document;
@@ -34,20 +35,24 @@ pub struct Args {
     #[arg(short = 'X', long, default_value = "GET")]
     pub method: String,
     /// Extra request header, `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
+    pub headers: Vec<(String, String)>,
     /// The edge whose view decides the verdict and the exit status.
-    #[arg(long, default_value = "cloudflare", value_parser = parse_profile)]
+    #[arg(long, default_value = "cloudflare", value_parser = args::profile)]
     pub profile: &'static Profile,
-    /// Seconds allowed to connect (default: the profile's).
-    #[arg(long, value_name = "SECS")]
-    pub connect_timeout: Option<f64>,
-    /// Longest silence allowed between reads, in seconds (default: the profile's).
-    #[arg(long, value_name = "SECS")]
-    pub read_timeout: Option<f64>,
+    /// Time allowed to connect: seconds or 250ms, 1.5s, 2m (default: the profile's).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    pub connect_timeout: Option<Duration>,
+    /// Longest silence allowed between reads: seconds or 250ms, 1.5s, 2m (default: the
+    /// profile's).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    pub read_timeout: Option<Duration>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: Color,
     /// Print the whole captured exchange, escaped.
     #[arg(long)]
     pub raw: bool,
@@ -102,39 +107,6 @@ pub fn tls_options(
     })
 }
 
-/// Output formats.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// A versioned JSON document (`originlens.probe/1`).
-    Json,
-}
-
-fn parse_profile(name: &str) -> Result<&'static Profile, String> {
-    Profile::by_name(name).ok_or_else(|| {
-        format!(
-            "unknown profile `{name}` (one of: {})",
-            Profile::names().join(", ")
-        )
-    })
-}
-
-fn parse_header(h: &str) -> anyhow::Result<(String, String)> {
-    let (name, value) = h
-        .split_once(':')
-        .with_context(|| format!("header `{h}` is not `Name: value`"))?;
-    Ok((name.trim().to_owned(), value.trim().to_owned()))
-}
-
-fn seconds(flag: &str, v: Option<f64>, default: Duration) -> anyhow::Result<Duration> {
-    match v {
-        None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--{flag} {s}: give a number of seconds between 0 and 86400"),
-    }
-}
-
 /// A finished probe with its verdicts.
 pub struct Probed {
     /// The options used.
@@ -181,18 +153,11 @@ pub fn run_probe_with(
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let headers = args
-        .headers
-        .iter()
-        .map(|h| parse_header(h))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    args.color.apply();
+    let headers = args.headers.clone();
     let limits = args.profile.limits;
-    let connect_timeout = seconds(
-        "connect-timeout",
-        args.connect_timeout,
-        limits.connect_timeout,
-    )?;
-    let read_timeout = seconds("read-timeout", args.read_timeout, limits.read_timeout)?;
+    let connect_timeout = args.connect_timeout.unwrap_or(limits.connect_timeout);
+    let read_timeout = args.read_timeout.unwrap_or(limits.read_timeout);
 
     if args.lab {
         return lab_tour::run(&args, headers, connect_timeout, read_timeout);
@@ -246,26 +211,5 @@ pub fn exit_for(v: &Verdict) -> Exit {
         Exit::Problem
     } else {
         Exit::Clean
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_and_seconds_are_checked() {
-        assert_eq!(
-            parse_header("X-A:  b c ").unwrap(),
-            ("X-A".to_owned(), "b c".to_owned())
-        );
-        assert!(parse_header("nocolon").is_err());
-        assert!(seconds("read-timeout", Some(-1.0), Duration::ZERO).is_err());
-        assert_eq!(
-            seconds("read-timeout", Some(0.5), Duration::ZERO).unwrap(),
-            Duration::from_millis(500)
-        );
-        assert!(parse_profile("nginx-1.22").is_ok());
-        assert!(parse_profile("iis").is_err());
     }
 }

@@ -11,7 +11,8 @@ use originlens_probe::{probe, ProbeOptions, Target};
 use originlens_wire::{judge, profile, JudgeContext, Verdict};
 use serde_json::json;
 
-use super::{exit_for, report, run_probe, text::peer_cell, Args, Format};
+use super::{exit_for, report, run_probe, text::peer_cell, Args};
+use crate::args::Format;
 use crate::exit::Exit;
 
 /// Routes probed at once.
