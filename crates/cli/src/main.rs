@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
 mod exit;
@@ -34,6 +34,12 @@ enum Command {
     Edge(cmd::edge::Args),
     /// List, show and export the incidents `edge` recorded.
     Incidents(cmd::incidents::Args),
+    /// Answer Prometheus' multi-target scrapes: blackbox_exporter's metrics plus the cause.
+    Exporter(cmd::exporter::Args),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff).
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +52,9 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Edge(args) => cmd::edge::run(args),
         Command::Incidents(args) => cmd::incidents::run(args),
+        Command::Exporter(args) => cmd::exporter::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };
     match result {
         Ok(exit) => exit.into(),
