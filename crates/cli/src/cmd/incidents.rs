@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use originlens_edge::incident::{format_time, parse_age, render_raw};
-use originlens_edge::store::{self, Query};
+use originlens_edge::incident_source::Source;
+use originlens_edge::store::Query;
 use originlens_edge::Incident;
 
 use crate::exit::Exit;
@@ -13,11 +14,12 @@ use crate::exit::Exit;
 /// Arguments of `originlens incidents`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The incident database written by `originlens edge --store`.
+    /// The incident store written by `originlens edge --store`: a SQLite file or a
+    /// `postgres://` URL.
     #[arg(
         long,
         global = true,
-        value_name = "FILE",
+        value_name = "FILE|URL",
         default_value = "incidents.db"
     )]
     store: PathBuf,
@@ -72,10 +74,7 @@ fn since_ms(age: Option<&str>) -> anyhow::Result<Option<i64>> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    if !args.store.exists() {
-        anyhow::bail!("{}: no such incident store", args.store.display());
-    }
-    let conn = store::open(&args.store)?;
+    let mut source = Source::open(&args.store)?;
     let mut out = std::io::stdout().lock();
     match args.command {
         Command::List {
@@ -88,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 cause,
                 limit: Some(limit),
             };
-            let rows = store::list(&conn, &q)?;
+            let rows = source.list(&q)?;
             writeln!(
                 out,
                 "{:<16}  {:<20}  {:>3}  {:<6}  {:<20}  REQUEST",
@@ -113,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
         }
         Command::Show { id, raw, json } => {
-            let i = store::find(&conn, &id)?;
+            let i = source.find(&id)?;
             if json {
                 serde_json::to_writer(&mut out, &i)?;
                 writeln!(out)?;
@@ -127,7 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 cause,
                 limit: None,
             };
-            for i in store::list(&conn, &q)? {
+            for i in source.list(&q)? {
                 serde_json::to_writer(&mut out, &i)?;
                 writeln!(out)?;
             }
