@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod args;
 mod cmd;
@@ -37,6 +37,12 @@ enum Command {
     Incidents(cmd::incidents::Args),
     /// Drive the origin like the edge does, judge every response, and say why each failure happened.
     Load(cmd::load::Args),
+    /// Answer Prometheus' multi-target scrapes: blackbox_exporter's metrics plus the cause.
+    Exporter(cmd::exporter::Args),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff).
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,9 @@ fn main() -> ExitCode {
         Command::Edge(args) => cmd::edge::run(args),
         Command::Incidents(args) => cmd::incidents::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Exporter(args) => cmd::exporter::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };
     match result {
         Ok(exit) => exit.into(),

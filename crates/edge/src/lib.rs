@@ -17,6 +17,7 @@ pub mod connect;
 pub mod exchange;
 pub mod file;
 pub mod incident;
+pub mod incident_source;
 pub mod metrics;
 pub mod page;
 pub mod pool;
@@ -25,6 +26,7 @@ pub mod request;
 pub mod response;
 pub mod server;
 pub mod store;
+pub mod store_postgres;
 pub mod visitor;
 
 pub use config::{EdgeConfig, OriginConfig, OriginUrl, SslMode};

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::incident::{FindingRecord, Incident};
 use crate::metrics::Metrics;
+use crate::store_postgres;
 
 /// The schema version this code writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -153,17 +154,21 @@ fn insert(tx: &rusqlite::Transaction<'_>, i: &Incident) -> rusqlite::Result<usiz
 /// The sending side used by the proxy. Cloning is cheap.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    tx: SyncSender<Incident>,
-    metrics: Arc<Metrics>,
+    pub(crate) tx: SyncSender<Incident>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Writer {
     /// Opens the database and starts the writer thread. Dropping every [`Writer`] stops it
-    /// after the queue is written.
+    /// after the queue is written. A `postgres://` URL in place of the path writes to
+    /// PostgreSQL instead ([`crate::store_postgres`]).
     pub fn start(
         path: &Path,
         metrics: Arc<Metrics>,
     ) -> Result<(Writer, thread::JoinHandle<()>), StoreError> {
+        if let Some(url) = path.to_str().filter(|s| store_postgres::is_postgres_url(s)) {
+            return store_postgres::start(url, metrics);
+        }
         let conn = open(path)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let m = metrics.clone();

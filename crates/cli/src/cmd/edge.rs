@@ -22,8 +22,9 @@ pub struct Args {
     /// The origin: http://host:port or https://host:port.
     #[arg(long, value_name = "URL", required_unless_present_any = ["config", "check_config"])]
     origin: Option<String>,
-    /// SQLite file for incidents.
-    #[arg(long, value_name = "FILE", default_value = "incidents.db")]
+    /// Where incidents go: a SQLite file, or a `postgres://user:password@host/db` URL shared
+    /// by a fleet of edges (written off the request path, buffered while the database is away).
+    #[arg(long, value_name = "FILE|URL", default_value = "incidents.db")]
     store: PathBuf,
     /// Do not store incidents (they are still logged on stderr).
     #[arg(long, conflicts_with = "store")]
@@ -179,7 +180,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             writeln!(out, "admin: http://{a}/metrics")?;
         }
         match &config.store {
-            Some(s) => writeln!(out, "store: {}", s.display())?,
+            Some(s) => writeln!(
+                out,
+                "store: {}",
+                originlens_edge::store_postgres::display_url(&s.to_string_lossy())
+            )?,
             None => writeln!(out, "store: none")?,
         }
         out.flush()?;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 use originlens_edge::incident::{format_time, render_raw};
-use originlens_edge::store::{self, Query};
+use originlens_edge::incident_source::Source;
+use originlens_edge::store::Query;
 use originlens_edge::Incident;
 
 use crate::args::{self, Format};
@@ -14,11 +15,12 @@ use crate::exit::Exit;
 /// Arguments of `originlens incidents`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The incident database written by `originlens edge --store`.
+    /// The incident store written by `originlens edge --store`: a SQLite file or a
+    /// `postgres://` URL.
     #[arg(
         long,
         global = true,
-        value_name = "FILE",
+        value_name = "FILE|URL",
         default_value = "incidents.db"
     )]
     store: PathBuf,
@@ -72,10 +74,7 @@ fn since_ms(since: Option<Timestamp>) -> Option<i64> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    if !args.store.exists() {
-        anyhow::bail!("{}: no such incident store", args.store.display());
-    }
-    let conn = store::open(&args.store)?;
+    let mut source = Source::open(&args.store)?;
     let mut out = std::io::stdout().lock();
     match args.command {
         Command::List {
@@ -88,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 cause,
                 limit: Some(limit),
             };
-            let rows = store::list(&conn, &q)?;
+            let rows = source.list(&q)?;
             writeln!(
                 out,
                 "{:<16}  {:<20}  {:>3}  {:<6}  {:<20}  REQUEST",
@@ -118,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             format,
             json,
         } => {
-            let i = store::find(&conn, &id)?;
+            let i = source.find(&id)?;
             if json || format == Format::Json {
                 serde_json::to_writer(&mut out, &i)?;
                 writeln!(out)?;
@@ -132,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 cause,
                 limit: None,
             };
-            for i in store::list(&conn, &q)? {
+            for i in source.list(&q)? {
                 serde_json::to_writer(&mut out, &i)?;
                 writeln!(out)?;
             }

@@ -1,6 +1,8 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod completions;
 pub mod edge;
+pub mod exporter;
 pub mod incidents;
 pub mod keepalive;
 pub mod lab;
