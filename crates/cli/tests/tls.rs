@@ -102,7 +102,7 @@ fn valid_chain_tells_the_whole_story() {
     assert_eq!(out.status.code(), Some(0));
     let tls = &doc["tls"];
     assert_eq!(tls["mode"], "strict");
-    assert_eq!(tls["version"], "TLSv1_3");
+    assert_eq!(tls["version"], "TLS 1.3");
     assert_eq!(tls["alpn"], "http/1.1");
     assert!(tls["cipher"].as_str().unwrap().starts_with("TLS13_"));
     assert_eq!(tls["handshake"]["sni"], LAB_HOST);
@@ -141,7 +141,7 @@ fn valid_chain_tells_the_whole_story() {
     ]);
     let text = String::from_utf8_lossy(&text.stdout);
     for needle in [
-        "tls           TLSv1_3",
+        "tls           TLS 1.3",
         "matches lab.originlens.test",
         "complete, in order, trusted",
         "without SNI   the same certificate",
@@ -206,7 +206,7 @@ fn tls12_only_is_reported() {
     let lab = lab();
     let (out, doc) = lab.probe(TlsCase::Tls12Only, &[]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(doc["tls"]["version"], "TLSv1_2");
+    assert_eq!(doc["tls"]["version"], "TLS 1.2");
     assert!(doc["tls"]["cipher"]
         .as_str()
         .unwrap()

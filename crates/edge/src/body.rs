@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::exchange::Exchange;
 use crate::proxy::Afterwards;
+use originlens_net::Exchange;
 
 /// Why a streamed body ended early.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use originlens_net::ClientCert;
 use originlens_wire::Profile;
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -43,26 +44,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// How the origin's certificate is checked on HTTPS upstreams (Cloudflare's SSL modes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SslMode {
-    /// Full (strict): the chain must verify against the Mozilla roots and name the host (526).
-    #[default]
-    Strict,
-    /// Full: any certificate is accepted; only handshake failures count (525).
-    Full,
-}
-
-impl SslMode {
-    /// Parses `strict` or `full`.
-    pub fn parse(s: &str) -> Option<SslMode> {
-        match s {
-            "strict" => Some(SslMode::Strict),
-            "full" => Some(SslMode::Full),
-            _ => None,
-        }
-    }
-}
+/// How the origin's certificate is checked on HTTPS upstreams (Cloudflare's SSL modes): the
+/// socket layer's one mode.
+pub use originlens_net::SslMode;
 
 /// Where an origin lives, parsed from `http://host:port` or `https://host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +126,8 @@ pub struct OriginConfig {
     /// Roots trusted in strict mode besides the Mozilla ones: a private CA, or Cloudflare's
     /// Origin CA, which Full (strict) accepts although no browser does.
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The client certificate presented when the origin asks for one.
+    pub client_cert: Option<ClientCert>,
     /// The peer whose behaviour is emulated, with the limits below applied.
     pub profile: Arc<Profile>,
 }
@@ -157,6 +143,7 @@ impl OriginConfig {
             sni: None,
             ssl_mode: SslMode::default(),
             extra_roots: Vec::new(),
+            client_cert: None,
             profile: Arc::new(base.clone()),
         })
     }
@@ -311,20 +298,14 @@ impl EdgeConfig {
 /// Reads the certificates of a PEM file to trust as roots (`ca_file`, `--ca-file`); every one
 /// must be usable as a trust anchor.
 pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    use rustls::pki_types::pem::PemObject;
-    let fail = |why: String| ConfigError::Invalid(format!("CA file {}: {why}", path.display()));
-    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(fail("no PEM certificate found".into()));
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in &certs {
-        roots.add(cert.clone()).map_err(|e| fail(e.to_string()))?;
-    }
-    Ok(certs)
+    originlens_net::load_ca_file(path).map_err(|e| ConfigError::Invalid(format!("CA file {e}")))
+}
+
+/// Reads the client certificate chain and key presented to origins that ask for one
+/// (`--cert`/`--key`, `client_cert`/`client_key`; Authenticated Origin Pulls).
+pub fn load_client_cert(cert: &Path, key: &Path) -> Result<ClientCert, ConfigError> {
+    originlens_net::load_client_cert(cert, key)
+        .map_err(|e| ConfigError::Invalid(format!("client certificate {e}")))
 }
 
 /// Reads a TOML configuration file (see [`crate::file`]).

@@ -1,116 +1,37 @@
-//! Opening connections to an origin: resolve, TCP connect within the profile's connect timeout,
-//! TLS for `https://` origins. Failures come back as the finding kind the edge reports
-//! (refused → 521, timeout → 522, unreachable → 523, handshake → 525, certificate → 526,
-//! DNS → 530).
+//! Opening connections to an origin through `originlens_net::dial`: resolve, TCP connect and
+//! TLS for `https://` origins, all within the profile's connect timeout. Failures come back as
+//! the finding kind the edge reports (refused → 521, timeout → 522, unreachable → 523,
+//! handshake → 525, certificate → 526, DNS → 530).
 //!
 //! A TLS connection goes out under one server name, sent as SNI and checked against the
 //! certificate: the configured one, or for an IP URL without one, the visitor's host name (as
 //! Cloudflare sends it). The connection remembers that name so that the pool never hands it to a
 //! request for another.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use originlens_wire::Kind;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, DnsName, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use originlens_net::{dial, DialFailure, Endpoint, Timeouts, TlsClient, TlsPolicy, TlsTo};
+use rustls::pki_types::{DnsName, ServerName};
 
-use crate::config::{strip_port, ConfigError, OriginConfig, SslMode};
+use crate::config::{strip_port, ConfigError, OriginConfig};
 
-/// An upstream connection, plain or TLS.
-#[derive(Debug)]
-pub enum Conn {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsConn>),
-}
+/// An upstream connection, plain or TLS (the socket layer's stream).
+pub type Conn = originlens_net::Stream;
 
-/// A TLS connection and the server name it was opened with.
-#[derive(Debug)]
-pub struct TlsConn {
-    stream: TlsStream<TcpStream>,
-    server_name: ServerName<'static>,
-}
-
-impl Conn {
-    /// The TLS server name the connection was opened with (`None` for plain TCP): it may only
-    /// carry requests sent under that name.
-    pub fn server_name(&self) -> Option<&ServerName<'static>> {
-        match self {
-            Conn::Plain(_) => None,
-            Conn::Tls(t) => Some(&t.server_name),
-        }
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(t) => Pin::new(&mut t.stream).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(t) => Pin::new(&mut t.stream).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(t) => Pin::new(&mut t.stream).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(t) => Pin::new(&mut t.stream).poll_shutdown(cx),
-        }
-    }
-}
-
-/// A connection that could not be opened: the finding kind and a message for the evidence.
-#[derive(Debug)]
-pub struct ConnectFailure {
-    /// The finding the edge reports.
-    pub kind: Kind,
-    /// What happened, for the incident (never shown to visitors: it may name the origin).
-    pub message: String,
-}
+/// A connection that could not be opened: the finding kind and a message for the evidence
+/// (never shown to visitors: it may name the origin).
+pub type ConnectFailure = DialFailure;
 
 /// Opens connections to one origin.
 pub struct Connector {
-    authority: String,
+    endpoint: Endpoint,
     timeout: Duration,
     tls: Option<Tls>,
 }
 
 /// The TLS side of a connector.
 struct Tls {
-    connector: TlsConnector,
+    client: TlsClient,
     /// The configured server name, else (an IP URL) the IP: no SNI, the certificate must name it.
     name: ServerName<'static>,
     /// The visitor's host name, when it is one, comes before `name`.
@@ -120,7 +41,7 @@ struct Tls {
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connector")
-            .field("authority", &self.authority)
+            .field("endpoint", &self.endpoint)
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -132,8 +53,18 @@ impl Tls {
             url: origin.url.authority(),
             why,
         };
-        let config = client_config(origin.ssl_mode, &origin.extra_roots)
-            .map_err(|e| invalid(format!("TLS configuration: {e}")))?;
+        // The edge speaks HTTP/1.1 to origins and, in strict mode, refuses a bad certificate in
+        // the handshake (526).
+        let client = TlsClient::new(TlsPolicy {
+            mode: origin.ssl_mode,
+            extra_roots: origin.extra_roots.clone(),
+            client_cert: origin.client_cert.clone(),
+            ..TlsPolicy::default()
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+        if let Some(why) = client.rejected_roots().first() {
+            return Err(invalid(format!("CA file {why}")));
+        }
         let (name, visitor_first) = match origin.server_name()? {
             Some(name) => (name, false),
             None => (
@@ -143,7 +74,7 @@ impl Tls {
             ),
         };
         Ok(Tls {
-            connector: TlsConnector::from(config),
+            client,
             name,
             visitor_first,
         })
@@ -159,7 +90,7 @@ impl Connector {
             None
         };
         Ok(Connector {
-            authority: origin.url.authority(),
+            endpoint: Endpoint::new(origin.url.host.clone(), origin.url.port),
             timeout: origin.profile.limits.connect_timeout,
             tls,
         })
@@ -174,101 +105,22 @@ impl Connector {
         Some(visitor.unwrap_or_else(|| borrowed(&tls.name)))
     }
 
-    /// Opens a new connection; TLS goes out under `server_name` (see
-    /// [`Connector::server_name`]), or when `None` the name a visitor without one would get.
+    /// Opens a new connection within the connect timeout (TLS included); TLS goes out under
+    /// `server_name` (see [`Connector::server_name`]), or when `None` the name a visitor without
+    /// one would get.
     pub async fn connect(
         &self,
         server_name: Option<&ServerName<'_>>,
     ) -> Result<Conn, ConnectFailure> {
-        let started = Instant::now();
-        let tcp = self.tcp().await?;
-        let Some(tls) = &self.tls else {
-            return Ok(Conn::Plain(tcp));
+        let timeouts = Timeouts {
+            connect: self.timeout,
+            handshake: None,
         };
-        let name = server_name.unwrap_or(&tls.name).to_owned();
-        let left = self.timeout.saturating_sub(started.elapsed());
-        let stream = handshake(&tls.connector, &name, tcp, left).await?;
-        Ok(Conn::Tls(Box::new(TlsConn {
-            stream,
-            server_name: name,
-        })))
-    }
-
-    /// Resolves and opens the TCP connection within the connect timeout.
-    async fn tcp(&self) -> Result<TcpStream, ConnectFailure> {
-        let addrs: Vec<_> = match tokio::net::lookup_host(&self.authority).await {
-            Ok(a) => a.collect(),
-            Err(e) => {
-                return Err(ConnectFailure {
-                    kind: Kind::DnsUnresolved,
-                    message: format!("{} does not resolve: {e}", self.authority),
-                })
-            }
-        };
-        let Some(&addr) = addrs.first() else {
-            return Err(ConnectFailure {
-                kind: Kind::DnsUnresolved,
-                message: format!("{} has no address", self.authority),
-            });
-        };
-        let tcp = match tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(ConnectFailure {
-                    kind: Kind::ConnectTimeout,
-                    message: format!(
-                        "no SYN-ACK from {addr} within {:.1} s",
-                        self.timeout.as_secs_f64()
-                    ),
-                })
-            }
-            Ok(Err(e)) => {
-                let kind = match e.kind() {
-                    io::ErrorKind::ConnectionRefused => Kind::ConnectRefused,
-                    io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                        Kind::ConnectUnreachable
-                    }
-                    io::ErrorKind::TimedOut => Kind::ConnectTimeout,
-                    _ => Kind::ConnectUnreachable,
-                };
-                return Err(ConnectFailure {
-                    kind,
-                    message: format!("connecting to {addr}: {e}"),
-                });
-            }
-            Ok(Ok(s)) => s,
-        };
-        let _ = tcp.set_nodelay(true);
-        Ok(tcp)
-    }
-}
-
-/// The TLS handshake under `name`, within `left` of the connect timeout.
-async fn handshake(
-    connector: &TlsConnector,
-    name: &ServerName<'static>,
-    tcp: TcpStream,
-    left: Duration,
-) -> Result<TlsStream<TcpStream>, ConnectFailure> {
-    match tokio::time::timeout(left, connector.connect(name.clone(), tcp)).await {
-        Err(_) => Err(ConnectFailure {
-            kind: Kind::TlsHandshake,
-            message: "the TLS handshake did not finish in time".into(),
-        }),
-        Ok(Err(e)) => {
-            let cert = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
-            Err(ConnectFailure {
-                kind: if cert {
-                    Kind::TlsCertificate
-                } else {
-                    Kind::TlsHandshake
-                },
-                message: format!("TLS: {e}"),
-            })
-        }
-        Ok(Ok(s)) => Ok(s),
+        let tls = self.tls.as_ref().map(|tls| TlsTo {
+            client: &tls.client,
+            name: server_name.unwrap_or(&tls.name),
+        });
+        dial(&self.endpoint, timeouts, tls).await.map(|d| d.stream)
     }
 }
 
@@ -295,88 +147,14 @@ fn borrowed<'a>(name: &'a ServerName<'static>) -> ServerName<'a> {
     }
 }
 
-fn client_config(
-    mode: SslMode,
-    extra_roots: &[CertificateDer<'static>],
-) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
-    let mut config = match mode {
-        SslMode::Strict => {
-            let mut roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            for cert in extra_roots {
-                roots.add(cert.clone())?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-        SslMode::Full => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth(),
-    };
-    // The edge speaks HTTP/1.1 to origins.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// Cloudflare's "Full" mode: any certificate, but the handshake signatures are still checked.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::OriginUrl;
+    use crate::config::{OriginUrl, SslMode};
     use originlens_lab::{TlsCase, TlsLab, LAB_HOST};
+    use originlens_wire::Kind;
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
 
     /// An origin on the lab's valid TLS listener, named by its IP, in `mode` with the lab root
     /// trusted. Its leaf names `LAB_HOST`, `localhost` and 127.0.0.1.

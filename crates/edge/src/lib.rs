@@ -2,7 +2,7 @@
 //!
 //! Visitors connect to [`server`]; [`visitor`] speaks HTTP/1.1 to them itself (h2 through
 //! hyper), checks each request for smuggling vectors ([`request`]), and hands it to [`proxy`],
-//! which forwards it with our own HTTP/1.1 client ([`exchange`]) over pooled keep-alive
+//! which forwards it with our own HTTP/1.1 client (`originlens_net::Exchange`) over pooled keep-alive
 //! connections ([`pool`], [`connect`]). Every byte the origin sends goes through
 //! `originlens_wire::Reader`, and `originlens_wire::judge` decides, under the origin's profile,
 //! whether the visitor gets the origin's response ([`response`]; [`body`] for h2) or the edge's
@@ -14,7 +14,6 @@
 pub mod body;
 pub mod config;
 pub mod connect;
-pub mod exchange;
 pub mod file;
 pub mod incident;
 pub mod incident_source;

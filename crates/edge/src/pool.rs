@@ -11,16 +11,13 @@
 //! be turned off so that the keep-alive race (the origin closing just as the edge reuses) can be
 //! observed.
 
-use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::connect::Conn;
-use crate::exchange::Scratch;
+use originlens_net::{idle_now, IdleEvent, Scratch};
 
 /// A connection and its history.
 #[derive(Debug)]
@@ -135,15 +132,10 @@ impl Pool {
 
 /// One non-blocking read: `None` when the socket is quiet and may be reused.
 fn test_reusable(conn: &mut Conn) -> Option<Discard> {
-    let mut byte = [0u8; 1];
-    let mut buf = ReadBuf::new(&mut byte);
-    let mut cx = Context::from_waker(Waker::noop());
-    match Pin::new(conn).poll_read(&mut cx, &mut buf) {
-        Poll::Pending => None,
-        Poll::Ready(Ok(())) if buf.filled().is_empty() => Some(Discard::Closed),
-        Poll::Ready(Ok(())) => Some(Discard::StrayBytes),
-        Poll::Ready(Err(_)) => Some(Discard::Closed),
-    }
+    idle_now(conn).map(|e| match e {
+        IdleEvent::Closed | IdleEvent::Reset => Discard::Closed,
+        IdleEvent::StrayBytes => Discard::StrayBytes,
+    })
 }
 
 #[cfg(test)]

@@ -10,17 +10,16 @@ use originlens_wire::encoding::Coding;
 use originlens_wire::{
     judge, Cause, End, Finding, Framing, JudgeContext, ReaderOptions, Report, RequestInfo, Verdict,
 };
-use tokio::io::AsyncWriteExt;
 
 use crate::config::{EdgeConfig, OriginConfig};
 use crate::connect::Connector;
-use crate::exchange::Exchange;
 use crate::incident::{redact, FindingRecord, Id, IdGen, Incident};
 use crate::metrics::{EventLabels, Metrics, ResponseLabels};
 use crate::page::{self, Failure, Format, Page};
 use crate::pool::{Pool, Pooled};
 use crate::request::{self, Fields, Forwarding};
 use crate::store::Writer;
+use originlens_net::Exchange;
 
 /// Proxy write timeout (Cloudflare: 30 s, then 524).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -566,19 +565,8 @@ async fn exchange(
             profile.limits.read_timeout,
             CAPTURE_LIMIT,
         ));
-        let write = async {
-            ex.conn.write_all(head).await?;
-            if !body.is_empty() {
-                ex.conn.write_all(body).await?;
-            }
-            ex.conn.flush().await
-        };
-        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-            Ok(Ok(())) => ex.restart_timer(),
-            // A failed write: whatever the origin sent before it is still read below.
-            Ok(Err(_)) => {}
-            Err(_) => ex.end(End::Timeout),
-        }
+        // A failed write: whatever the origin sent before it is still read below.
+        ex.send(head, body, WRITE_TIMEOUT).await;
         while !ex.reader.report().head_complete && !ex.reader.is_done() {
             ex.step().await;
         }

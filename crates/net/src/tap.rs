@@ -1,9 +1,11 @@
-//! A stream wrapper that keeps a copy of the first bytes read, to tell what answered a TLS
-//! ClientHello (an HTTP server, bytes that are not TLS). It stops copying once told, so a
-//! finished handshake costs one branch per read.
+//! Stream wrappers that keep a copy of what was read: [`Tap`] the first bytes, to tell what
+//! answered a TLS ClientHello (an HTTP server, bytes that are not TLS), stopping once told so
+//! that a finished handshake costs one branch per read; [`Recorder`] the evidence of a stream
+//! handed to another owner.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -82,6 +84,75 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tap<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What was read through a [`Recorder`]: the first bytes, up to the tap's limit, and the total.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// The bytes kept.
+    pub bytes: Vec<u8>,
+    /// Bytes read in all.
+    pub total: u64,
+}
+
+/// Passes reads and writes through; keeps up to `limit` bytes of what was read where another
+/// owner can see them (the raw bytes of an HTTP/2 exchange, whose stream the h2 client owns).
+pub struct Recorder<T> {
+    inner: T,
+    captured: Arc<Mutex<Captured>>,
+    limit: usize,
+}
+
+impl<T> Recorder<T> {
+    /// Wraps `inner`; the returned handle sees the bytes as they are read.
+    pub fn new(inner: T, limit: usize) -> (Recorder<T>, Arc<Mutex<Captured>>) {
+        let captured = Arc::new(Mutex::new(Captured::default()));
+        let tap = Recorder {
+            inner,
+            captured: captured.clone(),
+            limit,
+        };
+        (tap, captured)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Recorder<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &res {
+            let new = &buf.filled()[before..];
+            let limit = self.limit;
+            if let Ok(mut c) = self.captured.lock() {
+                c.total += new.len() as u64;
+                let room = limit.saturating_sub(c.bytes.len());
+                c.bytes.extend_from_slice(&new[..new.len().min(room)]);
+            }
+        }
+        res
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Recorder<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

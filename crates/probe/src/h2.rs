@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use originlens_wire::escape::escape;
 use originlens_wire::{End, Finding, Kind, Reader};
 
-use crate::tap::Tap;
 use crate::{Exchange, Io, ProbeError, ProbeOptions, MAX_CAPTURE};
+use originlens_net::tap::Recorder;
 
 /// Largest header list accepted from the origin, by RFC 9113 §6.5.2 accounting (name + value +
 /// 32 per field); larger lists are a stream error. Well above the edge's 128 KB, so the profile's
@@ -127,7 +127,7 @@ pub(crate) async fn exchange(
     start: Instant,
 ) -> Result<H2Summary, ProbeError> {
     let request = build_request(opts)?;
-    let (tap, capture) = Tap::new(io, MAX_CAPTURE);
+    let (tap, capture) = Recorder::new(io, MAX_CAPTURE);
     let mut summary = H2Summary::default();
     let outcome = talk(
         tap,
@@ -158,11 +158,10 @@ pub(crate) async fn exchange(
             if summary.status.is_some() || ex.response_bytes == 0 {
                 // After the head the visitor gets a cut body; before any byte the origin simply
                 // closed or reset: the reader names both.
-                let end = match e.get_io().map(io::Error::kind) {
-                    Some(io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
-                        End::Reset
-                    }
-                    Some(_) => End::Eof,
+                let end = match e.get_io() {
+                    // h2 tells its streams of the connection's EOF as a broken pipe.
+                    Some(io) if io.kind() == io::ErrorKind::BrokenPipe => End::Eof,
+                    Some(io) => originlens_net::read_end(io),
                     None if e.reason().is_some() => End::Reset,
                     None => End::Eof,
                 };
@@ -190,7 +189,7 @@ enum Outcome {
 }
 
 async fn talk(
-    tap: Tap<Box<dyn Io>>,
+    tap: Recorder<Box<dyn Io>>,
     request: http::Request<()>,
     wait: Duration,
     ex: &mut Exchange,

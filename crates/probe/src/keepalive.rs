@@ -10,13 +10,15 @@
 
 use std::time::{Duration, Instant};
 
-use originlens_wire::{Progress, Reader, ReaderOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use originlens_net::{
+    dial, watch_idle, Endpoint, IdleEvent, Scratch, ServerName, Stream, Timeouts, TlsClient,
+    TlsPolicy, TlsTo,
+};
+use originlens_wire::{End, ReaderOptions};
 use tokio::sync::mpsc;
 
-use crate::tls_check::{self, SslMode, TlsOptions};
-use crate::{build_request, Io, ProbeError, ProbeOptions};
+use crate::tls_check::SslMode;
+use crate::{build_request, ProbeError, ProbeOptions};
 
 /// How long the probe waits after a response for the origin's FIN before the next request.
 const CLOSE_CHECK: Duration = Duration::from_millis(20);
@@ -135,68 +137,69 @@ enum Event {
     Progress(String),
 }
 
-async fn connect(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Box<dyn Io>, String> {
+/// An open connection and the buffers of its last exchange.
+struct Open {
+    parts: Option<(Stream, Option<Scratch>)>,
+}
+
+/// Opens a connection; over TLS any certificate is accepted (only the connection's life is
+/// measured here).
+async fn connect(opts: &ProbeOptions, tls: Option<&TlsClient>) -> Option<Open> {
     let t = &opts.target;
-    let connect = async {
-        let addrs = tokio::net::lookup_host((t.connect_host.as_str(), t.connect_port))
-            .await
-            .map_err(|e| format!("{}: {e}", t.connect_host))?;
-        let addr = addrs
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{} has no address", t.connect_host))?;
-        TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connecting to {addr}: {e}"))
+    let bare = t.host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(bare.to_owned()).ok()?;
+    let timeouts = Timeouts {
+        connect: opts.connect_timeout,
+        handshake: Some(opts.read_timeout),
     };
-    let tcp = tokio::time::timeout(opts.connect_timeout, connect)
-        .await
-        .map_err(|_| "connect timed out".to_owned())??;
-    let _ = tcp.set_nodelay(true);
-    if !t.tls {
-        return Ok(Box::new(tcp));
-    }
-    let (stream, hs) = tls_check::handshake(tcp, &t.host, tls, false, opts.read_timeout).await?;
-    match (stream, hs.outcome) {
-        (Some(s), _) => Ok(Box::new(s)),
-        (None, Err(f)) => Err(format!("TLS handshake failed: {}", f.message)),
-        (None, Ok(_)) => Err("TLS handshake failed".into()),
-    }
+    let tls = tls.map(|client| TlsTo {
+        client,
+        name: &name,
+    });
+    let endpoint = Endpoint::new(t.connect_host.clone(), t.connect_port);
+    let dialed = dial(&endpoint, timeouts, tls).await.ok()?;
+    Some(Open {
+        parts: Some((dialed.stream, None)),
+    })
 }
 
 /// Sends one request and reads one complete response.
 async fn exchange(
-    io: &mut dyn Io,
+    open: &mut Open,
     request: &[u8],
     timeout: Duration,
 ) -> Result<Response, IdleOutcome> {
-    if io.write_all(request).await.is_err() {
+    let Some((stream, scratch)) = open.parts.take() else {
         return Err(IdleOutcome::ClosedOnReuse);
-    }
-    let mut reader = Reader::new(ReaderOptions::default());
-    let mut buf = vec![0u8; 16 * 1024];
-    let start = Instant::now();
-    loop {
-        match tokio::time::timeout(timeout, io.read(&mut buf)).await {
-            Err(_) => return Err(IdleOutcome::Silent),
-            Ok(Ok(0)) | Ok(Err(_)) => return Err(IdleOutcome::ClosedOnReuse),
-            Ok(Ok(n)) => {
-                if reader.feed_at(&buf[..n], start.elapsed()) == Progress::Done {
-                    break;
-                }
-            }
-        }
-    }
-    let report = reader.into_report();
-    if report
+    };
+    let mut ex = originlens_net::Exchange::new(
+        stream,
+        scratch,
+        ReaderOptions::default(),
+        Instant::now(),
+        timeout,
+        0,
+    );
+    ex.send(request, b"", timeout).await;
+    ex.read_to_end().await;
+    let end = ex.reader.report().end;
+    let head = ex.reader.report().head.clone();
+    let failed = ex
+        .reader
+        .report()
         .findings
         .iter()
-        .any(|f| matches!(f.severity, originlens_wire::Severity::Error))
-        && report.head.is_none()
-    {
+        .any(|f| matches!(f.severity, originlens_wire::Severity::Error));
+    let (stream, scratch) = ex.into_parts();
+    match end {
+        Some(End::Timeout) => return Err(IdleOutcome::Silent),
+        Some(End::Eof | End::Reset) => return Err(IdleOutcome::ClosedOnReuse),
+        _ => {}
+    }
+    if failed && head.is_none() {
         return Err(IdleOutcome::Failed);
     }
-    let head = report.head;
+    open.parts = Some((stream, Some(scratch)));
     let field = |name: &str| {
         head.as_ref()
             .and_then(|h| h.first(name))
@@ -209,30 +212,28 @@ async fn exchange(
 }
 
 /// Waits up to `d` for the origin to do something on an idle connection.
-async fn watch(io: &mut dyn Io, d: Duration) -> Option<IdleOutcome> {
-    let start = Instant::now();
-    let mut b = [0u8; 1024];
-    match tokio::time::timeout(d, io.read(&mut b)).await {
-        Err(_) => None,
-        Ok(Ok(0)) => Some(IdleOutcome::Fin(start.elapsed())),
-        Ok(Err(_)) => Some(IdleOutcome::Reset(start.elapsed())),
+async fn watch(open: &mut Open, d: Duration) -> Option<IdleOutcome> {
+    let (stream, _) = open.parts.as_mut()?;
+    Some(match watch_idle(stream, d).await? {
+        (IdleEvent::Closed, after) => IdleOutcome::Fin(after),
+        (IdleEvent::Reset, after) => IdleOutcome::Reset(after),
         // Unexpected bytes on an idle connection: the edge would discard it too.
-        Ok(Ok(_)) => Some(IdleOutcome::ClosedOnReuse),
-    }
+        (IdleEvent::StrayBytes, _) => IdleOutcome::ClosedOnReuse,
+    })
 }
 
 async fn idle_probe(
     opts: ProbeOptions,
-    tls: TlsOptions,
+    tls: Option<TlsClient>,
     request: Vec<u8>,
     idle: Duration,
     tx: mpsc::UnboundedSender<Event>,
 ) {
     let outcome = async {
-        let Ok(mut io) = connect(&opts, &tls).await else {
+        let Some(mut io) = connect(&opts, tls.as_ref()).await else {
             return IdleOutcome::Failed;
         };
-        match exchange(&mut *io, &request, opts.read_timeout).await {
+        match exchange(&mut io, &request, opts.read_timeout).await {
             Ok(r) => {
                 let _ = tx.send(Event::Header(r.keep_alive));
                 if r.close {
@@ -241,7 +242,7 @@ async fn idle_probe(
             }
             Err(_) => return IdleOutcome::Failed,
         }
-        if let Some(ended) = watch(&mut *io, idle).await {
+        if let Some(ended) = watch(&mut io, idle).await {
             return ended;
         }
         let _ = tx.send(Event::Progress(format!(
@@ -249,7 +250,7 @@ async fn idle_probe(
             idle.as_secs_f64()
         )));
         let reuse_timeout = opts.read_timeout.min(Duration::from_secs(5));
-        match exchange(&mut *io, &request, reuse_timeout).await {
+        match exchange(&mut io, &request, reuse_timeout).await {
             Ok(_) => IdleOutcome::Alive,
             Err(e) => e,
         }
@@ -277,7 +278,7 @@ fn parse_keep_alive(v: &str) -> (Option<u64>, Option<u64>) {
 /// Measures idle closing: all idle times at once, stopping as soon as the answer is known.
 pub async fn measure_idle(
     opts: &KeepaliveOptions,
-    tls: &TlsOptions,
+    tls: Option<&TlsClient>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<IdleReport, ProbeError> {
     let request = build_request(&opts.probe)?;
@@ -290,7 +291,7 @@ pub async fn measure_idle(
     for &t in &times {
         tasks.spawn(idle_probe(
             opts.probe.clone(),
-            tls.clone(),
+            tls.cloned(),
             request.clone(),
             t,
             tx.clone(),
@@ -365,18 +366,18 @@ pub async fn measure_idle(
 /// Sends requests back to back on one connection until the origin stops serving it.
 pub async fn measure_requests(
     opts: &KeepaliveOptions,
-    tls: &TlsOptions,
+    tls: Option<&TlsClient>,
 ) -> Result<RequestsReport, ProbeError> {
     let request = build_request(&opts.probe)?;
     let mut out = RequestsReport {
         served: 0,
         ended: "failed",
     };
-    let Ok(mut io) = connect(&opts.probe, tls).await else {
+    let Some(mut io) = connect(&opts.probe, tls).await else {
         return Ok(out);
     };
     for _ in 0..opts.max_requests {
-        match exchange(&mut *io, &request, opts.probe.read_timeout).await {
+        match exchange(&mut io, &request, opts.probe.read_timeout).await {
             Ok(r) => {
                 out.served += 1;
                 if r.close {
@@ -393,7 +394,7 @@ pub async fn measure_requests(
                 return Ok(out);
             }
         }
-        match watch(&mut *io, CLOSE_CHECK).await {
+        match watch(&mut io, CLOSE_CHECK).await {
             None => {}
             Some(IdleOutcome::Reset(_)) => {
                 out.ended = "reset";
@@ -412,7 +413,7 @@ pub async fn measure_requests(
 /// Sends one request with `Connection: close` and checks that the origin closes after it.
 pub async fn measure_close(
     opts: &KeepaliveOptions,
-    tls: &TlsOptions,
+    tls: Option<&TlsClient>,
 ) -> Result<CloseReport, ProbeError> {
     let mut probe = opts.probe.clone();
     probe
@@ -421,14 +422,14 @@ pub async fn measure_close(
     probe.headers.push(("Connection".into(), "close".into()));
     let request = build_request(&probe)?;
     let mut out = CloseReport::default();
-    let Ok(mut io) = connect(&probe, tls).await else {
+    let Some(mut io) = connect(&probe, tls).await else {
         return Ok(out);
     };
-    if let Ok(r) = exchange(&mut *io, &request, probe.read_timeout).await {
+    if let Ok(r) = exchange(&mut io, &request, probe.read_timeout).await {
         out.answered = true;
         out.announced = r.close;
         out.closed = matches!(
-            watch(&mut *io, CLOSE_WAIT).await,
+            watch(&mut io, CLOSE_WAIT).await,
             Some(IdleOutcome::Fin(_) | IdleOutcome::Reset(_))
         );
     }
@@ -441,16 +442,21 @@ pub async fn measure(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<KeepaliveReport, ProbeError> {
     // Certificates are `probe`'s business: here only the connection's life matters.
-    let tls = TlsOptions {
-        mode: SslMode::Full,
-        extra_roots: Vec::new(),
-        check_without_sni: false,
+    let client = if opts.probe.target.tls {
+        let policy = TlsPolicy {
+            mode: SslMode::Full,
+            ..TlsPolicy::default()
+        };
+        Some(TlsClient::new(policy).map_err(|e| ProbeError::TlsSetup(e.to_string()))?)
+    } else {
+        None
     };
+    let tls = client.as_ref();
     progress("probing idle times, the request cap and Connection: close in parallel");
     let (close, requests, idle) = tokio::join!(
-        measure_close(opts, &tls),
-        measure_requests(opts, &tls),
-        measure_idle(opts, &tls, progress)
+        measure_close(opts, tls),
+        measure_requests(opts, tls),
+        measure_idle(opts, tls, progress)
     );
     let (close, requests, idle) = (close?, requests?, idle?);
     let mut report = KeepaliveReport {

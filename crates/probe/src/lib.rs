@@ -6,21 +6,18 @@
 //! [`originlens_wire::judge`] so that one capture can be judged under every profile.
 #![deny(missing_docs)]
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use originlens_wire::{End, Finding, Kind, Progress, Reader, ReaderOptions, Report, RequestInfo};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use originlens_net::{dial, Endpoint, ServerName, Timeouts, TlsClient, TlsTo};
+use originlens_wire::{End, Finding, Kind, Reader, ReaderOptions, Report, RequestInfo};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub mod advice;
 pub mod certs;
 pub mod h2;
 pub mod keepalive;
-mod tap;
 pub mod target;
-pub mod tls;
 pub mod tls_check;
 
 pub use target::{Target, TargetError};
@@ -31,8 +28,6 @@ pub use tls_check::{SslMode, TlsOptions, TlsReport};
 pub const EXCESS_LINGER: Duration = Duration::from_millis(150);
 /// Raw response bytes kept for display and evidence; the reader still sees everything.
 pub const MAX_CAPTURE: usize = 4 * 1024 * 1024;
-/// Bytes read per call.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// What to send and how long to wait.
 #[derive(Clone, Debug)]
@@ -71,7 +66,7 @@ pub struct Timings {
 /// What the TLS handshake negotiated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSummary {
-    /// Protocol version, e.g. `TLSv1_3`.
+    /// Protocol version, e.g. `TLS 1.3`.
     pub version: String,
     /// Cipher suite.
     pub cipher: String,
@@ -172,23 +167,25 @@ async fn without_sni(
     addr: SocketAddr,
     opts: &ProbeOptions,
     tls: &TlsOptions,
-) -> Option<tls_check::Handshake> {
-    let host = opts
-        .target
-        .host
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    if !tls.check_without_sni || host.parse::<std::net::IpAddr>().is_ok() {
+    name: &ServerName<'_>,
+) -> Option<originlens_net::Handshake> {
+    if !tls.check_without_sni || matches!(name, ServerName::IpAddress(_)) {
         return None;
     }
-    let tcp = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let (_, hs) = tls_check::handshake(tcp, &opts.target.host, tls, true, opts.read_timeout)
-        .await
-        .ok()?;
-    Some(hs)
+    let client = TlsClient::new(tls.policy(false)).ok()?;
+    let timeouts = Timeouts {
+        connect: opts.connect_timeout,
+        handshake: Some(opts.read_timeout),
+    };
+    let to = Endpoint::new(addr.ip().to_string(), addr.port());
+    let tls = TlsTo {
+        client: &client,
+        name,
+    };
+    match dial(&to, timeouts, Some(tls)).await {
+        Ok(d) => d.handshake,
+        Err(f) => f.handshake,
+    }
 }
 
 /// Probes the origin once, with TLS judged under `tls.mode` and trusting `tls.extra_roots`.
@@ -207,63 +204,35 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         waited: None,
         h2: None,
     };
-    let deadline = start + opts.connect_timeout;
     let t = &opts.target;
-
-    let addrs = match tokio::time::timeout_at(
-        deadline.into(),
-        tokio::net::lookup_host((t.connect_host.as_str(), t.connect_port)),
-    )
-    .await
-    {
-        Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
-        Ok(Err(e)) => {
-            return Ok(failed(
-                ex,
-                Kind::DnsUnresolved,
-                format!("{}: {e}", t.connect_host),
-            ))
-        }
-        Err(_) => {
-            let msg = format!("{} did not resolve in time", t.connect_host);
-            return Ok(failed(ex, Kind::DnsUnresolved, msg));
-        }
+    let client = if t.tls {
+        Some(TlsClient::new(tls.policy(true)).map_err(|e| ProbeError::TlsSetup(e.to_string()))?)
+    } else {
+        None
     };
-    ex.timings.resolve = Some(start.elapsed());
-    let Some(&addr) = addrs.first() else {
-        return Ok(failed(
-            ex,
-            Kind::DnsUnresolved,
-            format!("{} has no address", t.connect_host),
-        ));
+    let bare = t.host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(bare.to_owned())
+        .map_err(|e| ProbeError::TlsSetup(format!("`{}`: {e}", t.host)))?;
+    let timeouts = Timeouts {
+        connect: opts.connect_timeout,
+        handshake: Some(opts.read_timeout),
     };
-    ex.remote = Some(addr);
-
-    let tcp = match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Ok(connect_failed(ex, addr, e)),
-        Err(_) => {
-            let msg = format!(
-                "no answer from {addr} within {:.1} s",
-                opts.connect_timeout.as_secs_f64()
-            );
-            return Ok(failed(ex, Kind::ConnectTimeout, msg));
-        }
+    let to_tls = client.as_ref().map(|client| TlsTo {
+        client,
+        name: &name,
+    });
+    let endpoint = Endpoint::new(t.connect_host.clone(), t.connect_port);
+    let dialed = dial(&endpoint, timeouts, to_tls).await;
+    let (dial_timings, remote, handshake) = match &dialed {
+        Ok(d) => (d.timings, Some(d.remote), d.handshake.clone()),
+        Err(f) => (f.timings, f.remote, f.handshake.clone()),
     };
-    ex.timings.connect = Some(start.elapsed());
-    let _ = tcp.set_nodelay(true);
-
-    let mut io: Box<dyn Io> = if t.tls {
-        // The edge offers h2 to the origin and uses it whenever the origin agrees.
-        let (stream, hs) = tls::offering_h2(tls_check::handshake(
-            tcp,
-            &t.host,
-            tls,
-            false,
-            opts.read_timeout,
-        ))
-        .await
-        .map_err(ProbeError::TlsSetup)?;
+    ex.remote = remote;
+    // dial started right after `start`: its timings are the probe's.
+    ex.timings.resolve = dial_timings.resolve;
+    ex.timings.connect = dial_timings.connect;
+    ex.timings.tls = dial_timings.tls;
+    if let (Some(hs), Some(addr)) = (handshake, remote) {
         if let Ok(n) = &hs.outcome {
             ex.tls = Some(TlsSummary {
                 version: n.version.clone(),
@@ -271,22 +240,13 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
                 alpn: n.alpn.clone(),
                 certificate_error: hs.certificate_error.clone(),
             });
-            ex.timings.tls = Some(start.elapsed());
         }
-        let failure = hs.outcome.as_ref().err().cloned();
-        let without = without_sni(addr, opts, tls).await;
-        let report = tls_check::report(&t.host, tls, hs, without);
-        ex.tls_report = Some(report);
-        match (stream, failure) {
-            (Some(stream), _) => Box::new(stream),
-            (None, failure) => {
-                let why = failure.map_or_else(|| "no stream".to_owned(), |f| f.message);
-                let msg = format!("TLS handshake with {addr} failed: {why}");
-                return Ok(failed(ex, Kind::TlsHandshake, msg));
-            }
-        }
-    } else {
-        Box::new(tcp)
+        let without = without_sni(addr, opts, tls, &name).await;
+        ex.tls_report = Some(tls_check::report(&t.host, tls, hs, without));
+    }
+    let stream = match dialed {
+        Ok(d) => d.stream,
+        Err(f) => return Ok(failed(ex, f.kind, f.message)),
     };
 
     let info = RequestInfo {
@@ -297,39 +257,39 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("upgrade")),
     };
-    let mut reader = Reader::new(ReaderOptions {
+    let reader_opts = ReaderOptions {
         request: info,
         ..ReaderOptions::default()
-    });
+    };
     let alpn_h2 = ex.tls.as_ref().and_then(|s| s.alpn.as_deref()) == Some("h2");
     if alpn_h2 {
-        let summary = h2::exchange(io, opts, &mut ex, &mut reader, start).await?;
+        let mut reader = Reader::new(reader_opts);
+        let summary = h2::exchange(Box::new(stream), opts, &mut ex, &mut reader, start).await?;
         ex.h2 = Some(summary);
         return Ok(finish(ex, reader));
     }
 
-    if let Err(e) = io.write_all(&ex.request).await {
-        let msg = format!("writing the request failed: {e}");
-        let kind = if e.kind() == io::ErrorKind::ConnectionReset {
-            Kind::ResponseReset
-        } else {
-            Kind::ResponseEmpty
-        };
-        return Ok(failed(ex, kind, msg));
-    }
     let sent = start.elapsed();
-    ex.timings.request_sent = Some(sent);
-
-    read_response(
-        &mut *io,
-        &mut reader,
-        &mut ex,
+    let mut net = originlens_net::Exchange::new(
+        stream,
+        None,
+        reader_opts,
+        Instant::now(),
         opts.read_timeout,
-        start,
-        sent,
-    )
-    .await;
-    Ok(finish(ex, reader))
+        MAX_CAPTURE,
+    );
+    net.send(&ex.request, b"", opts.read_timeout).await;
+    ex.timings.request_sent = Some(sent);
+    net.read_to_end().await;
+    ex.timings.total = Some(start.elapsed());
+    match net.reader.report().end {
+        Some(End::Timeout) => ex.waited = Some(opts.read_timeout),
+        Some(End::Eof | End::Reset) => {}
+        _ => net.linger(EXCESS_LINGER).await,
+    }
+    ex.response = net.capture().to_vec();
+    ex.response_bytes = net.received();
+    Ok(finish(ex, net.reader))
 }
 
 /// The reader's report with the certificate refusal first, and the head timings.
@@ -354,72 +314,6 @@ fn finish(mut ex: Exchange, reader: Reader) -> Exchange {
     ex.timings.head_complete = report.gaps.head_complete.map(|d| d + sent);
     ex.report = report;
     ex
-}
-
-async fn read_response(
-    io: &mut dyn Io,
-    reader: &mut Reader,
-    ex: &mut Exchange,
-    read_timeout: Duration,
-    start: Instant,
-    sent: Duration,
-) {
-    let mut buf = vec![0u8; READ_CHUNK];
-    let since_sent = |start: Instant| start.elapsed().saturating_sub(sent);
-    loop {
-        let wait = if reader.is_done() {
-            EXCESS_LINGER
-        } else {
-            read_timeout
-        };
-        let event = match tokio::time::timeout(wait, io.read(&mut buf)).await {
-            Ok(Ok(0)) => Some(End::Eof),
-            Ok(Ok(n)) => {
-                ex.response_bytes += n as u64;
-                let room = MAX_CAPTURE.saturating_sub(ex.response.len());
-                ex.response.extend_from_slice(&buf[..n.min(room)]);
-                let done_before = reader.is_done();
-                if reader.feed_at(&buf[..n], since_sent(start)) == Progress::Done && !done_before {
-                    ex.timings.total = Some(start.elapsed());
-                }
-                None
-            }
-            // rustls reports a close without close_notify as UnexpectedEof: the peer closed.
-            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Some(End::Eof),
-            Ok(Err(e)) if is_reset(&e) => Some(End::Reset),
-            Ok(Err(_)) => Some(End::Reset),
-            Err(_) if reader.is_done() => return,
-            Err(_) => {
-                ex.waited = Some(read_timeout);
-                Some(End::Timeout)
-            }
-        };
-        if let Some(end) = event {
-            if !reader.is_done() {
-                reader.on_end_at(end, since_sent(start));
-                ex.timings.total = Some(start.elapsed());
-            }
-            return;
-        }
-    }
-}
-
-fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
-}
-
-fn connect_failed(ex: Exchange, addr: SocketAddr, e: io::Error) -> Exchange {
-    let kind = match e.kind() {
-        io::ErrorKind::ConnectionRefused => Kind::ConnectRefused,
-        io::ErrorKind::TimedOut => Kind::ConnectTimeout,
-        _ => Kind::ConnectUnreachable,
-    };
-    failed(ex, kind, format!("connecting to {addr}: {e}"))
 }
 
 fn failed(mut ex: Exchange, kind: Kind, msg: String) -> Exchange {

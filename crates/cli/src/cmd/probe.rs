@@ -80,7 +80,9 @@ pub enum SslModeArg {
 impl From<SslModeArg> for SslMode {
     fn from(m: SslModeArg) -> SslMode {
         match m {
-            SslModeArg::Flexible => SslMode::Flexible,
+            // Flexible never reaches TLS (an https:// target is refused with it): the mode
+            // only matters for TLS, so any value does.
+            SslModeArg::Flexible => SslMode::Full,
             SslModeArg::Full => SslMode::Full,
             SslModeArg::Strict => SslMode::Strict,
         }

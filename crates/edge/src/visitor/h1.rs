@@ -421,7 +421,7 @@ impl Connection {
     /// Copies bytes both ways after a 101, until either side closes.
     async fn tunnel(
         &mut self,
-        mut ex: Box<crate::exchange::Exchange>,
+        mut ex: Box<originlens_net::Exchange>,
         after: proxy::Afterwards,
     ) -> io::Result<bool> {
         self.out.extend_from_slice(ex.pending());

@@ -115,7 +115,7 @@ fn handshake_json(h: &Handshake) -> Value {
         }),
         Err(f) => json!({
             "ok": false, "sni": h.sni, "version": null, "cipher": null, "alpn": null,
-            "reason": f.reason, "alert": f.alert, "message": f.message,
+            "reason": f.reason.as_str(), "alert": f.alert, "message": f.message,
         }),
     }
 }
