@@ -12,10 +12,12 @@
 #![deny(missing_docs)]
 
 pub mod body;
+pub mod check;
 pub mod config;
 pub mod connect;
 pub mod exchange;
 pub mod file;
+pub mod health;
 pub mod incident;
 pub mod metrics;
 pub mod page;

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 pub mod advice;
 pub mod certs;
 pub mod h2;
+pub mod judged;
 pub mod keepalive;
 mod tap;
 pub mod target;

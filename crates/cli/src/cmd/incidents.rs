@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use originlens_edge::incident::{format_time, render_raw};
 use originlens_edge::store::{self, Query};
 use originlens_edge::Incident;
+use serde::Serialize;
 
 use crate::args::{self, Format};
 use crate::exit::Exit;
@@ -55,7 +56,8 @@ enum Command {
         #[arg(long, hide = true)]
         json: bool,
     },
-    /// Every matching incident as JSON lines, oldest first.
+    /// Every matching incident as JSON lines (one `originlens.incident/1` document per line),
+    /// oldest first.
     Export {
         /// Only incidents at or after this time (same forms as `list --since`).
         #[arg(long, value_name = "TIME", value_parser = args::since_now)]
@@ -68,6 +70,26 @@ enum Command {
 
 fn since_ms(since: Option<Timestamp>) -> Option<i64> {
     since.map(|t| t.as_millisecond())
+}
+
+/// The schema id of `show --format json` and of each `export` line (`schemas/incident.json`).
+pub const SCHEMA: &str = "originlens.incident/1";
+
+/// An incident as JSON: the stored record with its schema id.
+#[derive(Serialize)]
+struct IncidentDoc<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    incident: &'a Incident,
+}
+
+impl<'a> IncidentDoc<'a> {
+    fn of(incident: &'a Incident) -> Self {
+        IncidentDoc {
+            schema: SCHEMA,
+            incident,
+        }
+    }
 }
 
 /// Runs the subcommand.
@@ -120,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         } => {
             let i = store::find(&conn, &id)?;
             if json || format == Format::Json {
-                serde_json::to_writer(&mut out, &i)?;
+                serde_json::to_writer(&mut out, &IncidentDoc::of(&i))?;
                 writeln!(out)?;
             } else {
                 show(&mut out, &i, raw)?;
@@ -133,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 limit: None,
             };
             for i in store::list(&conn, &q)? {
-                serde_json::to_writer(&mut out, &i)?;
+                serde_json::to_writer(&mut out, &IncidentDoc::of(&i))?;
                 writeln!(out)?;
             }
         }
