@@ -48,8 +48,13 @@ fn list_as_json_has_one_object_per_route() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = rows.as_array().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "originlens.lab-routes/1");
+    let rows = doc["routes"].as_array().unwrap();
+    let tls = doc["tls"].as_array().unwrap();
+    assert!(tls
+        .iter()
+        .any(|t| t["name"] == "expired" && t["status"] == 526));
     assert!(rows.len() >= 40);
     let find = |p: &str| rows.iter().find(|r| r["path"] == p).unwrap().clone();
     let empty = find("/empty");

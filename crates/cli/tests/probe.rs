@@ -33,7 +33,7 @@ fn probe_route(addr: SocketAddr, route: &Route) -> (Output, Value) {
 }
 
 /// Every lab route, probed by the binary, gives the verdict the lab documents, and the exit
-/// status says whether the edge generated an error.
+/// status says whether the visitor got the origin's complete, non-5xx response.
 #[test]
 fn every_lab_route_gives_its_documented_verdict() {
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -55,12 +55,18 @@ fn every_lab_route_gives_its_documented_verdict() {
                     v["cause"].as_str(),
                     out.status.code(),
                 );
+                // Like curl --fail: 1 for an edge error, a cut or broken body, or an origin 5xx.
                 let edge = route.expect.generated_by.as_str() == "edge";
+                let broken = matches!(
+                    want_cause,
+                    Some("body.truncated" | "body.timeout" | "chunked.invalid" | "origin.error")
+                );
+                let failed = edge || broken || route.expect.status >= 500;
                 let want = (
                     Some(u64::from(route.expect.status)),
                     Some(route.expect.generated_by.as_str()),
                     want_cause,
-                    Some(if edge { 1 } else { 0 }),
+                    Some(if failed { 1 } else { 0 }),
                 );
                 if got != want {
                     failures.lock().unwrap().push(format!(
@@ -231,11 +237,35 @@ fn lab_tour_probes_every_route_and_agrees() {
     let out = run(&["probe", "--lab"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    let n = routes().len();
+    let n = routes().len() + originlens_lab::TlsCase::ALL.len();
     assert!(
         text.contains(&format!("{n} of {n} routes gave the verdict")),
         "{text}"
     );
+    // The TLS and h2 listeners are toured too.
+    for name in ["expired", "self-signed", "h2-goaway", "h2-valid"] {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "{name} missing: {text}"
+        );
+    }
+    // Columns fit: every row's second column starts where the header's does.
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("route"))
+        .unwrap();
+    let col = header.find("visitor sees").unwrap();
+    for line in text
+        .lines()
+        .filter(|l| l.contains(" (edge) ") || l.contains(" (origin)"))
+    {
+        let before: String = line.chars().take(col).collect();
+        assert!(
+            before.ends_with(' ') && line.chars().nth(col).is_some_and(|c| c.is_ascii_digit()),
+            "misaligned row: {line}"
+        );
+    }
 }
 
 #[test]

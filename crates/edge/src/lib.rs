@@ -12,9 +12,11 @@
 #![deny(missing_docs)]
 
 pub mod body;
+pub mod check;
 pub mod config;
 pub mod connect;
 pub mod file;
+pub mod health;
 pub mod incident;
 pub mod incident_source;
 pub mod metrics;

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub mod advice;
 pub mod certs;
 pub mod h2;
+pub mod judged;
 pub mod keepalive;
 pub mod target;
 pub mod tls_check;

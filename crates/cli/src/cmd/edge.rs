@@ -127,15 +127,7 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let Some(path) = &args.check_config {
-        let config = originlens_edge::config::load_file(path)?;
-        config.validate()?;
-        // Build connectors too: TLS names and profiles are checked there.
-        originlens_edge::proxy::Shared::new(
-            config.clone(),
-            std::sync::Arc::new(originlens_edge::metrics::Metrics::new(1)),
-            None,
-            1,
-        )?;
+        let config = originlens_edge::check::check_file(path)?;
         println!(
             "{}: ok, {} origin(s), listen {}",
             path.display(),

@@ -8,6 +8,7 @@ use originlens_edge::incident::{format_time, render_raw};
 use originlens_edge::incident_source::Source;
 use originlens_edge::store::Query;
 use originlens_edge::Incident;
+use serde::Serialize;
 
 use crate::args::{self, Format};
 use crate::exit::Exit;
@@ -57,7 +58,8 @@ enum Command {
         #[arg(long, hide = true)]
         json: bool,
     },
-    /// Every matching incident as JSON lines, oldest first.
+    /// Every matching incident as JSON lines (one `originlens.incident/1` document per line),
+    /// oldest first.
     Export {
         /// Only incidents at or after this time (same forms as `list --since`).
         #[arg(long, value_name = "TIME", value_parser = args::since_now)]
@@ -70,6 +72,26 @@ enum Command {
 
 fn since_ms(since: Option<Timestamp>) -> Option<i64> {
     since.map(|t| t.as_millisecond())
+}
+
+/// The schema id of `show --format json` and of each `export` line (`schemas/incident.json`).
+pub const SCHEMA: &str = "originlens.incident/1";
+
+/// An incident as JSON: the stored record with its schema id.
+#[derive(Serialize)]
+struct IncidentDoc<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    incident: &'a Incident,
+}
+
+impl<'a> IncidentDoc<'a> {
+    fn of(incident: &'a Incident) -> Self {
+        IncidentDoc {
+            schema: SCHEMA,
+            incident,
+        }
+    }
 }
 
 /// Runs the subcommand.
@@ -119,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         } => {
             let i = source.find(&id)?;
             if json || format == Format::Json {
-                serde_json::to_writer(&mut out, &i)?;
+                serde_json::to_writer(&mut out, &IncidentDoc::of(&i))?;
                 writeln!(out)?;
             } else {
                 show(&mut out, &i, raw)?;
@@ -132,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 limit: None,
             };
             for i in source.list(&q)? {
-                serde_json::to_writer(&mut out, &i)?;
+                serde_json::to_writer(&mut out, &IncidentDoc::of(&i))?;
                 writeln!(out)?;
             }
         }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use originlens_probe::keepalive::{measure, KeepaliveOptions, KeepaliveReport};
 use originlens_probe::{ProbeOptions, Target};
 use originlens_wire::{Cause, Profile};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::args::{self, Color, Format};
 use crate::exit::Exit;
@@ -118,39 +118,113 @@ fn s(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
-fn document(opts: &KeepaliveOptions, profile: &Profile, r: &KeepaliveReport) -> Value {
+#[derive(Serialize)]
+struct TargetDoc {
+    url: String,
+    host: String,
+    connect_to: String,
+}
+
+#[derive(Serialize)]
+struct EdgeDoc {
+    profile: &'static str,
+    idle_pool_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct IdleProbe {
+    idle_s: f64,
+    outcome: &'static str,
+}
+
+#[derive(Serialize)]
+struct IdleDoc {
+    closed_after_s: Option<f64>,
+    /// `[below, above]`: alive at `below` (null: not measured below), silently gone at `above`.
+    silent_between_s: Option<(Option<f64>, f64)>,
+    alive_up_to_s: Option<f64>,
+    advertised_timeout_s: Option<u64>,
+    advertised_max: Option<u64>,
+    probes: Vec<IdleProbe>,
+    elapsed_s: f64,
+}
+
+#[derive(Serialize)]
+struct RequestsDoc {
+    served: u32,
+    ended: &'static str,
+    max_sent: u32,
+}
+
+#[derive(Serialize)]
+struct CloseDoc {
+    answered: bool,
+    announced: bool,
+    honoured: bool,
+}
+
+/// The `originlens.keepalive/1` document (`schemas/keepalive.json`).
+#[derive(Serialize)]
+struct KeepaliveDoc<'a> {
+    schema: &'static str,
+    target: TargetDoc,
+    cause: Option<Cause>,
+    edge: EdgeDoc,
+    idle: IdleDoc,
+    requests: RequestsDoc,
+    connection_close: CloseDoc,
+    race: bool,
+    risk: &'a [String],
+}
+
+fn document<'a>(
+    opts: &KeepaliveOptions,
+    profile: &Profile,
+    r: &'a KeepaliveReport,
+) -> KeepaliveDoc<'a> {
     let t = &opts.probe.target;
-    json!({
-        "schema": SCHEMA,
-        "target": {
-            "url": t.to_string(),
-            "host": t.host_header(),
-            "connect_to": format!("{}:{}", t.connect_host, t.connect_port),
+    KeepaliveDoc {
+        schema: SCHEMA,
+        target: TargetDoc {
+            url: t.to_string(),
+            host: t.host_header(),
+            connect_to: format!("{}:{}", t.connect_host, t.connect_port),
         },
-        "cause": r.race.then_some(Cause::KeepaliveRace.as_str()),
-        "edge": {"profile": profile.name, "idle_pool_s": r.edge_idle.map(s)},
-        "idle": {
-            "closed_after_s": r.idle.closed_after.map(s),
-            "silent_between_s": r.idle.bracket.map(|(a, b)| json!([a.map(s), s(b)])),
-            "alive_up_to_s": r.idle.alive_up_to.map(s),
-            "advertised_timeout_s": r.idle.advertised_timeout,
-            "advertised_max": r.idle.advertised_max,
-            "probes": r.idle.probes.iter().map(|(t, o)| json!({"idle_s": s(*t), "outcome": o.as_str()})).collect::<Vec<_>>(),
-            "elapsed_s": s(r.idle.elapsed),
+        cause: r.race.then_some(Cause::KeepaliveRace),
+        edge: EdgeDoc {
+            profile: profile.name,
+            idle_pool_s: r.edge_idle.map(s),
         },
-        "requests": {
-            "served": r.requests.served,
-            "ended": r.requests.ended,
-            "max_sent": opts.max_requests,
+        idle: IdleDoc {
+            closed_after_s: r.idle.closed_after.map(s),
+            silent_between_s: r.idle.bracket.map(|(a, b)| (a.map(s), s(b))),
+            alive_up_to_s: r.idle.alive_up_to.map(s),
+            advertised_timeout_s: r.idle.advertised_timeout,
+            advertised_max: r.idle.advertised_max,
+            probes: r
+                .idle
+                .probes
+                .iter()
+                .map(|(t, o)| IdleProbe {
+                    idle_s: s(*t),
+                    outcome: o.as_str(),
+                })
+                .collect(),
+            elapsed_s: s(r.idle.elapsed),
         },
-        "connection_close": {
-            "answered": r.close.answered,
-            "announced": r.close.announced,
-            "honoured": r.close.closed,
+        requests: RequestsDoc {
+            served: r.requests.served,
+            ended: r.requests.ended,
+            max_sent: opts.max_requests,
         },
-        "race": r.race,
-        "risk": r.risk,
-    })
+        connection_close: CloseDoc {
+            answered: r.close.answered,
+            announced: r.close.announced,
+            honoured: r.close.closed,
+        },
+        race: r.race,
+        risk: &r.risk,
+    }
 }
 
 fn print(

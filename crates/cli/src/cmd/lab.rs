@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use originlens_lab::{routes, Lab, Route, TlsCase, TlsLab, LAB_HOST};
 
+use originlens_wire::{Cause, GeneratedBy, Kind};
+use serde::Serialize;
+
 use crate::args::Format;
 use crate::exit::Exit;
 
@@ -159,23 +162,72 @@ fn write_tls_table(out: &mut impl Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The schema id of `lab --list --format json` (`schemas/lab-routes.json`).
+pub const SCHEMA: &str = "originlens.lab-routes/1";
+
+#[derive(Serialize)]
+struct RouteRow {
+    path: &'static str,
+    summary: &'static str,
+    status: u16,
+    generated_by: GeneratedBy,
+    cause: Option<Cause>,
+    finding: Option<Kind>,
+    method: &'static str,
+    read_timeout_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct TlsRow {
+    name: &'static str,
+    summary: &'static str,
+    status: u16,
+    cause: Option<Cause>,
+    reason: Option<&'static str>,
+    finding: Option<Kind>,
+    h2: bool,
+}
+
+#[derive(Serialize)]
+struct RoutesDoc {
+    schema: &'static str,
+    routes: Vec<RouteRow>,
+    tls: Vec<TlsRow>,
+}
+
 fn write_json(out: &mut impl Write, routes: &[Route]) -> anyhow::Result<()> {
-    let rows: Vec<_> = routes
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "path": r.path,
-                "summary": r.summary,
-                "status": r.expect.status,
-                "generated_by": r.expect.generated_by,
-                "cause": r.expect.cause,
-                "finding": r.expect.finding,
-                "method": r.hint.method,
-                "read_timeout_ms": r.hint.read_timeout.map(|t| t.as_millis() as u64),
+    let doc = RoutesDoc {
+        schema: SCHEMA,
+        routes: routes
+            .iter()
+            .map(|r| RouteRow {
+                path: r.path,
+                summary: r.summary,
+                status: r.expect.status,
+                generated_by: r.expect.generated_by,
+                cause: r.expect.cause,
+                finding: r.expect.finding,
+                method: r.hint.method,
+                read_timeout_ms: r.hint.read_timeout.map(|t| t.as_millis() as u64),
             })
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &rows)?;
+            .collect(),
+        tls: TlsCase::ALL
+            .iter()
+            .map(|&c| {
+                let e = c.expect();
+                TlsRow {
+                    name: c.name(),
+                    summary: c.summary(),
+                    status: e.status,
+                    cause: e.cause,
+                    reason: e.reason,
+                    finding: e.finding,
+                    h2: c.offers_h2(),
+                }
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }

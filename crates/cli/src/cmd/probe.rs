@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use originlens_probe::judged::{probe_and_judge, Judged};
 use originlens_probe::tls_check::load_ca_pem;
-use originlens_probe::{probe_with, Exchange, ProbeOptions, SslMode, Target, TlsOptions};
-use originlens_wire::{profile, JudgeContext, Profile, Verdict};
+use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions};
+use originlens_wire::{Cause, Profile};
 
 use crate::args::{self, Color, Format};
 use crate::exit::Exit;
@@ -109,48 +110,17 @@ pub fn tls_options(
     })
 }
 
-/// A finished probe with its verdicts.
-pub struct Probed {
-    /// The options used.
-    pub opts: ProbeOptions,
-    /// The evidence.
-    pub exchange: Exchange,
-    /// The chosen profile's verdict.
-    pub verdict: Verdict,
-    /// Every profile's verdict.
-    pub peers: Vec<Verdict>,
-    /// The chosen profile.
-    pub profile: &'static Profile,
-}
-
-/// Probes once and judges under every profile.
-pub fn run_probe(opts: ProbeOptions, chosen: &'static Profile) -> anyhow::Result<Probed> {
-    run_probe_with(opts, &TlsOptions::default(), chosen)
-}
-
-/// Probes once with these TLS options and judges under every profile.
+/// Probes once and judges under every profile: one library call on a one-thread runtime.
 pub fn run_probe_with(
     opts: ProbeOptions,
     tls: &TlsOptions,
     chosen: &'static Profile,
-) -> anyhow::Result<Probed> {
+) -> anyhow::Result<Judged> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let exchange = rt.block_on(probe_with(&opts, tls))?;
-    let ctx = JudgeContext {
-        waited: exchange.waited,
-    };
-    let verdict = originlens_wire::judge(&exchange.report, chosen, ctx);
-    let peers = originlens_wire::peers(&exchange.report, &profile::ALL, ctx);
-    Ok(Probed {
-        opts,
-        exchange,
-        verdict,
-        peers,
-        profile: chosen,
-    })
+    Ok(rt.block_on(probe_and_judge(opts, tls, chosen))?)
 }
 
 /// Runs the subcommand.
@@ -189,11 +159,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let probed = run_probe_with(opts, &tls, args.profile)?;
     report(&args, &probed)?;
-    Ok(exit_for(&probed.verdict))
+    Ok(exit_for(&probed))
 }
 
 /// Prints one probe in the chosen format.
-pub fn report(args: &Args, p: &Probed) -> anyhow::Result<()> {
+pub fn report(args: &Args, p: &Judged) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
     match args.format {
         Format::Json => {
@@ -207,9 +177,17 @@ pub fn report(args: &Args, p: &Probed) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 0 when the edge forwards the origin's response, 1 when it answers with its own error.
-pub fn exit_for(v: &Verdict) -> Exit {
-    if v.is_edge_error() {
+/// Like `curl --fail`: 0 only when the visitor gets the origin's complete, non-5xx response; 1
+/// when the edge answers with its own error, the body is cut or broken, or the origin answers
+/// 5xx.
+pub fn exit_for(p: &Judged) -> Exit {
+    let v = &p.verdict;
+    let broken_body = matches!(
+        v.cause,
+        Some(Cause::BodyTruncated | Cause::BodyTimeout | Cause::ChunkedInvalid)
+    );
+    let origin_5xx = v.cause == Some(Cause::OriginError) || v.status.is_some_and(|s| s >= 500);
+    if v.is_edge_error() || broken_body || !v.body_complete || origin_5xx {
         Exit::Problem
     } else {
         Exit::Clean

@@ -1,4 +1,5 @@
-//! `originlens probe --lab`: start the embedded lab and probe one route, or all of them.
+//! `originlens probe --lab`: start the embedded lab and probe one route, or every HTTP route and
+//! every TLS and HTTP/2 listener.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -6,19 +7,66 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use originlens_lab::{routes, LabHandle, Route};
-use originlens_probe::{probe, ProbeOptions, Target};
-use originlens_wire::{judge, profile, JudgeContext, Verdict};
-use serde_json::json;
+use originlens_lab::{routes, LabHandle, Route, TlsCase, LAB_HOST};
+use originlens_probe::judged::probe_and_judge;
+use originlens_probe::tls_check::load_ca_pem;
+use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions};
+use originlens_wire::{profile, Cause, GeneratedBy, Kind, Verdict};
+use serde::Serialize;
 
-use super::{exit_for, report, run_probe, text::peer_cell, Args};
+use super::document::VerdictDoc;
+use super::{exit_for, report, run_probe_with, text::peer_cell, Args};
 use crate::args::Format;
 use crate::exit::Exit;
 
-/// Routes probed at once.
+/// The schema id of the tour's JSON document (`schemas/lab-tour.json`).
+pub const SCHEMA: &str = "originlens.lab-tour/1";
+/// Probes at once.
 const PARALLEL: usize = 16;
 
-fn options(
+/// What the lab documents for one stop of the tour.
+#[derive(Clone, Copy, Serialize)]
+struct Expect {
+    status: u16,
+    generated_by: GeneratedBy,
+    cause: Option<Cause>,
+    finding: Option<Kind>,
+}
+
+/// One stop: an HTTP route or a TLS/h2 listener.
+struct Stop {
+    kind: &'static str,
+    name: String,
+    summary: &'static str,
+    expect: Expect,
+    opts: anyhow::Result<ProbeOptions>,
+    tls: Arc<TlsOptions>,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    /// `http` for a route, `tls` for a TLS or HTTP/2 listener.
+    kind: &'static str,
+    /// The route's path, or the listener's name.
+    route: &'a str,
+    summary: &'static str,
+    expect: Expect,
+    matches: bool,
+    verdict: Option<VerdictDoc<'a>>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TourDoc<'a> {
+    schema: &'static str,
+    profile: &'static str,
+    lab: String,
+    routes: Vec<Row<'a>>,
+    agreed: usize,
+    total: usize,
+}
+
+fn route_options(
     addr: SocketAddr,
     route: &Route,
     args: &Args,
@@ -43,10 +91,77 @@ fn options(
     })
 }
 
-fn matches(route: &Route, v: &Verdict) -> bool {
-    v.status == Some(route.expect.status)
-        && v.generated_by == route.expect.generated_by
-        && v.cause == route.expect.cause
+fn matches(e: &Expect, v: &Verdict) -> bool {
+    v.status == Some(e.status) && v.generated_by == e.generated_by && v.cause == e.cause
+}
+
+/// Every stop of the tour: the HTTP routes, then the TLS and h2 listeners in strict mode with
+/// the lab root trusted.
+fn stops(
+    lab: &LabHandle,
+    args: &Args,
+    headers: &[(String, String)],
+    connect: Duration,
+    read: Duration,
+) -> anyhow::Result<Vec<Stop>> {
+    let plain = Arc::new(TlsOptions::default());
+    let mut out: Vec<Stop> = routes()
+        .iter()
+        .map(|r| Stop {
+            kind: "http",
+            name: r.path.to_owned(),
+            summary: r.summary,
+            expect: Expect {
+                status: r.expect.status,
+                generated_by: r.expect.generated_by,
+                cause: r.expect.cause,
+                finding: r.expect.finding,
+            },
+            opts: route_options(lab.addr(), r, args, headers, connect, read),
+            tls: plain.clone(),
+        })
+        .collect();
+    let roots = load_ca_pem(lab.ca_pem().as_bytes())
+        .map_err(|e| anyhow::anyhow!("the lab's own CA: {e}"))?;
+    let strict = Arc::new(TlsOptions {
+        mode: SslMode::Strict,
+        extra_roots: roots,
+        check_without_sni: true,
+    });
+    for &case in TlsCase::ALL {
+        let Some(addr) = lab.tls_addr(case) else {
+            continue;
+        };
+        let e = case.expect();
+        let url = format!("https://{LAB_HOST}:{}/", addr.port());
+        let opts = Target::parse(&url, Some(&addr.to_string()))
+            .map_err(anyhow::Error::from)
+            .map(|target| ProbeOptions {
+                target,
+                method: args.method.clone(),
+                headers: headers.to_vec(),
+                connect_timeout: connect,
+                read_timeout: read.min(Duration::from_secs(5)),
+            });
+        out.push(Stop {
+            kind: "tls",
+            name: case.name().to_owned(),
+            summary: case.summary(),
+            expect: Expect {
+                status: e.status,
+                generated_by: if e.cause.is_some() {
+                    GeneratedBy::Edge
+                } else {
+                    GeneratedBy::Origin
+                },
+                cause: e.cause,
+                finding: e.finding,
+            },
+            opts,
+            tls: strict.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// Runs the lab tour.
@@ -63,114 +178,151 @@ pub fn run(
         let path = path.strip_prefix(&format!("http://{addr}")).unwrap_or(path);
         let route = originlens_lab::route(path)
             .with_context(|| format!("no lab route `{path}` (see `originlens lab --list`)"))?;
-        let probed = run_probe(
-            options(addr, route, args, &headers, connect, read)?,
+        let probed = run_probe_with(
+            route_options(addr, route, args, &headers, connect, read)?,
+            &TlsOptions::default(),
             args.profile,
         )?;
         report(args, &probed)?;
-        return Ok(exit_for(&probed.verdict));
+        return Ok(exit_for(&probed));
     }
 
+    let stops = stops(&lab, args, &headers, connect, read)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let chosen = args.profile;
-    let results: Vec<(&'static Route, anyhow::Result<Verdict>)> = rt.block_on(async {
+    let verdicts: Vec<anyhow::Result<Verdict>> = rt.block_on(async {
         let mut tasks = Vec::new();
-        for route in routes() {
-            let opts = options(addr, route, args, &headers, connect, read);
+        for stop in &stops {
+            let opts = stop.opts.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"));
+            let opts = opts.cloned();
+            let tls = stop.tls.clone();
             let limit = limit.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire().await;
-                let v = match opts {
-                    Ok(o) => probe(&o)
-                        .await
-                        .map_err(anyhow::Error::from)
-                        .map(|ex| judge(&ex.report, chosen, JudgeContext { waited: ex.waited })),
-                    Err(e) => Err(e),
-                };
-                (route, v)
+                let judged = probe_and_judge(opts?, &tls, chosen).await?;
+                anyhow::Ok(judged.verdict)
             }));
         }
         let mut out = Vec::new();
         for t in tasks {
-            out.push(t.await.expect("probe task panicked"));
+            out.push(
+                t.await
+                    .unwrap_or_else(|e| Err(anyhow::anyhow!("probe task: {e}"))),
+            );
         }
         out
     });
     drop(lab);
 
-    let expected = results
+    // The lab documents what Cloudflare does; under another profile only errors are marked.
+    let judged_by_lab = chosen.name == profile::CLOUDFLARE.name;
+    let agrees = |s: &Stop, v: &anyhow::Result<Verdict>| {
+        v.as_ref()
+            .is_ok_and(|v| !judged_by_lab || matches(&s.expect, v))
+    };
+    let agreed = stops
         .iter()
-        .filter(|(r, v)| {
-            v.as_ref()
-                .is_ok_and(|v| chosen.name != profile::CLOUDFLARE.name || matches(r, v))
-        })
+        .zip(&verdicts)
+        .filter(|(s, v)| agrees(s, v))
         .count();
     let mut out = anstream::stdout().lock();
     if args.format == Format::Json {
-        let rows: Vec<_> = results.iter().map(|(r, v)| json!({
-            "route": r.path,
-            "summary": r.summary,
-            "expect": {"status": r.expect.status, "generated_by": r.expect.generated_by.as_str(),
-                "cause": r.expect.cause.map(|c| c.as_str())},
-            "verdict": v.as_ref().ok().map(|v| json!({"status": v.status,
-                "generated_by": v.generated_by.as_str(), "cause": v.cause.map(|c| c.as_str()),
-                "finding": v.finding.map(|k| k.as_str())})),
-            "error": v.as_ref().err().map(|e| format!("{e:#}")),
-        })).collect();
-        serde_json::to_writer_pretty(
-            &mut out,
-            &json!({"schema": "originlens.lab-tour/1",
-            "profile": chosen.name, "routes": rows}),
-        )?;
+        let rows = stops
+            .iter()
+            .zip(&verdicts)
+            .map(|(s, v)| Row {
+                kind: s.kind,
+                route: &s.name,
+                summary: s.summary,
+                expect: s.expect,
+                matches: agrees(s, v),
+                verdict: v.as_ref().ok().map(VerdictDoc::of),
+                error: v.as_ref().err().map(|e| format!("{e:#}")),
+            })
+            .collect();
+        let doc = TourDoc {
+            schema: SCHEMA,
+            profile: chosen.name,
+            lab: addr.to_string(),
+            routes: rows,
+            agreed,
+            total: stops.len(),
+        };
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
+        let cells: Vec<[String; 3]> = stops
+            .iter()
+            .zip(&verdicts)
+            .map(|(s, v)| match v {
+                Ok(v) => [
+                    s.name.clone(),
+                    peer_cell(v),
+                    v.finding.map_or("-", |k| k.as_str()).to_owned(),
+                ],
+                Err(e) => [s.name.clone(), format!("error: {e:#}"), "-".to_owned()],
+            })
+            .collect();
+        // Each column as wide as its widest cell, so no row pushes the next column over.
+        let width = |i: usize, title: &str| {
+            cells
+                .iter()
+                .map(|c| c[i].chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let (w0, w1, w2) = (
+            width(0, "route"),
+            width(1, "visitor sees"),
+            width(2, "finding"),
+        );
         writeln!(
             out,
-            "lab on {addr}: {} routes probed, verdicts under {}",
-            results.len(),
+            "lab on {addr}: {} routes and {} TLS/h2 listeners probed, verdicts under {}",
+            routes().len(),
+            stops.len() - routes().len(),
             chosen.title
         )?;
         writeln!(out)?;
         writeln!(
             out,
-            "  {:<28} {:<34} {:<28} what the origin does",
+            "  {:<w0$} {:<w1$} {:<w2$} what the origin does",
             "route", "visitor sees", "finding"
         )?;
-        for (r, v) in &results {
-            match v {
-                Ok(v) => {
-                    let mark = if chosen.name != profile::CLOUDFLARE.name || matches(r, v) {
-                        " "
-                    } else {
-                        "✗"
-                    };
-                    writeln!(
-                        out,
-                        "{mark} {:<28} {:<34} {:<28} {}",
-                        r.path,
-                        peer_cell(v),
-                        v.finding.map_or("-", |k| k.as_str()),
-                        r.summary
-                    )?;
-                }
-                Err(e) => writeln!(out, "✗ {:<28} error: {e:#}", r.path)?,
+        let mut last_kind = "http";
+        for ((s, v), c) in stops.iter().zip(&verdicts).zip(&cells) {
+            let mark = if agrees(s, v) { " " } else { "✗" };
+            if s.kind != last_kind {
+                last_kind = s.kind;
+                writeln!(
+                    out,
+                    "  {DIM}TLS and HTTP/2 listeners (https://{LAB_HOST}/, ssl-mode strict, lab root trusted){DIM:#}"
+                )?;
             }
+            writeln!(
+                out,
+                "{mark} {:<w0$} {:<w1$} {:<w2$} {}",
+                c[0], c[1], c[2], s.summary
+            )?;
         }
         writeln!(out)?;
         writeln!(
             out,
-            "{expected} of {} routes gave the verdict the lab documents (✗ marks the others).",
-            results.len()
+            "{agreed} of {} routes gave the verdict the lab documents (✗ marks the others).",
+            stops.len()
         )?;
         writeln!(out, "Details of one route: originlens probe --lab /empty   All routes: originlens lab --list")?;
     }
-    Ok(if expected == results.len() {
+    Ok(if agreed == stops.len() {
         Exit::Clean
     } else {
         Exit::Problem
     })
 }
+
+const DIM: anstyle::Style = anstyle::Style::new().dimmed();

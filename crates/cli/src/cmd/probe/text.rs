@@ -4,14 +4,14 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
-use originlens_probe::advice;
 use originlens_probe::certs::date;
 use originlens_probe::{SslMode, TlsReport};
 use originlens_wire::escape::escape;
-use originlens_wire::{Finding, GeneratedBy, Kind, Severity, Verdict};
+use originlens_wire::{GeneratedBy, Kind, Severity, Verdict};
 
-use super::document::{evidence, finding_excerpt, head_stats};
-use super::Probed;
+use originlens_probe::judged::{head_stats, Judged};
+
+use super::document::finding_excerpt;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -55,7 +55,7 @@ pub fn peer_cell(v: &Verdict) -> String {
 }
 
 /// Prints the report.
-pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
+pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
     let ex = &p.exchange;
     let v = &p.verdict;
     let t = &p.opts.target;
@@ -78,25 +78,18 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
     )?;
     match v.cause {
         Some(c) => {
-            let a = advice::for_cause(c);
-            writeln!(out, "  cause         {s}{c}{s:#}: {}", a.meaning)?;
+            writeln!(out, "  cause         {s}{c}{s:#}: {}", c.meaning())?;
         }
         None => writeln!(out, "  cause         none: the edge forwards this response")?,
     }
-    if let Some(f) = v.finding.and_then(|k| {
-        ex.report
-            .findings
-            .iter()
-            .chain(&v.limit_findings)
-            .find(|f| f.id == k)
-    }) {
+    if let Some(f) = p.deciding() {
         writeln!(
             out,
             "  because       {} at byte {}: {}",
             f.id, f.offset, f.message
         )?;
         let tls_phase = matches!(f.id, Kind::TlsCertificate | Kind::TlsHandshake);
-        if let Some(e) = finding_excerpt(evidence(ex, f), f).filter(|_| !tls_phase) {
+        if let Some(e) = finding_excerpt(p.evidence(f), f).filter(|_| !tls_phase) {
             writeln!(
                 out,
                 "                {DIM}{}{DIM:#}{RED}[{}]{RED:#}{DIM}{}{DIM:#}",
@@ -204,8 +197,7 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
         )?;
     }
 
-    let mut findings: Vec<&Finding> = r.findings.iter().chain(&v.limit_findings).collect();
-    findings.sort_by_key(|f| f.offset);
+    let findings = p.findings();
     if !findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "  {BOLD}findings{BOLD:#}")?;
@@ -228,13 +220,10 @@ pub fn print(out: &mut impl Write, p: &Probed, raw: bool) -> io::Result<()> {
         }
     }
     if let Some(c) = v.cause {
-        let a = advice::for_cause(c);
-        if !a.fix.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "  {BOLD}fix{BOLD:#}")?;
-            for line in a.fix.lines() {
-                writeln!(out, "    {line}")?;
-            }
+        writeln!(out)?;
+        writeln!(out, "  {BOLD}fix{BOLD:#}")?;
+        for line in c.fix().lines() {
+            writeln!(out, "    {line}")?;
         }
     }
     if raw {

@@ -1,0 +1,135 @@
+//! One exchange judged under every profile, and the size facts about its head: everything
+//! `originlens probe` prints comes from a [`Judged`].
+
+use originlens_wire::escape::escape;
+use originlens_wire::{profile, Cause, Finding, Head, JudgeContext, Profile, Verdict};
+
+use crate::{probe_with, Exchange, ProbeError, ProbeOptions, TlsOptions};
+
+/// A finished probe with its verdicts.
+#[derive(Debug)]
+pub struct Judged {
+    /// The options used.
+    pub opts: ProbeOptions,
+    /// The evidence.
+    pub exchange: Exchange,
+    /// The chosen profile's verdict.
+    pub verdict: Verdict,
+    /// Every profile's verdict, in the order of [`profile::ALL`].
+    pub peers: Vec<Verdict>,
+    /// The chosen profile.
+    pub profile: &'static Profile,
+}
+
+impl Judged {
+    /// Judges `exchange` under `chosen` and under every profile.
+    pub fn new(opts: ProbeOptions, exchange: Exchange, chosen: &'static Profile) -> Judged {
+        let ctx = JudgeContext {
+            waited: exchange.waited,
+        };
+        let verdict = originlens_wire::judge(&exchange.report, chosen, ctx);
+        let peers = originlens_wire::peers(&exchange.report, &profile::ALL, ctx);
+        Judged {
+            opts,
+            exchange,
+            verdict,
+            peers,
+            profile: chosen,
+        }
+    }
+
+    /// Every finding, the reader's and the chosen profile's limit findings, by offset.
+    pub fn findings(&self) -> Vec<&Finding> {
+        let mut all: Vec<&Finding> = self
+            .exchange
+            .report
+            .findings
+            .iter()
+            .chain(&self.verdict.limit_findings)
+            .collect();
+        all.sort_by_key(|f| f.offset);
+        all
+    }
+
+    /// The finding that decided the chosen verdict: the first (by offset) of its kind.
+    pub fn deciding(&self) -> Option<&Finding> {
+        let kind = self.verdict.finding?;
+        self.findings().into_iter().find(|f| f.id == kind)
+    }
+
+    /// The bytes a finding's offsets point into: the raw stream, or for a response that came
+    /// over HTTP/2 the HTTP/1.1 rendering the wire reader judged (the `h2.*` findings point into
+    /// the raw frames).
+    pub fn evidence(&self, f: &Finding) -> &[u8] {
+        match &self.exchange.h2 {
+            Some(h2) if f.cause != Cause::H2Protocol => &h2.rendered,
+            _ => &self.exchange.response,
+        }
+    }
+
+    /// Whether `--raw`'s capture holds fewer bytes than the origin sent (the 4 MiB cap).
+    pub fn capture_cut(&self) -> bool {
+        (self.exchange.response.len() as u64) < self.exchange.response_bytes
+    }
+}
+
+/// Probes once with these TLS options and judges under every profile.
+pub async fn probe_and_judge(
+    opts: ProbeOptions,
+    tls: &TlsOptions,
+    chosen: &'static Profile,
+) -> Result<Judged, ProbeError> {
+    let exchange = probe_with(&opts, tls).await?;
+    Ok(Judged::new(opts, exchange, chosen))
+}
+
+/// Size facts about a head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Bytes, terminator included.
+    pub bytes: usize,
+    /// Field lines.
+    pub fields: usize,
+    /// The five largest field lines: escaped name and line length with CRLF.
+    pub largest: Vec<(String, usize)>,
+    /// Set-Cookie lines.
+    pub set_cookie_count: usize,
+    /// Their total bytes.
+    pub set_cookie_bytes: usize,
+}
+
+/// Measures a head.
+pub fn head_stats(head: &Head) -> HeadStats {
+    let mut largest: Vec<(String, usize)> = head
+        .fields
+        .iter()
+        .map(|f| (escape(head.name(f)), f.line.len() + 2))
+        .collect();
+    largest.sort_by_key(|f| std::cmp::Reverse(f.1));
+    largest.truncate(5);
+    let cookies: Vec<_> = head.fields_named("set-cookie").collect();
+    HeadStats {
+        bytes: head.len(),
+        fields: head.fields.len(),
+        largest,
+        set_cookie_count: cookies.len(),
+        set_cookie_bytes: cookies.iter().map(|f| f.line.len() + 2).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use originlens_wire::{read_all, End, ReaderOptions};
+
+    #[test]
+    fn head_stats_count_fields_and_cookies() {
+        let bytes = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: bb=2\r\nX-Long: 0123456789\r\nContent-Length: 0\r\n\r\n";
+        let report = read_all(bytes, End::Complete, ReaderOptions::default());
+        let s = head_stats(report.head.as_ref().unwrap());
+        assert_eq!(s.bytes, bytes.len());
+        assert_eq!(s.fields, 4);
+        assert_eq!((s.set_cookie_count, s.set_cookie_bytes), (2, 15 + 16));
+        assert_eq!(s.largest[0], ("X-Long".to_owned(), 20));
+    }
+}
