@@ -154,6 +154,36 @@ fn cases() -> Vec<Case> {
             options: opts(),
         },
         Case {
+            rule: "nginx-keepalive-timeout-below-edge-pool",
+            fires: (site!("keepalive_timeout 600s;", "", "return 200;"), ""),
+            quiet: (site!("keepalive_timeout 905s;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-worker-connections-low",
+            fires: (
+                "events { worker_connections 16; }\nhttp { server { listen 8080; } }\n",
+                "",
+            ),
+            quiet: (
+                "events { worker_connections 1024; }\nhttp { server { listen 8080; } }\n",
+                "",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-client-timeout-short",
+            fires: (site!("send_timeout 2s;", "", "return 200;"), ""),
+            quiet: (site!("send_timeout 30s;", "", "return 200;"), ""),
+            options: opts(),
+        },
+        Case {
+            rule: "nginx-unfilled-placeholder",
+            fires: (site!("", "", "proxy_pass http://${BACKEND};"), ""),
+            quiet: (site!("", "", "proxy_pass http://$host;"), ""),
+            options: opts(),
+        },
+        Case {
             rule: "nginx-keepalive-requests-low",
             fires: (site!("", "keepalive_requests 100;", "return 200;"), ""),
             quiet: (site!("", "keepalive_requests 10000;", "return 200;"), ""),
@@ -258,7 +288,7 @@ fn cases() -> Vec<Case> {
         Case {
             rule: "fpm-terminate-timeout-beyond-edge",
             fires: ("", "[www]\nrequest_terminate_timeout = 5m\n"),
-            quiet: ("", "[www]\nrequest_terminate_timeout = 2m\n"),
+            quiet: ("", "[www]\nrequest_terminate_timeout = 100s\n"),
             options: opts(),
         },
         Case {
@@ -315,6 +345,18 @@ fn cases() -> Vec<Case> {
             quiet: (
                 "",
                 "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /tmp/slow.log\n",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-slowlog-dir-missing",
+            fires: (
+                "",
+                "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /nonexistent/originlens/$pool.slow\n",
+            ),
+            quiet: (
+                "",
+                "[www]\nrequest_slowlog_timeout = 5s\nslowlog = /tmp/$pool.slow\n",
             ),
             options: opts(),
         },
@@ -447,4 +489,113 @@ fn ids_are_unique_and_documented_in_the_readme() {
             rule.id
         );
     }
+}
+
+fn lint_text(nginx: &str) -> originlens_lint::Report {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, nginx).unwrap();
+    let report = lint(&[path], &LoadOptions::default(), &Options::default());
+    assert!(report.errors.is_empty(), "load errors: {:?}", report.errors);
+    report
+}
+
+#[test]
+fn http_rules_never_fire_in_stream_or_mail() {
+    let report = lint_text(
+        "load_module modules/ngx_stream_module.so;\nload_module modules/ngx_mail_module.so;\n\
+         events {}\nstream {\n upstream db { server 127.0.0.1:3307; }\n server {\n  \
+         listen 3306;\n  proxy_pass db;\n  proxy_timeout 10m;\n  proxy_buffer_size 1k;\n }\n \
+         server {\n  listen 9999;\n  return 444;\n }\n}\nmail {\n auth_http 127.0.0.1:9000/auth;\n \
+         server {\n  listen 2525;\n  protocol smtp;\n  proxy_pass_error_message on;\n  \
+         timeout 10m;\n }\n}\n",
+    );
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.rule.id).collect();
+    assert!(ids.is_empty(), "{ids:?}");
+}
+
+#[test]
+fn keepalive_timeout_is_one_finding_per_configuration() {
+    let report = lint_text(
+        "events {}\nhttp {\n server { listen 8001; keepalive_timeout 65s; }\n \
+         server { listen 8002; keepalive_timeout 30s; }\n server { listen 8003; }\n}\n",
+    );
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.id.starts_with("nginx-keepalive-timeout"))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule.id, "nginx-keepalive-timeout-short");
+    assert_eq!(found[0].span.line, 4, "the shortest one is named");
+    assert!(
+        found[0].message.contains("3 servers"),
+        "{}",
+        found[0].message
+    );
+    assert_eq!(found[0].rule.severity, originlens_lint::Severity::Warning);
+
+    let long =
+        lint_text("events {}\nhttp {\n keepalive_timeout 300s;\n server { listen 8001; }\n}\n");
+    let ids: Vec<_> = long
+        .findings
+        .iter()
+        .map(|f| (f.rule.id, f.rule.severity))
+        .collect();
+    assert!(
+        ids.contains(&(
+            "nginx-keepalive-timeout-below-edge-pool",
+            originlens_lint::Severity::Info
+        )),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn read_timeouts_are_flagged_from_120_s_citing_the_profile() {
+    let at = |t: &str| {
+        lint_text(&format!(
+            "events {{}}\nhttp {{\n server {{\n  listen 8080;\n  location / {{\n   \
+             fastcgi_read_timeout {t};\n   fastcgi_pass 127.0.0.1:9000;\n  }}\n }}\n}}\n"
+        ))
+        .findings
+        .into_iter()
+        .find(|f| f.rule.id == "nginx-read-timeout-beyond-edge")
+    };
+    let flagged = at("120s").expect("120 s is flagged");
+    assert!(
+        flagged
+            .message
+            .contains("cloudflare profile's proxy read timeout, 125 s"),
+        "{}",
+        flagged.message
+    );
+    assert!(at("2m").is_some());
+    assert!(at("119s").is_none());
+    // The suggested value does not trip the rule again.
+    let fix = flagged.fix().to_string();
+    let value = fix.split_whitespace().nth(1).unwrap().trim_end_matches(';');
+    assert!(at(value).is_none(), "the fix {fix:?} is flagged again");
+}
+
+#[test]
+fn header_hygiene_is_info_counting_bytes() {
+    let report = lint_text("events {}\nhttp {\n server { listen 8001; }\n}\n");
+    let tokens = report
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "nginx-server-tokens")
+        .unwrap();
+    assert_eq!(tokens.rule.severity, originlens_lint::Severity::Info);
+    assert!(tokens.message.contains("7 bytes"), "{}", tokens.message);
+    assert!(
+        tokens.message.contains("16 KB head budget"),
+        "{}",
+        tokens.message
+    );
+    assert!(
+        !tokens.rule.visitor.contains("520"),
+        "{}",
+        tokens.rule.visitor
+    );
 }

@@ -28,10 +28,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The edge's proxy read timeout in seconds (Cloudflare: 125; Enterprise up to 6000).
-    #[arg(long, value_name = "SECONDS", default_value_t = rules::EDGE_READ_TIMEOUT)]
+    #[arg(long, value_name = "SECONDS", default_value_t = rules::edge_read_timeout())]
     pub edge_read_timeout: u64,
     /// How long the edge keeps idle origin connections for reuse, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = rules::EDGE_IDLE_TIMEOUT)]
+    #[arg(long, value_name = "SECONDS", default_value_t = rules::edge_idle_timeout())]
     pub edge_idle_timeout: u64,
     /// The origin host's memory (e.g. `4G`, `512M`), to judge memory_limit x pm.max_children.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory)]

@@ -42,7 +42,7 @@ pub(super) fn check(config: &ApacheConfig, options: &Options, out: &mut Vec<Find
     for level in judged {
         let timeout = find(level, &top, "Timeout");
         let timeout_secs = timeout.and_then(seconds).unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(d) = timeout.filter(|_| timeout_secs > options.edge_read_timeout) {
+        if let Some(d) = timeout.filter(|_| timeout_secs >= options.read_limit()) {
             out.push(
                 Finding::new(
                     &APACHE_TIMEOUT_BEYOND_EDGE,
@@ -52,10 +52,7 @@ pub(super) fn check(config: &ApacheConfig, options: &Options, out: &mut Vec<Find
                         options.edge_read_timeout
                     ),
                 )
-                .with_fix(format!(
-                    "Timeout {}",
-                    options.edge_read_timeout.saturating_sub(5)
-                )),
+                .with_fix(format!("Timeout {}", options.safe_read_timeout())),
             );
         }
         let proxies = level.directives.iter().chain(top.iter()).any(|d| {
@@ -67,7 +64,7 @@ pub(super) fn check(config: &ApacheConfig, options: &Options, out: &mut Vec<Find
         // Without ProxyTimeout, Timeout applies and the rule above has judged it.
         if let Some(d) = find(level, &top, "ProxyTimeout") {
             let secs = seconds(d).unwrap_or(timeout_secs);
-            if proxies && secs > options.edge_read_timeout {
+            if proxies && secs >= options.read_limit() {
                 out.push(
                     Finding::new(
                         &APACHE_PROXY_TIMEOUT_BEYOND_EDGE,
@@ -77,10 +74,7 @@ pub(super) fn check(config: &ApacheConfig, options: &Options, out: &mut Vec<Find
                             options.edge_read_timeout
                         ),
                     )
-                    .with_fix(format!(
-                        "ProxyTimeout {}",
-                        options.edge_read_timeout.saturating_sub(5)
-                    )),
+                    .with_fix(format!("ProxyTimeout {}", options.safe_read_timeout())),
                 );
             }
         }

@@ -15,6 +15,7 @@ pub static ALL: &[&Rule] = &[
     &READ_TIMEOUT_SHORT,
     &FASTCGI_TIMEOUT_BEFORE_FPM,
     &KEEPALIVE_TIMEOUT_SHORT,
+    &KEEPALIVE_TIMEOUT_BELOW_POOL,
     &KEEPALIVE_REQUESTS_LOW,
     &UPSTREAM_KEEPALIVE_UNUSED,
     &RETURN_444,
@@ -23,6 +24,9 @@ pub static ALL: &[&Rule] = &[
     &SERVER_TOKENS,
     &X_POWERED_BY,
     &ERROR_LOG_HIDES_EVIDENCE,
+    &WORKER_CONNECTIONS_LOW,
+    &CLIENT_TIMEOUT_SHORT,
+    &UNFILLED_PLACEHOLDER,
     &FPM_TERMINATE_TIMEOUT_UNSET,
     &FPM_TERMINATE_TIMEOUT_BEYOND_EDGE,
     &FPM_TERMINATE_BEFORE_PHP_LIMIT,
@@ -32,6 +36,7 @@ pub static ALL: &[&Rule] = &[
     &FPM_LISTEN_BACKLOG_LOW,
     &FPM_MAX_REQUESTS_UNSET,
     &FPM_SLOWLOG_OFF,
+    &FPM_SLOWLOG_DIR_MISSING,
     &APACHE_TIMEOUT_BEYOND_EDGE,
     &APACHE_PROXY_TIMEOUT_BEYOND_EDGE,
     &APACHE_KEEPALIVE_TIMEOUT_SHORT,
@@ -92,10 +97,11 @@ pub static READ_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     target: Target::Nginx,
     cause: Some(Cause::ResponseTimeout),
     visitor: "524",
-    summary: "nginx waits for the upstream longer than the edge waits for nginx",
-    why: "the edge gives up after its proxy read timeout (125 s) and answers 524; nginx keeps waiting, then \
-          logs 499 (the edge hung up). The work finishes for nobody",
-    fix: "proxy_read_timeout 120s;   # below the edge's 125 s; move slow work to a queue",
+    summary: "nginx waits for the upstream as long as the edge waits for nginx, or longer (from 120 s)",
+    why: "the edge gives up after its proxy read timeout (the cloudflare profile: 125 s; Cloudflare has also \
+          documented 120 s) and answers 524; nginx keeps waiting, then logs 499 (the edge hung up). The work \
+          finishes for nobody",
+    fix: "proxy_read_timeout 100s;   # well below the edge's 120-125 s; move slow work to a queue",
 };
 
 /// `*_read_timeout` very short.
@@ -122,7 +128,7 @@ pub static FASTCGI_TIMEOUT_BEFORE_FPM: Rule = Rule {
     why: "nginx answers 504 while the PHP worker keeps running until request_terminate_timeout; the worker is \
           busy for nothing and the FPM log has no line for the failed request. Keep the order \
           max_execution_time < request_terminate_timeout < fastcgi_read_timeout < edge (125 s)",
-    fix: "fastcgi_read_timeout 90s;  # above request_terminate_timeout, below the edge's 125 s",
+    fix: "fastcgi_read_timeout 90s;  # above request_terminate_timeout, below the edge's 120-125 s",
 };
 
 /// Client keep-alive closed before the edge stops reusing the connection.
@@ -132,10 +138,25 @@ pub static KEEPALIVE_TIMEOUT_SHORT: Rule = Rule {
     target: Target::Nginx,
     cause: Some(Cause::KeepaliveRace),
     visitor: "intermittent 520",
-    summary: "nginx closes idle keep-alive connections before the edge stops reusing them",
+    summary: "nginx closes idle keep-alive connections well before the edge stops reusing them (below 300 s; \
+              one finding per configuration)",
     why: "the edge keeps idle origin connections for up to 900 s and reuses them; when nginx closes one first \
           (keepalive_timeout, default 75 s), a request sent as the close crosses it meets a FIN or RST and the \
           visitor gets a 520 that no origin log shows",
+    fix: "keepalive_timeout 905s;    # longer than the edge's 900 s idle pool",
+};
+
+/// Client keep-alive a little shorter than the edge's pool.
+pub static KEEPALIVE_TIMEOUT_BELOW_POOL: Rule = Rule {
+    id: "nginx-keepalive-timeout-below-edge-pool",
+    severity: Severity::Info,
+    target: Target::Nginx,
+    cause: Some(Cause::KeepaliveRace),
+    visitor: "rare 520 on a connection idle for minutes",
+    summary: "keepalive_timeout is 300 s or more but below the edge's 900 s idle pool (one finding per \
+              configuration)",
+    why: "only connections idle longer than keepalive_timeout are closed under the edge; at 300 s and more few \
+          are, so the race is rare",
     fix: "keepalive_timeout 905s;    # longer than the edge's 900 s idle pool",
 };
 
@@ -215,10 +236,10 @@ pub static SERVER_TOKENS: Rule = Rule {
     severity: Severity::Info,
     target: Target::Nginx,
     cause: Some(Cause::HeadTooLarge),
-    visitor: "520 only once the head exceeds the edge's limit",
+    visitor: "nothing on its own (header hygiene): its bytes count toward the 16 KB head budget",
     summary: "server_tokens is on (the default): every response carries the nginx version",
-    why: "header bloat adds up toward the head limits (nginx's buffers, the edge's 128 KB) and tells \
-          scanners the exact version",
+    why: "the version adds bytes to every response head, counted toward the head budget (nginx's buffers, the \
+          edge's 16 KB warning and 128 KB limit), and tells scanners the exact version",
     fix: "server_tokens off;",
 };
 
@@ -228,10 +249,10 @@ pub static X_POWERED_BY: Rule = Rule {
     severity: Severity::Info,
     target: Target::Nginx,
     cause: Some(Cause::HeadTooLarge),
-    visitor: "520 only once the head exceeds the edge's limit",
+    visitor: "nothing on its own (header hygiene): its bytes count toward the 16 KB head budget",
     summary: "the upstream's X-Powered-By header reaches the visitor",
-    why: "header bloat adds up toward the head limits; note that one *_hide_header at a lower level drops \
-          every *_hide_header inherited from above",
+    why: "the header adds bytes to every response head, counted toward the head budget; note that one \
+          *_hide_header at a lower level drops every *_hide_header inherited from above",
     fix: "fastcgi_hide_header X-Powered-By;",
 };
 
@@ -247,6 +268,47 @@ pub static ERROR_LOG_HIDES_EVIDENCE: Rule = Rule {
           and \"connect() failed\" are logged at level error; a level of crit or above, /dev/null, or a file \
           named `off` (error_log has no off switch) drops them",
     fix: "error_log /var/log/nginx/error.log error;",
+};
+
+/// `worker_connections` too small for the edge's pooled connections.
+pub static WORKER_CONNECTIONS_LOW: Rule = Rule {
+    id: "nginx-worker-connections-low",
+    severity: Severity::Warning,
+    target: Target::Nginx,
+    cause: Some(Cause::Saturated),
+    visitor: "502/520 under load",
+    summary: "worker_connections is below 512, nginx's own default",
+    why: "the edge keeps many idle connections open for reuse and each holds one of a worker's connections, \
+          as does every upstream connection; when they run out nginx logs \"worker_connections are not \
+          enough\" and drops new connections",
+    fix: "events {\n    worker_connections 4096;\n}",
+};
+
+/// `send_timeout` / `client_body_timeout` shorter than a slow visitor needs.
+pub static CLIENT_TIMEOUT_SHORT: Rule = Rule {
+    id: "nginx-client-timeout-short",
+    severity: Severity::Warning,
+    target: Target::Nginx,
+    cause: Some(Cause::OriginError),
+    visitor: "408 or a cut response for slow uploads and downloads",
+    summary: "send_timeout or client_body_timeout is below 10 s",
+    why: "the edge relays the visitor's upload and download at the visitor's pace; a mobile visitor can pause \
+          for seconds between two reads, and nginx then closes the connection (408 for a body, a truncated \
+          response for send_timeout)",
+    fix: "send_timeout 60s;\nclient_body_timeout 60s;",
+};
+
+/// An unfilled `${...}` template placeholder.
+pub static UNFILLED_PLACEHOLDER: Rule = Rule {
+    id: "nginx-unfilled-placeholder",
+    severity: Severity::Error,
+    target: Target::Nginx,
+    cause: Some(Cause::ConnectRefused),
+    visitor: "521 after the next restart (nginx refuses the configuration and does not start)",
+    summary: "a ${...} placeholder was left by a template (envsubst, a container entrypoint)",
+    why: "nginx reads ${NAME} as its variable $NAME: an unknown variable (\"unknown \"name\" variable\") or a \
+          host named \"${NAME}\" makes nginx -t fail, so the next reload or restart keeps the old or no server",
+    fix: "# fill the template before nginx reads it, e.g.\n# envsubst '$RESOLVER' < nginx.conf.template > nginx.conf",
 };
 
 /// FPM: no request_terminate_timeout.
@@ -362,7 +424,20 @@ pub static FPM_SLOWLOG_OFF: Rule = Rule {
     summary: "request_slowlog_timeout is unset or 0",
     why: "the slow log records a PHP stack trace of a request that runs too long, which is what explains a \
           later 504 or 524",
-    fix: "request_slowlog_timeout = 10s\nslowlog = /var/log/php-fpm/$pool.slow.log",
+    fix: "request_slowlog_timeout = 10s\nslowlog = /var/log/$pool.slow.log",
+};
+
+/// FPM: a slowlog whose directory does not exist.
+pub static FPM_SLOWLOG_DIR_MISSING: Rule = Rule {
+    id: "fpm-slowlog-dir-missing",
+    severity: Severity::Error,
+    target: Target::Fpm,
+    cause: Some(Cause::ConnectRefused),
+    visitor: "502 (521 if PHP faces the edge) after the next restart: PHP-FPM does not start",
+    summary: "the directory of the configured slowlog does not exist",
+    why: "PHP-FPM opens the slow log when it starts and refuses to start when it cannot; the pool's socket is \
+          then missing and nginx answers 502",
+    fix: "slowlog = /var/log/$pool.slow.log",
 };
 
 /// Apache: `Timeout` longer than the edge waits.

@@ -1,5 +1,7 @@
 //! The PHP-FPM pool rules.
 
+use std::path::Path;
+
 use super::catalog::*;
 use super::{Finding, Options};
 use crate::fpm::{is_true, FpmConfig, Pool};
@@ -17,7 +19,7 @@ pub(super) fn check(config: &FpmConfig, options: &Options, out: &mut Vec<Finding
         memory(pool, options, out);
         backlog(pool, out);
         max_requests(pool, out);
-        slowlog(pool, out);
+        slowlog(config, pool, out);
     }
 }
 
@@ -42,20 +44,20 @@ fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
         return;
     }
     let Some(entry) = entry else { return };
-    if secs > options.edge_read_timeout {
+    if secs >= options.read_limit() {
         out.push(
             Finding::new(
                 &FPM_TERMINATE_TIMEOUT_BEYOND_EDGE,
                 &entry.span,
                 format!(
-                    "request_terminate_timeout is {secs}s, longer than the edge's {}s read timeout: \
-                     the edge answers 524 while the worker keeps running",
-                    options.edge_read_timeout
+                    "request_terminate_timeout is {secs}s, at or past the edge's read timeout \
+                     ({}): the edge answers 524 while the worker keeps running",
+                    options.edge_source()
                 ),
             )
             .with_fix(format!(
                 "request_terminate_timeout = {}s",
-                options.edge_read_timeout.saturating_sub(5).max(1)
+                options.safe_read_timeout()
             )),
         );
     }
@@ -183,18 +185,75 @@ fn max_requests(pool: &Pool, out: &mut Vec<Finding>) {
     ));
 }
 
-fn slowlog(pool: &Pool, out: &mut Vec<Finding>) {
+fn slowlog(config: &FpmConfig, pool: &Pool, out: &mut Vec<Finding>) {
+    if let Some(entry) = pool.get("slowlog") {
+        let path = entry.value.replace("$pool", &pool.name);
+        let dir = Path::new(&path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| d.is_absolute() && !d.is_dir()) {
+            out.push(
+                Finding::new(
+                    &FPM_SLOWLOG_DIR_MISSING,
+                    &entry.span,
+                    format!(
+                        "pool [{}] logs slow requests to {path}, but {} does not exist: PHP-FPM \
+                         refuses to start",
+                        pool.name,
+                        dir.display()
+                    ),
+                )
+                .with_fix(format!("slowlog = {}", slowlog_path(config, pool))),
+            );
+        }
+    }
     let entry = pool.get("request_slowlog_timeout");
     if seconds(pool, "request_slowlog_timeout").is_some_and(|s| s > 0) {
         return;
     }
     let span = entry.map_or(&pool.span, |e| &e.span);
-    out.push(Finding::new(
-        &FPM_SLOWLOG_OFF,
-        span,
-        format!(
-            "pool [{}] has no slow log (request_slowlog_timeout is 0)",
-            pool.name
-        ),
-    ));
+    out.push(
+        Finding::new(
+            &FPM_SLOWLOG_OFF,
+            span,
+            format!(
+                "pool [{}] has no slow log (request_slowlog_timeout is 0)",
+                pool.name
+            ),
+        )
+        .with_fix(format!(
+            "request_slowlog_timeout = 10s\nslowlog = {}",
+            pool.get("slowlog")
+                .map(|e| e.value.clone())
+                .filter(|v| {
+                    let v = v.replace("$pool", &pool.name);
+                    Path::new(&v).parent().is_some_and(Path::is_dir)
+                })
+                .unwrap_or_else(|| slowlog_path(config, pool))
+        )),
+    );
 }
+
+/// A slow log path whose directory exists: beside the pool's or PHP-FPM's own error log, else
+/// in the distribution's log directory.
+fn slowlog_path(config: &FpmConfig, pool: &Pool) -> String {
+    let error_logs = [
+        pool.php_setting("error_log").map(|e| e.value.as_str()),
+        config
+            .global
+            .iter()
+            .rev()
+            .find(|e| e.key == "error_log")
+            .map(|e| e.value.as_str()),
+    ];
+    let dir = error_logs
+        .into_iter()
+        .flatten()
+        .filter_map(|log| Path::new(log).parent())
+        .find(|dir| dir.is_absolute() && dir.is_dir())
+        .unwrap_or(Path::new(DISTRIBUTION_LOG_DIR));
+    format!("{}/$pool.slow.log", dir.display())
+}
+
+/// Where Debian's (and most distributions') PHP-FPM packages write their logs.
+const DISTRIBUTION_LOG_DIR: &str = "/var/log";

@@ -4,7 +4,7 @@
 
 use super::catalog::*;
 use super::edge::{edge_nets, Net};
-use super::{Finding, Options, HEAD_BUDGET};
+use super::{head_budget, Finding, Options};
 use crate::fpm::{self, FpmConfig, Pool};
 use crate::nginx::{Config, Directive, ScopeId, ScopeKind, Scopes};
 use crate::units::{format_secs, format_size, fpm_seconds, nginx_millis, nginx_size, PAGE_SIZE};
@@ -88,7 +88,10 @@ pub(super) fn check(config: &Config, fpm: &[FpmConfig], options: &Options, out: 
         options,
         out,
     };
-    let sites = sites(&ctx.scopes);
+    // HTTP rules read only the http levels: stream's and mail's `proxy_pass`, `return` and
+    // timeouts mean something else.
+    let levels: Vec<ScopeId> = http_levels(&ctx.scopes);
+    let sites = sites(&ctx.scopes, &levels);
     for site in &sites {
         head_buffer(&mut ctx, site);
         read_timeout(&mut ctx, site);
@@ -96,10 +99,10 @@ pub(super) fn check(config: &Config, fpm: &[FpmConfig], options: &Options, out: 
         upstream_keepalive(&mut ctx, site);
         x_powered_by(&mut ctx, site);
     }
-    let levels: Vec<ScopeId> = http_levels(&ctx.scopes);
     for &id in &levels {
         busy_buffers(&mut ctx, id);
         deny_edge(&mut ctx, id);
+        client_timeouts(&mut ctx, id);
     }
     let servers: Vec<ScopeId> = ctx
         .scopes
@@ -107,17 +110,110 @@ pub(super) fn check(config: &Config, fpm: &[FpmConfig], options: &Options, out: 
         .filter(|(_, s)| s.kind == ScopeKind::Server)
         .map(|(id, _)| id)
         .collect();
+    keepalive_timeout(&mut ctx, &servers);
     for &id in &servers {
-        keepalive(&mut ctx, id);
+        keepalive_requests(&mut ctx, id);
         h2_header_limit(&mut ctx, id);
         server_tokens(&mut ctx, id);
     }
-    every_directive(&mut ctx);
+    every_directive(&mut ctx, &levels);
+    worker_connections(config, ctx.out);
+    placeholders(&config.directives, ctx.out);
 }
 
-fn sites<'c>(scopes: &Scopes<'c>) -> Vec<Site<'c>> {
+/// The head budget for messages (`16 KB`).
+fn budget_text() -> String {
+    format!("{} KB", head_budget() / 1024)
+}
+
+/// nginx's own default `worker_connections`.
+const DEFAULT_WORKER_CONNECTIONS: u64 = 512;
+/// Below this a visitor-facing timeout cuts slow visitors off.
+const MIN_CLIENT_TIMEOUT_MS: u64 = 10_000;
+/// From this keep-alive timeout on, the race with the edge's pool is rare (info, not warning).
+const RARE_RACE_KEEPALIVE_MS: u64 = 300_000;
+/// The bytes `server_tokens on` adds to the Server field (`/1.22.1`).
+const SERVER_TOKENS_BYTES: usize = "/1.22.1".len();
+/// A typical `X-Powered-By: PHP/8.2.7` field line with its CRLF.
+const X_POWERED_BY_BYTES: usize = "X-Powered-By: PHP/8.2.7\r\n".len();
+
+fn worker_connections(config: &Config, out: &mut Vec<Finding>) {
+    let events = config.directives.iter().filter(|d| d.name() == "events");
+    for d in events.flat_map(|e| e.children()) {
+        if d.name() != "worker_connections" {
+            continue;
+        }
+        let Some(n) = d.arg(0).and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        if n < DEFAULT_WORKER_CONNECTIONS {
+            out.push(Finding::new(
+                &WORKER_CONNECTIONS_LOW,
+                d.span(),
+                format!(
+                    "worker_connections is {n}: each idle connection the edge keeps for reuse and each \
+                     upstream connection takes one, and at {n} nginx drops new connections"
+                ),
+            ));
+        }
+    }
+}
+
+fn client_timeouts(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
+    for d in ctx.scopes.get(id).directives {
+        if !matches!(d.name(), "send_timeout" | "client_body_timeout") {
+            continue;
+        }
+        let Some(ms) = d.arg(0).and_then(nginx_millis) else {
+            continue;
+        };
+        if ms < MIN_CLIENT_TIMEOUT_MS {
+            ctx.out.push(
+                Finding::new(
+                    &CLIENT_TIMEOUT_SHORT,
+                    d.span(),
+                    format!(
+                        "{} is {}: a visitor who pauses longer between two reads or writes is cut off",
+                        d.name(),
+                        format_secs(ms)
+                    ),
+                )
+                .with_fix(format!("{} 60s;", d.name())),
+            );
+        }
+    }
+}
+
+/// `${NAME}` in an argument, anywhere (map and geo bodies too); a placeholder in a directive's
+/// name is an unknown directive, reported by the directive check.
+fn placeholders(directives: &[Directive], out: &mut Vec<Finding>) {
+    for d in directives {
+        if let Some(word) = d
+            .args
+            .iter()
+            .find(|w| crate::nginx::check::is_placeholder(&w.text))
+        {
+            let var = word.text.split("${").nth(1).unwrap_or_default();
+            let var = var.split('}').next().unwrap_or_default();
+            out.push(Finding::new(
+                &UNFILLED_PLACEHOLDER,
+                &word.span,
+                format!(
+                    "\"{}\" holds the placeholder ${{{var}}}: nginx reads it as the variable ${var} and \
+                     refuses the configuration (unknown \"{}\" variable, or no host of that name)",
+                    word.text,
+                    var.to_ascii_lowercase()
+                ),
+            ));
+        }
+        placeholders(d.children(), out);
+    }
+}
+
+fn sites<'c>(scopes: &Scopes<'c>, levels: &[ScopeId]) -> Vec<Site<'c>> {
     let mut out = Vec::new();
-    for (id, scope) in scopes.iter() {
+    for &id in levels {
+        let scope = scopes.get(id);
         for module in MODULES {
             let pass = module.key("pass");
             if let Some(d) = scope.directives.iter().find(|d| d.name() == pass) {
@@ -167,7 +263,7 @@ fn head_buffer(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
             "nginx default: one memory page",
         ),
     };
-    let fix = |head: u64| buffer_fix(site.module, head.max(HEAD_BUDGET));
+    let fix = |head: u64| buffer_fix(site.module, head.max(head_budget()));
     if let Some(head) = ctx.options.head_bytes {
         if size < head {
             ctx.out.push(
@@ -183,7 +279,7 @@ fn head_buffer(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
                 .with_fix(fix(head)),
             );
         }
-    } else if size < HEAD_BUDGET {
+    } else if size < head_budget() {
         ctx.out.push(
             Finding::new(
                 &HEAD_BUFFER_BELOW_BUDGET,
@@ -194,7 +290,7 @@ fn head_buffer(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
                     format_size(size)
                 ),
             )
-            .with_fix(fix(HEAD_BUDGET)),
+            .with_fix(fix(head_budget())),
         );
     }
 }
@@ -291,19 +387,19 @@ fn read_timeout(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
         },
         None => (DEFAULT_READ_TIMEOUT_MS, site.pass.span().clone()),
     };
-    let edge_ms = ctx.options.edge_read_timeout * 1000;
-    if ms > edge_ms {
+    if ms >= ctx.options.read_limit() * 1000 {
         ctx.out.push(
             Finding::new(
                 &READ_TIMEOUT_BEYOND_EDGE,
                 &span,
                 format!(
-                    "{key} is {}, longer than the edge's {} read timeout: the edge answers 524 first",
+                    "{key} is {}, at or past the edge's read timeout ({}): the edge answers 524 \
+                     before nginx gives up",
                     format_secs(ms),
-                    format_secs(edge_ms)
+                    ctx.options.edge_source()
                 ),
             )
-            .with_fix(format!("{key} {}s;", ctx.options.edge_read_timeout.saturating_sub(5).max(1))),
+            .with_fix(format!("{key} {}s;", ctx.options.safe_read_timeout())),
         );
     } else if ms < MIN_READ_TIMEOUT_MS {
         ctx.out.push(
@@ -381,7 +477,7 @@ fn fastcgi_vs_fpm(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
                 )
                 .with_fix(format!(
                     "fastcgi_read_timeout {}s;",
-                    (secs + 10).min(ctx.options.edge_read_timeout.saturating_sub(5).max(1))
+                    (secs + 10).min(ctx.options.safe_read_timeout())
                 )),
             );
         }
@@ -501,47 +597,76 @@ fn x_powered_by(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
         Finding::new(
             &X_POWERED_BY,
             site.pass.span(),
-            format!("the upstream's X-Powered-By header is passed to the visitor{note}"),
+            format!(
+                "the upstream's X-Powered-By header is passed to the visitor{note}: about \
+                 {X_POWERED_BY_BYTES} bytes of each response head (counted toward the {} head budget)",
+                budget_text()
+            ),
         )
         .with_fix(format!("{key} X-Powered-By;")),
     );
 }
 
-fn keepalive(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
-    let Some(server_span) = ctx.scopes.get(id).block.map(|b| b.span().clone()) else {
+/// One finding per configuration: the shortest keep-alive timeout of its servers.
+fn keepalive_timeout(ctx: &mut Ctx<'_, '_>, servers: &[ScopeId]) {
+    let mut shortest: Option<(u64, crate::span::Span, &str)> = None;
+    let mut short_servers = 0;
+    let idle_ms = ctx.options.edge_idle_timeout * 1000;
+    for &id in servers {
+        let Some(server_span) = ctx.scopes.get(id).block.map(|b| b.span().clone()) else {
+            continue;
+        };
+        let (ms, span, origin) = match ctx.scopes.effective(id, "keepalive_timeout") {
+            Some(d) => match d.arg(0).and_then(nginx_millis) {
+                Some(ms) => (ms, d.span().clone(), ""),
+                None => continue,
+            },
+            None => (
+                DEFAULT_KEEPALIVE_TIMEOUT_MS,
+                server_span,
+                " (nginx default)",
+            ),
+        };
+        if ms == 0 || ms >= idle_ms {
+            continue;
+        }
+        short_servers += 1;
+        if shortest.as_ref().is_none_or(|(best, _, _)| ms < *best) {
+            shortest = Some((ms, span, origin));
+        }
+    }
+    let Some((ms, span, origin)) = shortest else {
         return;
     };
-    let timeout = ctx.scopes.effective(id, "keepalive_timeout");
-    let (ms, span, origin) = match timeout {
-        Some(d) => match d.arg(0).and_then(nginx_millis) {
-            Some(ms) => (ms, d.span().clone(), ""),
-            None => return,
-        },
-        None => (
-            DEFAULT_KEEPALIVE_TIMEOUT_MS,
-            server_span.clone(),
-            " (nginx default)",
-        ),
+    let rule = if ms < RARE_RACE_KEEPALIVE_MS {
+        &KEEPALIVE_TIMEOUT_SHORT
+    } else {
+        &KEEPALIVE_TIMEOUT_BELOW_POOL
     };
-    let idle_ms = ctx.options.edge_idle_timeout * 1000;
-    if ms > 0 && ms < idle_ms {
-        ctx.out.push(
-            Finding::new(
-                &KEEPALIVE_TIMEOUT_SHORT,
-                &span,
-                format!(
-                    "keepalive_timeout is {}{origin}, shorter than the {} the edge keeps idle \
-                     connections for reuse",
-                    format_secs(ms),
-                    format_secs(idle_ms)
-                ),
-            )
-            .with_fix(format!(
-                "keepalive_timeout {}s;",
-                ctx.options.edge_idle_timeout + 5
-            )),
-        );
-    }
+    let others = if short_servers > 1 {
+        format!(" ({short_servers} servers close idle connections before the edge does)")
+    } else {
+        String::new()
+    };
+    ctx.out.push(
+        Finding::new(
+            rule,
+            &span,
+            format!(
+                "keepalive_timeout is {}{origin}, shorter than the {} the edge keeps idle \
+                 connections for reuse{others}",
+                format_secs(ms),
+                format_secs(idle_ms)
+            ),
+        )
+        .with_fix(format!(
+            "keepalive_timeout {}s;",
+            ctx.options.edge_idle_timeout + 5
+        )),
+    );
+}
+
+fn keepalive_requests(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
     if let Some(d) = ctx.scopes.effective(id, "keepalive_requests") {
         if let Some(n) = d.arg(0).and_then(|n| n.parse::<u64>().ok()) {
             if n < MIN_KEEPALIVE_REQUESTS {
@@ -588,7 +713,7 @@ fn h2_header_limit(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
         },
         None => (DEFAULT_LARGE_HEADER_BUFFER, server_span, " (nginx default)"),
     };
-    if size < HEAD_BUDGET {
+    if size < head_budget() {
         ctx.out.push(Finding::new(
             &H2_HEADER_LIMIT_SMALL,
             &span,
@@ -610,7 +735,12 @@ fn server_tokens(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
             ctx.out.push(Finding::new(
                 &SERVER_TOKENS,
                 &span,
-                format!("server_tokens is {value}: every response names the nginx version"),
+                format!(
+                    "server_tokens is {value}: every response names the nginx version, \
+                     {SERVER_TOKENS_BYTES} bytes or more of each response head (counted toward the \
+                     {} head budget)",
+                    budget_text()
+                ),
             ));
         }
         None => {
@@ -621,7 +751,12 @@ fn server_tokens(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
             ctx.out.push(Finding::new(
                 &SERVER_TOKENS,
                 block.span(),
-                "server_tokens is not set and defaults to on: every response names the nginx version",
+                format!(
+                    "server_tokens is not set and defaults to on: every response names the nginx \
+                     version, {SERVER_TOKENS_BYTES} bytes of each response head (counted toward the \
+                     {} head budget)",
+                    budget_text()
+                ),
             ));
         }
     }
@@ -687,17 +822,19 @@ fn deny_edge(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
 }
 
 /// Rules about single directives wherever they are.
-fn every_directive(ctx: &mut Ctx<'_, '_>) {
+fn every_directive(ctx: &mut Ctx<'_, '_>, levels: &[ScopeId]) {
     let mut found = Vec::new();
-    for (_, scope) in ctx.scopes.iter() {
+    for (id, scope) in ctx.scopes.iter() {
         for d in scope.directives {
             match d.name() {
-                "return" if d.arg(0) == Some("444") => found.push(Finding::new(
-                    &RETURN_444,
-                    d.span(),
-                    "return 444 closes the connection without a response: behind the edge the \
+                "return" if d.arg(0) == Some("444") && levels.contains(&id) => {
+                    found.push(Finding::new(
+                        &RETURN_444,
+                        d.span(),
+                        "return 444 closes the connection without a response: behind the edge the \
                      visitor gets 520",
-                )),
+                    ))
+                }
                 "error_log" => {
                     if let Some(f) = error_log(d) {
                         found.push(f);
