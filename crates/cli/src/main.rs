@@ -34,6 +34,10 @@ enum Command {
     Edge(cmd::edge::Args),
     /// List, show and export the incidents `edge` recorded.
     Incidents(cmd::incidents::Args),
+    /// The whole 520 runbook in one command: cause, proof, fix and the verification checklist.
+    Diagnose(cmd::diagnose::Args),
+    /// After the fix: run only what the verification checklist needs; exit 0 = verified.
+    Verify(cmd::diagnose::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,8 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Edge(args) => cmd::edge::run(args),
         Command::Incidents(args) => cmd::incidents::run(args),
+        Command::Diagnose(args) => cmd::diagnose::run(args, originlens_diagnose::Mode::Diagnose),
+        Command::Verify(args) => cmd::diagnose::run(args, originlens_diagnose::Mode::Verify),
     };
     match result {
         Ok(exit) => exit.into(),

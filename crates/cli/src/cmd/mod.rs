@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod diagnose;
 pub mod edge;
 pub mod incidents;
 pub mod keepalive;
