@@ -218,6 +218,11 @@ pub fn causes(i: &Inputs<'_>) -> Vec<RankedCause> {
             add(&mut list, cause, Confidence::Low, ev, false);
         }
     }
+    // The origin's own 5xx is what the visitor sees, never why: its logs' causes go first.
+    for c in list.iter_mut().filter(|c| c.cause == Cause::OriginError) {
+        c.confidence = c.confidence.min(Confidence::Medium);
+        c.joined = 0;
+    }
     list.sort_by(|a, b| {
         b.confidence
             .cmp(&a.confidence)
