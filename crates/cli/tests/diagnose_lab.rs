@@ -19,22 +19,19 @@ fn lab() -> SocketAddr {
 fn diagnose(route: &str, extra: &[&str]) -> serde_json::Value {
     let url = format!("http://lab.test{route}");
     let connect = lab().to_string();
-    let mut args = vec![
-        "diagnose",
-        &url,
-        "--connect-to",
-        &connect,
-        "--logs",
-        "none",
-        "--config",
-        "none",
-        "--keepalive-max",
-        "0",
-        "--burst",
-        "none",
-        "--read-timeout",
-        "3",
-    ];
+    let mut args = vec!["diagnose", &url, "--connect-to", &connect];
+    // The slow steps off unless the caller turns them on.
+    for (flag, value) in [
+        ("--logs", "none"),
+        ("--config", "none"),
+        ("--keepalive-max", "0"),
+        ("--burst", "none"),
+        ("--read-timeout", "3"),
+    ] {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend_from_slice(extra);
     run_json(&args).1
 }
@@ -50,7 +47,11 @@ fn broken_routes_name_their_cause_and_fail_the_direct_check() {
     for (route, cause, status) in cases {
         let doc = diagnose(route, &[]);
         assert_eq!(doc["verdict"]["cause"], cause, "{route}: {doc:#}");
-        assert_eq!(doc["verdict"]["status"].as_u64(), status.map(u64::from), "{route}");
+        assert_eq!(
+            doc["verdict"]["status"].as_u64(),
+            status.map(u64::from),
+            "{route}"
+        );
         assert_eq!(doc["verdict"]["generated_by"], "edge", "{route}");
         assert_eq!(causes(&doc)[0], cause, "{route}");
         assert_eq!(doc["causes"][0]["confidence"], "high", "{route}");
@@ -131,7 +132,10 @@ fn keepalive_race_is_measured_up_to_the_bound() {
     // A clean route measured to the bound says how far it went.
     let ok = diagnose("/ok", &["--keepalive-max", "1"]);
     let summary = ok["keepalive"]["summary"].as_str().unwrap();
-    assert!(summary.contains("≥ 1 s, not measured to the edge's 900 s"), "{summary}");
+    assert!(
+        summary.contains("≥ 1 s, not measured to the edge's 900 s"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -141,7 +145,11 @@ fn a_clean_route_passes_with_a_burst_and_says_what_was_not_checked() {
     assert_eq!(doc["burst"]["failed"], 0);
     assert_eq!(check(&doc, "direct-response-valid"), "pass");
     assert_eq!(check(&doc, "headers-under-16k"), "pass");
-    for id in ["no-crashes-in-logs", "edge-requests-succeed", "no-52x-at-edge"] {
+    for id in [
+        "no-crashes-in-logs",
+        "edge-requests-succeed",
+        "no-52x-at-edge",
+    ] {
         assert_eq!(check(&doc, id), "not-checked", "{id}");
         assert!(!check_evidence(&doc, id).is_empty());
     }
@@ -149,7 +157,9 @@ fn a_clean_route_passes_with_a_burst_and_says_what_was_not_checked() {
     assert_eq!(doc["exit_status"], 0);
     let steps = doc["steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["limit_s"].is_number()));
-    assert!(steps.iter().any(|s| s["name"] == "burst" && s["status"] == "ok"));
+    assert!(steps
+        .iter()
+        .any(|s| s["name"] == "burst" && s["status"] == "ok"));
 }
 
 #[test]
@@ -177,17 +187,37 @@ fn verify_runs_only_the_checklist_and_follows_via_and_edge_records() {
     let connect = lab().to_string();
     let via_ok = format!("http://{connect}/ok");
     let (_, doc) = run_json(&[
-        "verify", "http://lab.test/ok", "--connect-to", &connect, "--logs", "none",
-        "--via", &via_ok, "--edge-logs", logpush.to_str().unwrap(), "--since", "30m",
+        "verify",
+        "http://lab.test/ok",
+        "--connect-to",
+        &connect,
+        "--logs",
+        "none",
+        "--via",
+        &via_ok,
+        "--edge-logs",
+        logpush.to_str().unwrap(),
+        "--since",
+        "30m",
     ]);
     assert_eq!(doc["mode"], "verify");
     assert_eq!(check(&doc, "edge-requests-succeed"), "pass");
     assert_eq!(check(&doc, "no-52x-at-edge"), "fail");
     let ev = check_evidence(&doc, "no-52x-at-edge");
-    assert!(ev.contains("1 of 2"), "old records are outside --since: {ev}");
-    assert!(ev.contains("http_requests.json:4"), "the bad line is named: {ev}");
+    assert!(
+        ev.contains("1 of 2"),
+        "old records are outside --since: {ev}"
+    );
+    assert!(
+        ev.contains("http_requests.json:4"),
+        "the bad line is named: {ev}"
+    );
     assert_eq!(doc["edge"]["hits"][0]["id"], "8f00aa");
-    assert!(doc["timeline"].as_array().unwrap().iter().any(|t| t["source"] == "edge"));
+    assert!(doc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["source"] == "edge"));
     assert_eq!(doc["exit_status"], 1);
     // verify ran no keep-alive, burst, host or config step.
     for s in doc["steps"].as_array().unwrap() {
@@ -200,8 +230,16 @@ fn verify_runs_only_the_checklist_and_follows_via_and_edge_records() {
     let store = dir.path().join("incidents.db");
     originlens_edge::store::open(&store).unwrap();
     let (_, clean) = run_json(&[
-        "verify", "http://lab.test/ok", "--connect-to", &connect, "--logs", "none",
-        "--via", &via_ok, "--store", store.to_str().unwrap(),
+        "verify",
+        "http://lab.test/ok",
+        "--connect-to",
+        &connect,
+        "--logs",
+        "none",
+        "--via",
+        &via_ok,
+        "--store",
+        store.to_str().unwrap(),
     ]);
     assert_eq!(check(&clean, "no-52x-at-edge"), "pass", "{clean:#}");
     assert_eq!(clean["exit_status"], 0);
@@ -209,12 +247,26 @@ fn verify_runs_only_the_checklist_and_follows_via_and_edge_records() {
     // Through a broken edge the edge check fails.
     let via_bad = format!("http://{connect}/empty");
     let (_, bad) = run_json(&[
-        "verify", "http://lab.test/ok", "--connect-to", &connect, "--logs", "none", "--via", &via_bad,
+        "verify",
+        "http://lab.test/ok",
+        "--connect-to",
+        &connect,
+        "--logs",
+        "none",
+        "--via",
+        &via_bad,
     ]);
     assert_eq!(check(&bad, "edge-requests-succeed"), "fail");
     assert_eq!(bad["exit_status"], 1);
     // And a broken direct response fails verify.
-    let (_, direct) = run_json(&["verify", "http://lab.test/empty", "--connect-to", &connect, "--logs", "none"]);
+    let (_, direct) = run_json(&[
+        "verify",
+        "http://lab.test/empty",
+        "--connect-to",
+        &connect,
+        "--logs",
+        "none",
+    ]);
     assert_eq!(check(&direct, "direct-response-valid"), "fail");
     assert_eq!(direct["exit_status"], 1);
 }
@@ -232,7 +284,11 @@ fn jiff_now() -> String {
 fn hostile_inputs_are_named_in_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let binary = dir.path().join("binary.log");
-    std::fs::write(&binary, b"\x00\x01\x02\xff\xfe\x00segfault\x00\n\x7fELF\x00\x00").unwrap();
+    std::fs::write(
+        &binary,
+        b"\x00\x01\x02\xff\xfe\x00segfault\x00\n\x7fELF\x00\x00",
+    )
+    .unwrap();
     let missing = dir.path().join("gone.log");
     let broken = dir.path().join("nginx.conf");
     std::fs::write(&broken, "events {}\nhttp {\n  server { listen 80\n}\n").unwrap();
@@ -251,7 +307,10 @@ fn hostile_inputs_are_named_in_the_report() {
     assert!(notes.contains("gone.log"), "{notes}");
     assert!(notes.contains("binary.log"), "{notes}");
     let crash = check_evidence(&doc, "no-crashes-in-logs");
-    assert!(crash.contains("gone.log"), "the unreadable file is named: {crash}");
+    assert!(
+        crash.contains("gone.log"),
+        "the unreadable file is named: {crash}"
+    );
     let errors = doc["config"]["errors"].to_string();
     assert!(errors.contains("nginx.conf:"), "{errors}");
     let logs_step = doc["steps"]
@@ -268,8 +327,18 @@ fn text_output_leads_with_the_verdict_and_has_no_colour_on_a_pipe() {
     let connect = lab().to_string();
     let out = diagnose_support::originlens()
         .args([
-            "diagnose", "http://lab.test/empty", "--connect-to", &connect, "--logs", "none",
-            "--config", "none", "--keepalive-max", "0", "--burst", "none",
+            "diagnose",
+            "http://lab.test/empty",
+            "--connect-to",
+            &connect,
+            "--logs",
+            "none",
+            "--config",
+            "none",
+            "--keepalive-max",
+            "0",
+            "--burst",
+            "none",
         ])
         .output()
         .unwrap();
@@ -281,7 +350,11 @@ fn text_output_leads_with_the_verdict_and_has_no_colour_on_a_pipe() {
     let details = text.find("Details").unwrap();
     assert!(checklist < causes && causes < details);
     assert!(!text.contains('\x1b'), "no colour on a pipe");
-    assert!(out.stderr.is_empty(), "no progress on a pipe: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no progress on a pipe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -292,7 +365,14 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = diagnose_support::originlens()
-        .args(["diagnose", "http://lab.test/", "-H", "X Y: z", "--connect-to", "127.0.0.1:1"])
+        .args([
+            "diagnose",
+            "http://lab.test/",
+            "-H",
+            "X Y: z",
+            "--connect-to",
+            "127.0.0.1:1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

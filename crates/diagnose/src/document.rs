@@ -122,8 +122,10 @@ pub enum CheckId {
     /// Requests through the edge succeed.
     EdgeRequestsSucceed,
     /// Response headers under 16 KB total.
+    #[serde(rename = "headers-under-16k")]
     HeadersUnder16k,
     /// No 52x errors at the edge.
+    #[serde(rename = "no-52x-at-edge")]
     No52xAtEdge,
 }
 

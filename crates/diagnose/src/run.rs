@@ -238,6 +238,7 @@ pub async fn run_async(
                 if let Some(p) = &store {
                     edge::store(p, since, &mut rec, &mut hits);
                 }
+                rec.hits = hits.iter().map(|h| h.hit.clone()).collect();
                 (rec, hits)
             })
             .await

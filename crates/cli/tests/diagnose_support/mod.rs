@@ -17,8 +17,9 @@ fn validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/diagnose.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
-            .expect("schema is JSON");
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
+                .expect("schema is JSON");
         jsonschema::validator_for(&schema).expect("schema compiles")
     })
 }
@@ -74,7 +75,11 @@ pub fn check_evidence<'a>(doc: &'a Value, id: &str) -> &'a str {
 pub fn causes(doc: &Value) -> Vec<String> {
     doc["causes"]
         .as_array()
-        .map(|c| c.iter().filter_map(|c| c["cause"].as_str().map(str::to_owned)).collect())
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["cause"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -82,7 +87,11 @@ pub fn causes(doc: &Value) -> Vec<String> {
 pub fn checklist_ids(doc: &Value) -> Vec<String> {
     doc["checklist"]
         .as_array()
-        .map(|c| c.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect())
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
