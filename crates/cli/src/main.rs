@@ -43,6 +43,10 @@ enum Command {
     Completions(cmd::completions::Args),
     /// Print the man page (roff).
     Man(cmd::completions::ManArgs),
+    /// The whole 520 runbook in one command: cause, proof, fix and the verification checklist.
+    Diagnose(cmd::diagnose::Args),
+    /// After the fix: run only what the verification checklist needs; exit 0 = verified.
+    Verify(cmd::diagnose::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Exporter(args) => cmd::exporter::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::completions::man(args, Cli::command()),
+        Command::Diagnose(args) => cmd::diagnose::run(args, originlens_diagnose::Mode::Diagnose),
+        Command::Verify(args) => cmd::diagnose::run(args, originlens_diagnose::Mode::Verify),
     };
     match result {
         Ok(exit) => exit.into(),

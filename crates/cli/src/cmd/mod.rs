@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod completions;
+pub mod diagnose;
 pub mod edge;
 pub mod exporter;
 pub mod incidents;

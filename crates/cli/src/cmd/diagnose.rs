@@ -1,0 +1,271 @@
+//! `originlens diagnose` and `originlens verify`: flags → one `originlens_diagnose::run` → a
+//! printer (text, JSON, HTML).
+
+mod progress;
+mod text;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use originlens_diagnose::{Burst, Inputs, Mode, Options};
+use originlens_probe::Target;
+
+use crate::cmd::probe::{tls_options, SslModeArg};
+use crate::exit::Exit;
+
+/// Arguments of `originlens diagnose` and `originlens verify`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  originlens diagnose https://www.example.com/checkout --connect-to 203.0.113.7
+  originlens diagnose https://www.example.com/ --connect-to 127.0.0.1:8080 --logs auto --config auto --html report.html
+  originlens verify https://www.example.com/ --connect-to 203.0.113.7 --since 30m
+
+Exit status: 0 verified clean (every checked item passes), 1 a cause was found or an item fails
+(verify: an item fails or the direct response is not valid), 2 usage or local error. The report
+always says which checks could not run.")]
+pub struct Args {
+    /// The site URL: its host is sent as Host and SNI.
+    pub url: String,
+    /// Connect to HOST[:PORT] instead of the URL's host (the origin's IP behind the edge).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub connect_to: Option<String>,
+    /// Method of the request to check besides GET and HEAD.
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The edge whose view decides the verdict.
+    #[arg(long, default_value = "cloudflare")]
+    pub profile: String,
+    /// Seconds allowed to connect, for every exchange of the run (default: the profile's).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Longest silence allowed between reads, for every exchange of the run (default: 30 s).
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
+    /// The edge's SSL/TLS mode toward the origin (both modes are always reported).
+    #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
+    pub ssl_mode: SslModeArg,
+    /// Also trust the certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Logs to read: `auto` (the usual places, the journal, the kernel log; default when the
+    /// target is this machine), a file or directory (repeatable), or `none`.
+    #[arg(long, value_name = "auto|PATH|none")]
+    pub logs: Vec<String>,
+    /// Configuration to lint: `auto` (/etc/nginx, /etc/apache2, /etc/php/*/fpm; default when
+    /// the target is this machine), a file or directory (repeatable), or `none`.
+    #[arg(long, value_name = "auto|PATH|none")]
+    pub config: Vec<String>,
+    /// How far back logs and edge records are read: `1h`, `30m`, `90s`.
+    #[arg(long, value_name = "AGE", default_value = "1h")]
+    pub since: String,
+    /// Zone of logs whose stamps carry none (default: this machine's).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Clock difference allowed when joining probe events with log lines, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub skew: f64,
+    /// Longest keep-alive idle time measured, seconds (0 skips the step).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub keepalive_max: f64,
+    /// Burst to catch intermittent failures: `N×C` (`200x20`), or `none`.
+    #[arg(long, value_name = "NxC", default_value = "200x20")]
+    pub burst: String,
+    /// Cloudflare Logpush `http_requests` JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub edge_logs: Option<PathBuf>,
+    /// An `originlens edge` incident store.
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    /// The public URL through the edge (or a staging `originlens edge`), for
+    /// `edge-requests-succeed`.
+    #[arg(long, value_name = "URL")]
+    pub via: Option<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the report as one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// `--format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Verdict, checklist, causes, then details.
+    Text,
+    /// One `originlens.diagnose/1` document.
+    Json,
+}
+
+/// `--color`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+fn inputs(flag: &str, values: &[String]) -> anyhow::Result<Inputs> {
+    match values {
+        [] => Ok(Inputs::Auto),
+        [one] if one == "auto" => Ok(Inputs::Auto),
+        [one] if one == "none" => Ok(Inputs::None),
+        many if many.iter().any(|v| v == "auto" || v == "none") => {
+            bail!("--{flag}: `auto` and `none` cannot be mixed with paths")
+        }
+        paths => Ok(Inputs::Paths(paths.iter().map(PathBuf::from).collect())),
+    }
+}
+
+fn seconds(flag: &str, v: f64, allow_zero: bool) -> anyhow::Result<Duration> {
+    if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) && v <= 86_400.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        bail!("--{flag} {v}: give a number of seconds between 0 and 86400")
+    }
+}
+
+/// `1h`, `30m`, `90s`, `2d`, or plain seconds.
+fn age(s: &str) -> anyhow::Result<Duration> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(
+        t.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("--since `{s}`: expected an age like 1h, 30m, 90s"))?;
+    let mult = match unit.trim() {
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        other => bail!("--since `{s}`: unknown unit `{other}` (s, m, h, d)"),
+    };
+    seconds("since", n * mult, false).or_else(|_| bail!("--since `{s}`: between 1 s and 1 d"))
+}
+
+fn header(h: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = h
+        .split_once(':')
+        .with_context(|| format!("header `{h}` is not `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// Builds the run's options from the flags.
+fn options(args: &Args, mode: Mode) -> anyhow::Result<Options> {
+    let profile = originlens_wire::Profile::by_name(&args.profile).with_context(|| {
+        format!(
+            "unknown profile `{}` (one of: {})",
+            args.profile,
+            originlens_wire::Profile::names().join(", ")
+        )
+    })?;
+    let target = Target::parse(&args.url, args.connect_to.as_deref())?;
+    let connect_timeout = match args.connect_timeout {
+        Some(v) => seconds("connect-timeout", v, false)?,
+        None => profile.limits.connect_timeout,
+    };
+    // The edge waits 125 s; a diagnosis says "≥ N s" instead of waiting that long by default.
+    let read_timeout = seconds("read-timeout", args.read_timeout.unwrap_or(30.0), false)?;
+    let burst = Burst::parse(&args.burst).map_err(anyhow::Error::msg)?;
+    Ok(Options {
+        mode,
+        url: args.url.clone(),
+        tls: tls_options(args.ssl_mode, args.ca_file.as_deref())?,
+        target,
+        method: args.method.clone(),
+        headers: args
+            .headers
+            .iter()
+            .map(|h| header(h))
+            .collect::<anyhow::Result<_>>()?,
+        profile,
+        connect_timeout,
+        read_timeout,
+        keepalive_max: seconds("keepalive-max", args.keepalive_max, true)?,
+        burst,
+        logs: inputs("logs", &args.logs)?,
+        config: inputs("config", &args.config)?,
+        since: age(&args.since)?,
+        tz: args.tz.clone(),
+        skew: seconds("skew", args.skew, true)?,
+        edge_logs: args.edge_logs.clone(),
+        store: args.store.clone(),
+        via: args.via.clone(),
+    })
+}
+
+/// Runs `diagnose` or `verify`.
+pub fn run(args: Args, mode: Mode) -> anyhow::Result<Exit> {
+    let opts = options(&args, mode)?;
+    let bar = progress::Bars::new(std::io::stderr().is_terminal());
+    let diagnosis =
+        originlens_diagnose::run(&opts, &|e| bar.event(e)).map_err(anyhow::Error::msg)?;
+    bar.finish();
+    if let Some(path) = &args.html {
+        std::fs::write(path, originlens_diagnose::html::render(&diagnosis))
+            .with_context(|| format!("writing --html {}", path.display()))?;
+    }
+    let out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let mut out = out;
+            serde_json::to_writer_pretty(&mut out, &diagnosis)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            let choice = match args.color {
+                Color::Auto => anstream::ColorChoice::Auto,
+                Color::Always => anstream::ColorChoice::Always,
+                Color::Never => anstream::ColorChoice::Never,
+            };
+            let mut stream = anstream::AutoStream::new(out, choice);
+            text::print(&mut stream, &diagnosis)?;
+            stream.flush()?;
+        }
+    }
+    Ok(if diagnosis.exit_status == 0 {
+        Exit::Clean
+    } else {
+        Exit::Problem
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_inputs_and_bursts_parse() {
+        assert_eq!(age("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(age("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(age("90").unwrap(), Duration::from_secs(90));
+        assert!(age("soon").is_err());
+        assert!(age("3w").is_err());
+        assert_eq!(inputs("logs", &[]).unwrap(), Inputs::Auto);
+        assert_eq!(inputs("logs", &["none".into()]).unwrap(), Inputs::None);
+        assert!(inputs("logs", &["none".into(), "/x".into()]).is_err());
+        assert_eq!(
+            Burst::parse("50x5").unwrap(),
+            Some(Burst {
+                requests: 50,
+                concurrency: 5
+            })
+        );
+        assert_eq!(Burst::parse("none").unwrap(), None);
+        assert!(Burst::parse("0x5").is_err());
+    }
+}

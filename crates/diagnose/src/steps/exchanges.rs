@@ -1,0 +1,191 @@
+//! Direct exchanges: the user's request plus GET and HEAD of the URL, all at once. On https the
+//! probe offers `h2, http/1.1` by ALPN as the edge does, and judges TLS with and without SNI.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use originlens_probe::{Exchange, ProbeOptions};
+use originlens_wire::escape::{escape, excerpt};
+use originlens_wire::{Kind, Verdict};
+
+use crate::adapters;
+use crate::document::{Excerpt, ExchangeRecord, PhaseTimes, TlsRecord};
+use crate::options::Options;
+
+/// One exchange with its verdict and wall-clock start.
+pub struct Probed {
+    /// `GET /`, `HEAD /`, `request POST /x`.
+    pub label: String,
+    /// The method sent.
+    pub method: String,
+    /// When it started.
+    pub started: Timestamp,
+    /// The evidence.
+    pub exchange: Exchange,
+    /// The edge's verdict.
+    pub verdict: Verdict,
+}
+
+impl Probed {
+    /// When the exchange ended (or its start, when it never did).
+    pub fn ended(&self) -> Timestamp {
+        let total = self.exchange.timings.total.unwrap_or_default();
+        self.started
+            .checked_add(jiff::SignedDuration::try_from(total).unwrap_or_default())
+            .unwrap_or(self.started)
+    }
+
+    /// Whether the visitor would get an error for it.
+    pub fn failed(&self) -> bool {
+        self.verdict.is_edge_error()
+            || self
+                .verdict
+                .cause
+                .is_some_and(|c| c == originlens_wire::Cause::OriginError)
+    }
+}
+
+/// The requests to make: the user's first (when it is not a plain GET), then GET and HEAD.
+pub fn plan(opts: &Options, with_head: bool) -> Vec<(String, ProbeOptions)> {
+    let base = ProbeOptions {
+        target: opts.target.clone(),
+        method: "GET".into(),
+        headers: opts.headers.clone(),
+        connect_timeout: opts.connect_timeout,
+        read_timeout: opts.read_timeout,
+    };
+    let path = &opts.target.path;
+    let mut out = Vec::new();
+    let user = opts.method.to_ascii_uppercase();
+    if user != "GET" && user != "HEAD" {
+        let mut p = base.clone();
+        p.method = user.clone();
+        out.push((format!("{user} {path} (as given)"), p));
+    }
+    out.push((format!("GET {path}"), base.clone()));
+    if with_head || user == "HEAD" {
+        let mut p = base;
+        p.method = "HEAD".into();
+        out.push((format!("HEAD {path}"), p));
+    }
+    out
+}
+
+/// The step's time limit: connecting, two read timeouts and the TLS check without SNI.
+pub fn limit(opts: &Options) -> Duration {
+    opts.connect_timeout * 2 + opts.read_timeout * 2 + Duration::from_secs(2)
+}
+
+/// Runs every planned exchange at once.
+pub async fn run(opts: &Options, with_head: bool) -> Result<Vec<Probed>, String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (label, probe)) in plan(opts, with_head).into_iter().enumerate() {
+        let tls = opts.tls.clone();
+        let profile = opts.profile;
+        tasks.spawn(async move {
+            let started = Timestamp::now();
+            let r = adapters::exchange(&probe, &tls, profile).await;
+            (i, label, probe.method, started, r)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, label, method, started, r) = joined.map_err(|e| e.to_string())?;
+        let (exchange, verdict) = r.map_err(|e| e.to_string())?;
+        out.push((
+            i,
+            Probed {
+                label,
+                method,
+                started,
+                exchange,
+                verdict,
+            },
+        ));
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+fn ms(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
+}
+
+/// The deciding finding: the verdict's, else the first decisive-looking one.
+pub fn deciding(p: &Probed) -> Option<&originlens_wire::Finding> {
+    let kind: Option<Kind> = p.verdict.finding;
+    let findings = &p.exchange.report.findings;
+    kind.and_then(|k| {
+        findings
+            .iter()
+            .chain(&p.verdict.limit_findings)
+            .find(|f| f.id == k)
+    })
+}
+
+/// The escaped bytes around the deciding defect.
+pub fn defect_excerpt(p: &Probed) -> Option<Excerpt> {
+    let f = deciding(p)?;
+    let bytes = &p.exchange.response;
+    let e = excerpt(bytes, f.offset as usize, 48);
+    Some(Excerpt {
+        before: e.before,
+        at: e.at,
+        after: e.after,
+    })
+}
+
+/// The document's record of one exchange.
+pub fn record(p: &Probed) -> ExchangeRecord {
+    let ex = &p.exchange;
+    let t = &ex.timings;
+    let tls = ex.tls_report.as_ref().map(|r| {
+        let ok = r.handshake.outcome.as_ref().ok();
+        TlsRecord {
+            version: ok.map(|n| n.version.clone()),
+            alpn: ok.and_then(|n| n.alpn.clone()),
+            full_ok: ok.is_some(),
+            strict_ok: ok.is_some() && r.refusal().is_none(),
+            strict_refusal: r.refusal(),
+            without_sni: match &r.without_sni {
+                None => "not tried (the host is an IP address)".into(),
+                Some(w) => match &w.handshake.outcome {
+                    Ok(_) if w.same_certificate => "ok, same certificate".into(),
+                    Ok(_) if w.name_matches => "ok, another certificate for the name".into(),
+                    Ok(_) => "ok, but the certificate is for another name".into(),
+                    Err(f) => format!("failed: {}", f.message),
+                },
+            },
+        }
+    });
+    let raw = &ex.response[..ex.response.len().min(2048)];
+    ExchangeRecord {
+        label: p.label.clone(),
+        method: p.method.clone(),
+        protocol: if ex.h2.is_some() { "h2" } else { "HTTP/1.1" }.into(),
+        started_at: crate::timeline::rfc3339(p.started),
+        origin_status: ex.report.status(),
+        visitor_status: p.verdict.status,
+        generated_by: p.verdict.generated_by,
+        cause: p.verdict.cause,
+        finding: deciding(p).map(|f| f.message.clone()),
+        timings: PhaseTimes {
+            connect_ms: ms(t.connect),
+            tls_ms: ms(t.tls),
+            sent_ms: ms(t.request_sent),
+            first_byte_ms: ms(t.first_byte),
+            head_ms: ms(t.head_complete),
+            total_ms: ms(t.total),
+        },
+        head_bytes: ex
+            .report
+            .head
+            .as_ref()
+            .filter(|_| ex.report.head_complete)
+            .map(|h| h.len()),
+        response_bytes: ex.response_bytes,
+        tls,
+        excerpt: defect_excerpt(p),
+        raw_start: escape(raw),
+    }
+}
