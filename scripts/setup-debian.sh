@@ -3,7 +3,7 @@
 # curl as a client, ripgrep and wrk for the side-by-side benchmarks.
 set -euo pipefail
 
-packages=(nginx libnginx-mod-stream libnginx-mod-mail libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2)
+packages=(nginx libnginx-mod-stream libnginx-mod-mail libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 prometheus postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,6 +16,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The tests start their own instances on loopback; the packaged services are not needed.
-for svc in nginx haproxy php8.2-fpm; do
+for svc in nginx haproxy php8.2-fpm prometheus postgresql; do
   service "$svc" stop >/dev/null 2>&1 || true
 done

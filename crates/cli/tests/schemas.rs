@@ -97,6 +97,7 @@ fn every_schema_compiles_and_names_the_causes_of_cause_all() {
     assert_eq!(
         names,
         [
+            "diagnose",
             "edge-health",
             "incident",
             "keepalive",
