@@ -129,7 +129,7 @@ mod tests {
         let s = head_stats(report.head.as_ref().unwrap());
         assert_eq!(s.bytes, bytes.len());
         assert_eq!(s.fields, 4);
-        assert_eq!((s.set_cookie_count, s.set_cookie_bytes), (2, 15 + 16));
+        assert_eq!((s.set_cookie_count, s.set_cookie_bytes), (2, 17 + 18));
         assert_eq!(s.largest[0], ("X-Long".to_owned(), 20));
     }
 }
