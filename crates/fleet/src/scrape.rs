@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use originlens_probe::keepalive::{self, KeepaliveOptions};
 use originlens_probe::tls_check::load_ca_pem;
 use originlens_probe::{probe_with, Exchange, ProbeOptions, Target, TlsOptions};
-use originlens_wire::{judge, Cause, GeneratedBy, JudgeContext, Severity, Verdict};
+use originlens_wire::{judge, Cause, GeneratedBy, JudgeContext, Severity};
 
 use crate::module::Module;
 
@@ -140,7 +140,10 @@ pub async fn scrape(module: &Module, req: &ScrapeRequest) -> Result<Scrape, Scra
     };
     let tls = tls_options(module)?;
     let start = Instant::now();
-    let exchange = match tokio::time::timeout(budget, probe_with(&opts, &tls)).await {
+    // The probe's own timeouts fit the budget, so it normally ends with its own verdict; this
+    // bound only catches an origin that trickles bytes slower than the read timeout notices.
+    let hard_stop = budget + TIMEOUT_MARGIN / 2;
+    let exchange = match tokio::time::timeout(hard_stop, probe_with(&opts, &tls)).await {
         Ok(Ok(ex)) => Some(ex),
         Ok(Err(e)) => return Err(ScrapeError::Local(e.to_string())),
         Err(_) => None,
@@ -180,12 +183,6 @@ fn tls_options(module: &Module) -> Result<TlsOptions, ScrapeError> {
     })
 }
 
-/// Success as `curl --fail` and the edge agree on it: the origin's own, complete, non-5xx
-/// response reaches the visitor.
-pub fn succeeded(v: &Verdict) -> bool {
-    v.generated_by == GeneratedBy::Origin && v.cause.is_none() && v.body_complete
-}
-
 fn from_exchange(module: &Module, ex: &Exchange) -> Scrape {
     let verdict = judge(
         &ex.report,
@@ -219,7 +216,7 @@ fn from_exchange(module: &Module, ex: &Exchange) -> Scrape {
         .as_ref()
         .and_then(|r| r.check.certs.iter().map(|c| c.not_after).min());
     Scrape {
-        success: succeeded(&verdict),
+        success: verdict.delivered(),
         duration_s: 0.0,
         origin_status: ex.report.status().unwrap_or(0),
         visitor_status: verdict.status.unwrap_or(0),

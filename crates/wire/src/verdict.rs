@@ -47,6 +47,19 @@ impl Verdict {
     pub fn is_edge_error(&self) -> bool {
         self.generated_by == GeneratedBy::Edge
     }
+
+    /// Does the visitor get the origin's own, complete, non-5xx response? What `curl --fail`
+    /// calls success: the probe's exit status, the exporter's `probe_success` and the
+    /// checklist's `direct-response-valid` all read this.
+    pub fn delivered(&self) -> bool {
+        let broken_body = matches!(
+            self.cause,
+            Some(Cause::BodyTruncated | Cause::BodyTimeout | Cause::ChunkedInvalid)
+        );
+        let origin_5xx =
+            self.cause == Some(Cause::OriginError) || self.status.is_some_and(|s| s >= 500);
+        !(self.is_edge_error() || broken_body || !self.body_complete || origin_5xx)
+    }
 }
 
 /// What the judge needs to know beyond the report.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use originlens_probe::judged::{probe_and_judge, Judged};
 use originlens_probe::tls_check::load_ca_pem;
 use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions};
-use originlens_wire::{Cause, Profile};
+use originlens_wire::Profile;
 
 use crate::args::{self, Color, Format};
 use crate::exit::Exit;
@@ -19,8 +19,9 @@ mod text;
 /// Arguments of `originlens probe`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Exit status: 0 the edge forwards the origin's response, 1 the edge \
-would answer with its own error, 2 usage or local error."
+    after_help = "Exit status (like curl --fail): 0 the visitor gets the origin's complete, \
+non-5xx response; 1 the edge answers with its own error, the body is cut or broken, or the \
+origin answers 5xx; 2 usage or local error."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host and SNI. With --lab: a lab route such as /empty,
@@ -177,19 +178,12 @@ pub fn report(args: &Args, p: &Judged) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Like `curl --fail`: 0 only when the visitor gets the origin's complete, non-5xx response; 1
-/// when the edge answers with its own error, the body is cut or broken, or the origin answers
-/// 5xx.
+/// Like `curl --fail`: 0 only when the visitor gets the origin's complete, non-5xx response
+/// ([`Verdict::delivered`](originlens_wire::Verdict::delivered)), else 1.
 pub fn exit_for(p: &Judged) -> Exit {
-    let v = &p.verdict;
-    let broken_body = matches!(
-        v.cause,
-        Some(Cause::BodyTruncated | Cause::BodyTimeout | Cause::ChunkedInvalid)
-    );
-    let origin_5xx = v.cause == Some(Cause::OriginError) || v.status.is_some_and(|s| s >= 500);
-    if v.is_edge_error() || broken_body || !v.body_complete || origin_5xx {
-        Exit::Problem
-    } else {
+    if p.verdict.delivered() {
         Exit::Clean
+    } else {
+        Exit::Problem
     }
 }

@@ -65,7 +65,7 @@ pub async fn run(opts: &Options, burst: Burst) -> (BurstRecord, Vec<BurstFailure
         };
         let status = v.status.map_or("none".to_owned(), |s| s.to_string());
         *record.statuses.entry(status).or_default() += 1;
-        let failed = v.is_edge_error() || v.cause == Some(Cause::OriginError);
+        let failed = !v.delivered();
         if let (true, Some(cause)) = (failed, v.cause) {
             record.failed += 1;
             *record

@@ -37,11 +37,7 @@ impl Probed {
 
     /// Whether the visitor would get an error for it.
     pub fn failed(&self) -> bool {
-        self.verdict.is_edge_error()
-            || self
-                .verdict
-                .cause
-                .is_some_and(|c| c == originlens_wire::Cause::OriginError)
+        !self.verdict.delivered()
     }
 }
 
