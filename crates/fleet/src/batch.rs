@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use originlens_probe::{probe_with, Exchange, ProbeOptions, Target, TlsOptions};
-use originlens_wire::{judge, peers, profile, Cause, JudgeContext, Profile, Verdict};
+use originlens_probe::judged::{probe_and_judge, Judged};
+use originlens_probe::{ProbeOptions, Target, TlsOptions};
+use originlens_wire::{Cause, Profile};
 use serde::Deserialize;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -191,19 +192,14 @@ pub struct BatchOptions {
     pub concurrency: usize,
 }
 
-/// One target's result.
+/// One target's result: the line it came from and the probe judged as `originlens probe`
+/// judges it.
 #[derive(Debug)]
 pub struct Probed {
     /// The line it came from.
     pub target: TargetLine,
-    /// The options used.
-    pub opts: ProbeOptions,
-    /// The evidence.
-    pub exchange: Exchange,
-    /// The chosen profile's verdict.
-    pub verdict: Verdict,
-    /// Every profile's verdict.
-    pub peers: Vec<Verdict>,
+    /// The exchange and its verdicts.
+    pub judged: Judged,
 }
 
 /// A target that could not be probed at all (a local problem, not the origin's).
@@ -236,11 +232,11 @@ impl Summary {
         match result {
             Ok(p) => {
                 self.probed += 1;
-                match p.verdict.cause {
+                match p.judged.verdict.cause {
                     None => self.clean += 1,
                     Some(c) => *self.by_cause.entry(c.as_str()).or_default() += 1,
                 }
-                if p.verdict.is_edge_error() {
+                if p.judged.verdict.is_edge_error() {
                     self.edge_errors += 1;
                 }
             }
@@ -308,22 +304,10 @@ async fn probe_one(target: TargetLine, opts: &BatchOptions) -> Result<Probed, Fa
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     };
-    let exchange = match probe_with(&probe, &opts.tls).await {
-        Ok(ex) => ex,
-        Err(e) => return Err(fail(target, e.to_string())),
-    };
-    let ctx = JudgeContext {
-        waited: exchange.waited,
-    };
-    let verdict = judge(&exchange.report, opts.profile, ctx);
-    let peers = peers(&exchange.report, &profile::ALL, ctx);
-    Ok(Probed {
-        target,
-        opts: probe,
-        exchange,
-        verdict,
-        peers,
-    })
+    match probe_and_judge(probe, &opts.tls, opts.profile).await {
+        Ok(judged) => Ok(Probed { target, judged }),
+        Err(e) => Err(fail(target, e.to_string())),
+    }
 }
 
 #[cfg(test)]
