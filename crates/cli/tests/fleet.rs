@@ -3,32 +3,16 @@
 
 mod common;
 
+use common::net::{free_port, KillOnDrop};
+
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cli::{originlens, run};
 use originlens_lab::LabHandle;
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A program from Debian's packages; its absence fails the test with the way to install it.
 fn program(name: &str, package: &str) -> PathBuf {
@@ -44,7 +28,7 @@ fn program(name: &str, package: &str) -> PathBuf {
 }
 
 /// Starts `originlens exporter` on a free loopback port; returns it with its address.
-fn exporter(extra: &[&str]) -> (Proc, SocketAddr) {
+fn exporter(extra: &[&str]) -> (KillOnDrop, SocketAddr) {
     let mut child = originlens()
         .args(["exporter", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -61,7 +45,7 @@ fn exporter(extra: &[&str]) -> (Proc, SocketAddr) {
         .and_then(|rest| rest.split('/').next())
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (Proc(child), addr)
+    (KillOnDrop(child), addr)
 }
 
 /// A plain HTTP GET over a fresh connection; returns status and body.
@@ -192,7 +176,7 @@ fn prometheus_scrapes_the_exporter_and_can_alert_on_a_cause() {
         .replace("scrape_interval: 30s", "scrape_interval: 1s")
         .replace("scrape_timeout: 25s", "scrape_timeout: 1s");
     std::fs::write(&config, scrape).unwrap();
-    let _prom = Proc(
+    let _prom = KillOnDrop(
         Command::new(prometheus)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(

@@ -1,8 +1,12 @@
 //! `originlens logs` end to end: the real binary on generated logs, stdin, gzip, hostile input,
 //! and on the logs of a real nginx + php-fpm pair made to fail four different ways.
 
+mod common;
+
+use common::net::free_port;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -414,14 +418,6 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn is_root() -> bool {

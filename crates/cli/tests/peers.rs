@@ -3,7 +3,11 @@
 //!
 //! Debian 12 ships nginx 1.22.1 and HAProxy 2.6.12; `scripts/setup-debian.sh` installs them.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use common::net::free_port;
+
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -29,14 +33,6 @@ fn require(program: &str) -> String {
         }
     }
     panic!("{program} is not installed: run scripts/setup-debian.sh (Debian packages nginx, haproxy, curl)");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_listening(port: u16, peer: &mut Peer) {

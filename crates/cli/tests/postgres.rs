@@ -3,8 +3,10 @@
 
 mod common;
 
+use common::net::free_port;
+
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,14 +17,6 @@ use common::edge::{export, EdgeProc};
 use originlens_lab::LabHandle;
 
 const CURL: Curl = Curl { max_time: "10" };
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn is_root() -> bool {
     Command::new("id")

@@ -8,4 +8,5 @@
 pub mod cli;
 pub mod curl;
 pub mod edge;
+pub mod net;
 pub mod tls_lab;
