@@ -196,6 +196,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn durations_take_the_forms_load_documents() {
+        assert_eq!(duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(duration("5 parsecs").is_err());
+        assert!(duration("-1s").is_err());
+        assert!(duration("48h").is_err());
+    }
+
+    #[test]
     fn durations_take_seconds_and_units() {
         assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));

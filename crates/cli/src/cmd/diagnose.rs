@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use originlens_diagnose::{Burst, Inputs, Mode, Options};
 use originlens_probe::Target;
+use originlens_wire::Profile;
 
+use crate::args::{self, Color, Format};
 use crate::cmd::probe::{tls_options, SslModeArg};
 use crate::exit::Exit;
 
@@ -36,17 +38,18 @@ pub struct Args {
     #[arg(short = 'X', long, default_value = "GET")]
     pub method: String,
     /// Extra request header, `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
+    pub headers: Vec<(String, String)>,
     /// The edge whose view decides the verdict.
-    #[arg(long, default_value = "cloudflare")]
-    pub profile: String,
-    /// Seconds allowed to connect, for every exchange of the run (default: the profile's).
-    #[arg(long, value_name = "SECS")]
-    pub connect_timeout: Option<f64>,
-    /// Longest silence allowed between reads, for every exchange of the run (default: 30 s).
-    #[arg(long, value_name = "SECS")]
-    pub read_timeout: Option<f64>,
+    #[arg(long, default_value = "cloudflare", value_parser = args::profile)]
+    pub profile: &'static Profile,
+    /// Time allowed to connect, for every exchange of the run (default: the profile's).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    pub connect_timeout: Option<Duration>,
+    /// Longest silence allowed between reads, for every exchange of the run (the edge waits
+    /// 125 s; a diagnosis says "≥ N s" instead of waiting that long).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = args::seconds)]
+    pub read_timeout: Duration,
     /// The edge's SSL/TLS mode toward the origin (both modes are always reported).
     #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
     pub ssl_mode: SslModeArg,
@@ -67,12 +70,12 @@ pub struct Args {
     /// Zone of logs whose stamps carry none (default: this machine's).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
-    /// Clock difference allowed when joining probe events with log lines, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
-    pub skew: f64,
-    /// Longest keep-alive idle time measured, seconds (0 skips the step).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    pub keepalive_max: f64,
+    /// Clock difference allowed when joining probe events with log lines.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = args::duration)]
+    pub skew: Duration,
+    /// Longest keep-alive idle time measured (0 skips the step).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = args::duration)]
+    pub keepalive_max: Duration,
     /// Burst to catch intermittent failures: `N×C` (`200x20`), or `none`.
     #[arg(long, value_name = "NxC", default_value = "200x20")]
     pub burst: String,
@@ -97,26 +100,6 @@ pub struct Args {
     pub color: Color,
 }
 
-/// `--format`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Verdict, checklist, causes, then details.
-    Text,
-    /// One `originlens.diagnose/1` document.
-    Json,
-}
-
-/// `--color`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Color {
-    /// Colour when stdout is a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
-}
-
 fn inputs(flag: &str, values: &[String]) -> anyhow::Result<Inputs> {
     match values {
         [] => Ok(Inputs::Auto),
@@ -129,57 +112,28 @@ fn inputs(flag: &str, values: &[String]) -> anyhow::Result<Inputs> {
     }
 }
 
-fn seconds(flag: &str, v: f64, allow_zero: bool) -> anyhow::Result<Duration> {
-    if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) && v <= 86_400.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        bail!("--{flag} {v}: give a number of seconds between 0 and 86400")
-    }
-}
-
-/// `1h`, `30m`, `90s`, `2d`, or plain seconds.
+/// How far back `--since` reaches: an [`args::age`] (`1h`, `30m`, `2 hours ago`) or plain
+/// seconds, at most a day (the logs a diagnosis reads are recent ones).
 fn age(s: &str) -> anyhow::Result<Duration> {
-    let t = s.trim();
-    let (num, unit) = t.split_at(
-        t.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(t.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .with_context(|| format!("--since `{s}`: expected an age like 1h, 30m, 90s"))?;
-    let mult = match unit.trim() {
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        other => bail!("--since `{s}`: unknown unit `{other}` (s, m, h, d)"),
-    };
-    seconds("since", n * mult, false).or_else(|_| bail!("--since `{s}`: between 1 s and 1 d"))
-}
-
-fn header(h: &str) -> anyhow::Result<(String, String)> {
-    let (name, value) = h
-        .split_once(':')
-        .with_context(|| format!("header `{h}` is not `Name: value`"))?;
-    Ok((name.trim().to_owned(), value.trim().to_owned()))
+    let reach = match s.trim().parse::<f64>() {
+        Ok(_) => args::seconds(s),
+        Err(_) => args::age(s)
+            .and_then(|d| Duration::try_from(d).map_err(|_| format!("`{s}` is not an age"))),
+    }
+    .map_err(|e| anyhow::anyhow!("--since {e}"))?;
+    if reach.is_zero() || reach > Duration::from_secs(86_400) {
+        bail!("--since `{s}`: between 1 s and 1 d");
+    }
+    Ok(reach)
 }
 
 /// Builds the run's options from the flags.
 fn options(args: &Args, mode: Mode) -> anyhow::Result<Options> {
-    let profile = originlens_wire::Profile::by_name(&args.profile).with_context(|| {
-        format!(
-            "unknown profile `{}` (one of: {})",
-            args.profile,
-            originlens_wire::Profile::names().join(", ")
-        )
-    })?;
+    let profile = args.profile;
     let target = Target::parse(&args.url, args.connect_to.as_deref())?;
-    let connect_timeout = match args.connect_timeout {
-        Some(v) => seconds("connect-timeout", v, false)?,
-        None => profile.limits.connect_timeout,
-    };
-    // The edge waits 125 s; a diagnosis says "≥ N s" instead of waiting that long by default.
-    let read_timeout = seconds("read-timeout", args.read_timeout.unwrap_or(30.0), false)?;
+    let connect_timeout = args
+        .connect_timeout
+        .unwrap_or(profile.limits.connect_timeout);
     let burst = Burst::parse(&args.burst).map_err(anyhow::Error::msg)?;
     Ok(Options {
         mode,
@@ -187,21 +141,17 @@ fn options(args: &Args, mode: Mode) -> anyhow::Result<Options> {
         tls: tls_options(args.ssl_mode, args.ca_file.as_deref())?,
         target,
         method: args.method.clone(),
-        headers: args
-            .headers
-            .iter()
-            .map(|h| header(h))
-            .collect::<anyhow::Result<_>>()?,
+        headers: args.headers.clone(),
         profile,
         connect_timeout,
-        read_timeout,
-        keepalive_max: seconds("keepalive-max", args.keepalive_max, true)?,
+        read_timeout: args.read_timeout,
+        keepalive_max: args.keepalive_max,
         burst,
         logs: inputs("logs", &args.logs)?,
         config: inputs("config", &args.config)?,
         since: age(&args.since)?,
         tz: args.tz.clone(),
-        skew: seconds("skew", args.skew, true)?,
+        skew: args.skew,
         edge_logs: args.edge_logs.clone(),
         store: args.store.clone(),
         via: args.via.clone(),
@@ -227,12 +177,8 @@ pub fn run(args: Args, mode: Mode) -> anyhow::Result<Exit> {
             writeln!(out)?;
         }
         Format::Text => {
-            let choice = match args.color {
-                Color::Auto => anstream::ColorChoice::Auto,
-                Color::Always => anstream::ColorChoice::Always,
-                Color::Never => anstream::ColorChoice::Never,
-            };
-            let mut stream = anstream::AutoStream::new(out, choice);
+            args.color.apply();
+            let mut stream = anstream::AutoStream::auto(out);
             text::print(&mut stream, &diagnosis)?;
             stream.flush()?;
         }

@@ -11,6 +11,7 @@ use originlens_net::{load_ca_file, SslMode, TlsPolicy};
 use originlens_probe::Target;
 use originlens_wire::Profile;
 
+use crate::args::{self, Format};
 use crate::exit::Exit;
 
 mod parse;
@@ -45,16 +46,16 @@ pub struct Args {
     #[arg(short = 'n', long = "requests")]
     pub requests: Option<u64>,
     /// Stop after this long (`30s`, `2m`, `500ms`; default 10s without -n).
-    #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub duration: Option<Duration>,
     /// Connections (closed) or the rate (open) grow from zero over this time.
-    #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub ramp: Option<Duration>,
     /// Open a new connection for every request (`Connection: close`).
     #[arg(long)]
     pub no_keepalive: bool,
     /// Leave each connection idle this long before reusing it, as the edge's pool does.
-    #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub idle: Option<Duration>,
     /// Pause only before every n-th reuse of a connection (with --idle).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -69,13 +70,13 @@ pub struct Args {
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Option<String>,
     /// The edge whose verdict says what a failure is.
-    #[arg(long, default_value = "cloudflare", value_parser = parse::profile)]
+    #[arg(long, default_value = "cloudflare", value_parser = args::profile)]
     pub profile: &'static Profile,
     /// Time allowed to connect, seconds or a duration (default: the profile's).
-    #[arg(long, value_name = "SECS", value_parser = parse::duration)]
+    #[arg(long, value_name = "SECS", value_parser = args::seconds)]
     pub connect_timeout: Option<Duration>,
     /// Longest silence allowed while reading a response (default: the profile's).
-    #[arg(long, value_name = "SECS", value_parser = parse::duration)]
+    #[arg(long, value_name = "SECS", value_parser = args::seconds)]
     pub read_timeout: Option<Duration>,
     /// The edge's SSL/TLS mode toward an https origin.
     #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
@@ -93,7 +94,7 @@ pub struct Args {
     #[arg(long, value_name = "RATE", value_parser = parse::fraction)]
     pub max_error_rate: Option<f64>,
     /// Fail (exit 1) when the p99 latency is above this (`200ms`, `1s`).
-    #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub max_p99: Option<Duration>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -107,15 +108,6 @@ pub enum SslModeArg {
     Full,
     /// TLS, certificate verified.
     Strict,
-}
-
-/// Output formats.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// A versioned JSON document (`originlens.load/1`, `schemas/load.json`).
-    Json,
 }
 
 /// Runs the subcommand.
@@ -201,7 +193,7 @@ fn options(args: &Args) -> anyhow::Result<LoadOptions> {
     let target = Target::parse(first, connect_to).with_context(|| format!("URL `{first}`"))?;
     let mut headers = Vec::new();
     for h in &args.headers {
-        headers.push(parse::header(h)?);
+        headers.push(args::header(h).map_err(anyhow::Error::msg)?);
     }
     let spec = RequestSpec {
         method: args.method.clone(),
