@@ -379,6 +379,16 @@ fn admin_serves_health_and_metrics() {
     let edge = start_edge(lab.addr(), &["--workers", "1"]);
     let health = curl(&format!("http://{}/healthz", edge.admin), "GET", &[]);
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
+    let json = curl(
+        &format!("http://{}/healthz", edge.admin),
+        "GET",
+        &["-H", "Accept: application/json"],
+    );
+    assert_eq!(json.header("content-type"), Some("application/json"));
+    let doc: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+    assert_eq!(doc["schema"], "originlens.edge-health/1");
+    assert_eq!(doc["status"], "ok");
+    assert_eq!(doc["origins"], 1);
     curl(&format!("http://{}/ok", edge.addr), "GET", &[]);
     curl(&format!("http://{}/ok", edge.addr), "GET", &[]);
     let m = curl(&format!("http://{}/metrics", edge.admin), "GET", &[]);

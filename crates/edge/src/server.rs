@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::config::EdgeConfig;
+use crate::health::Health;
 use crate::metrics::{self, Metrics};
 use crate::proxy::Shared;
 use crate::store::{StoreError, Writer};
@@ -213,6 +214,19 @@ async fn serve_admin(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// `/healthz` answers JSON (`originlens.edge-health/1`) to `Accept: application/json` or
+/// `?format=json`, and a plain `ok` otherwise, for probes that only read the status.
+fn wants_json(req: &Request<Incoming>) -> bool {
+    req.uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "format=json"))
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"))
+}
+
 fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match req.uri().path() {
         "/metrics" => {
@@ -226,6 +240,11 @@ fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 shared.metrics.encode(),
             )
         }
+        "/healthz" if wants_json(req) => (
+            StatusCode::OK,
+            "application/json",
+            Health::of(shared).to_json(),
+        ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
         _ => (
             StatusCode::NOT_FOUND,
