@@ -40,36 +40,9 @@ enum Expect {
     Either,
 }
 
+/// A table cell in the escaped form incidents use (`\r`, `\n`, `\t`, `\\`, `\xHH`).
 fn unescape(s: &str, line: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let esc = *b
-            .get(i + 1)
-            .unwrap_or_else(|| panic!("smuggling.tsv:{line}: a lone backslash at the end"));
-        i += 2;
-        out.push(match esc {
-            b'r' => b'\r',
-            b'n' => b'\n',
-            b't' => b'\t',
-            b'\\' => b'\\',
-            b'x' => {
-                let hex = s.get(i..i + 2).unwrap_or("");
-                i += 2;
-                u8::from_str_radix(hex, 16).unwrap_or_else(|_| {
-                    panic!("smuggling.tsv:{line}:{}: bad \\x escape {hex:?}", i - 3)
-                })
-            }
-            other => panic!("smuggling.tsv:{line}: unknown escape \\{}", other as char),
-        });
-    }
-    out
+    originlens_edge::incident::unescape(s).unwrap_or_else(|e| panic!("smuggling.tsv:{line}: {e}"))
 }
 
 fn table() -> Vec<Vector> {
