@@ -1,6 +1,7 @@
-//! A short burst to catch the intermittent failure. The `load` engine is not on main yet, so
-//! the burst runs concurrent probe exchanges behind this one function; each response is judged
-//! like the direct ones.
+//! A short burst to catch the intermittent failure: concurrent probe exchanges behind this one
+//! function, each response judged like the direct ones. It does not drive `originlens_load` yet
+//! (that engine reuses connections like the edge, but reports failures without the start time
+//! the timeline joins on); until it does, the burst opens a connection per request.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub async fn run(opts: &Options, burst: Burst) -> (BurstRecord, Vec<BurstFailure
         failed: 0,
         by_cause: BTreeMap::new(),
         statuses: BTreeMap::new(),
-        engine: "concurrent probe exchanges (the load engine is not merged yet)".into(),
+        engine: "concurrent probe exchanges, one connection each (not the load engine)".into(),
     };
     let mut failures = Vec::new();
     while let Some(done) = tasks.join_next().await {
