@@ -1,4 +1,4 @@
-//! The signature catalogue: every log line format from `reference/log-signatures.md`, as data.
+//! The signature catalogue: every log line format from `docs/reference/log-signatures.md`, as data.
 //!
 //! Each [`Signature`] names one line format: the program that writes it, a literal that every
 //! such line contains (the scanner looks for these literals over the whole buffer first), a regex
