@@ -234,7 +234,9 @@ pub struct Query {
     pub limit: Option<u32>,
 }
 
-const COLUMNS: &str = "id, at_ms, method, target, host, origin, profile, cause, finding, findings,
+/// The incident columns in order, shared by both stores' statements.
+pub(crate) const COLUMNS: &str =
+    "id, at_ms, method, target, host, origin, profile, cause, finding, findings,
     origin_status, visitor_status, generated_by, end_event, connect_ms, first_byte_ms, total_ms,
     reused, conn_uses, conn_age_ms, retried, bytes, raw, raw_truncated, redacted";
 

@@ -17,7 +17,7 @@ use postgres::{Client, NoTls, Row};
 
 use crate::incident::{FindingRecord, Incident};
 use crate::metrics::Metrics;
-use crate::store::{Query, StoreError, Writer, SCHEMA_VERSION};
+use crate::store::{Query, StoreError, Writer, COLUMNS, SCHEMA_VERSION};
 
 /// Incidents buffered while the database is slow or away; more are dropped (and counted).
 pub const QUEUE: usize = 8192;
@@ -125,15 +125,11 @@ fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
 
 fn insert_batch(client: &mut Client, batch: &[Incident]) -> Result<(), postgres::Error> {
     let mut tx = client.transaction()?;
-    let stmt = tx.prepare(
-        "INSERT INTO incidents (id, at_ms, method, target, host, origin, profile, cause,
-            finding, findings, origin_status, visitor_status, generated_by, end_event, connect_ms,
-            first_byte_ms, total_ms, reused, conn_uses, conn_age_ms, retried, bytes, raw,
-            raw_truncated, redacted)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25)
-         ON CONFLICT (id) DO NOTHING",
-    )?;
+    let placeholders: Vec<String> = (1..=25).map(|n| format!("${n}")).collect();
+    let stmt = tx.prepare(&format!(
+        "INSERT INTO incidents ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+        placeholders.join(", ")
+    ))?;
     for i in batch {
         let findings = serde_json::to_string(&i.findings).unwrap_or_else(|_| "[]".into());
         let cause = i.cause.to_string();
@@ -313,7 +309,7 @@ fn row(r: &Row) -> Result<Incident, StoreError> {
 pub fn list(client: &mut Client, q: &Query) -> Result<Vec<Incident>, StoreError> {
     let order = if q.limit.is_some() { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT * FROM incidents WHERE at_ms >= $1 AND ($2::TEXT IS NULL OR cause = $2)
+        "SELECT {COLUMNS} FROM incidents WHERE at_ms >= $1 AND ($2::TEXT IS NULL OR cause = $2)
          ORDER BY at_ms {order}, id {order} LIMIT $3"
     );
     let limit: Option<i64> = q.limit.map(i64::from);
@@ -333,7 +329,7 @@ pub fn find(client: &mut Client, prefix: &str) -> Result<Incident, StoreError> {
     let prefix = prefix.to_ascii_lowercase();
     let rows = client
         .query(
-            "SELECT * FROM incidents WHERE id LIKE $1 || '%' LIMIT 2",
+            &format!("SELECT {COLUMNS} FROM incidents WHERE id LIKE $1 || '%' LIMIT 2"),
             &[&prefix],
         )
         .map_err(|e| StoreError::Lookup(e.to_string()))?;
