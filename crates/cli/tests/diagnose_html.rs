@@ -75,7 +75,14 @@ fn the_html_report_renders_in_chromium_with_the_verdict_and_the_checklist() {
     let html = std::fs::read_to_string(&page).expect("the report was written");
 
     // Self-contained: nothing is fetched from elsewhere.
-    for outside in ["src=\"http", "href=\"http", "<script src", "@import", "url(http", "<link"] {
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "<script src",
+        "@import",
+        "url(http",
+        "<link",
+    ] {
         assert!(
             !html.contains(outside),
             "the page refers to an outside asset ({outside})"
@@ -92,7 +99,12 @@ fn the_html_report_renders_in_chromium_with_the_verdict_and_the_checklist() {
     );
     let text = rendered_text(&String::from_utf8_lossy(&dumped.stdout));
     assert_eq!(doc["verdict"]["status"], 520);
-    for needle in ["520", "NOT VERIFIED", "field.invalid", "NUL byte in a field value"] {
+    for needle in [
+        "520",
+        "NOT VERIFIED",
+        "field.invalid",
+        "NUL byte in a field value",
+    ] {
         assert!(text.contains(needle), "the rendered page lacks `{needle}`");
     }
     let ids = checklist_ids(&doc);
@@ -118,6 +130,13 @@ fn the_html_report_renders_in_chromium_with_the_verdict_and_the_checklist() {
         String::from_utf8_lossy(&taken.stderr)
     );
     let png = std::fs::read(&shot).expect("the screenshot was written");
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
-    assert!(png.len() > 20_000, "the screenshot is not blank ({} B)", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the screenshot is a PNG"
+    );
+    assert!(
+        png.len() > 20_000,
+        "the screenshot is not blank ({} B)",
+        png.len()
+    );
 }

@@ -26,7 +26,14 @@ fn run(mode: &str, stack: &PhpStack, path: &str) -> (i32, Value) {
     let mut args = vec![mode, &url, "--connect-to", &connect];
     args.extend(["--logs", &error_log, "--logs", &fpm_log]);
     if mode == "diagnose" {
-        args.extend(["--config", "none", "--keepalive-max", "0", "--burst", "none"]);
+        args.extend([
+            "--config",
+            "none",
+            "--keepalive-max",
+            "0",
+            "--burst",
+            "none",
+        ]);
     }
     args.extend(["--read-timeout", "15"]);
     let (out, doc) = run_json(&args);
@@ -88,5 +95,10 @@ fn each_induced_failure_joins_its_log_line_and_names_its_cause() {
     assert_explained(&stack, "/big.php", "head.too-large", "too big header");
     std::thread::sleep(GAP);
     stack.stop_fpm();
-    assert_explained(&stack, "/ok.php", "upstream.unreachable", "connect() to unix:");
+    assert_explained(
+        &stack,
+        "/ok.php",
+        "upstream.unreachable",
+        "connect() to unix:",
+    );
 }

@@ -136,6 +136,7 @@ pub async fn run_async(
         target: opts.target.clone(),
         method: opts.method.clone(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     })
@@ -175,6 +176,7 @@ pub async fn run_async(
                         target,
                         method: "GET".into(),
                         headers: opts.headers.clone(),
+                        body: Vec::new(),
                         connect_timeout: opts.connect_timeout,
                         read_timeout: opts.read_timeout,
                     };

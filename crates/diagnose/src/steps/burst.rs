@@ -36,6 +36,7 @@ pub async fn run(opts: &Options, burst: Burst) -> (BurstRecord, Vec<BurstFailure
         target: opts.target.clone(),
         method: "GET".into(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     });
