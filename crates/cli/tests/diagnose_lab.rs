@@ -432,3 +432,24 @@ fn https_is_checked_over_h2_as_the_edge_offers_it_and_over_http11() {
     assert_eq!(protocol_of("GET / (HTTP/1.1 only)"), "HTTP/1.1");
     assert_eq!(check(&doc, "direct-response-valid"), "pass", "{doc:#}");
 }
+
+#[test]
+fn the_burst_on_the_load_engine_catches_one_failure_in_ten() {
+    let doc = diagnose("/flaky/empty?every=10", &["--burst", "100x5"]);
+    let burst = &doc["burst"];
+    assert_eq!(burst["requests"], 100, "{burst:#}");
+    let empty = burst["by_cause"]["response.empty"].as_u64().unwrap_or(0)
+        + burst["by_cause"]["keepalive.race"].as_u64().unwrap_or(0);
+    assert!((8..=12).contains(&empty), "{burst:#}");
+    assert_eq!(burst["failed"].as_u64(), Some(empty), "{burst:#}");
+    assert!(burst["engine"].as_str().unwrap().contains("load engine"));
+    // The burst's failures are on the timeline.
+    let timeline = doc["timeline"].as_array().unwrap();
+    assert!(
+        timeline.iter().any(|e| e["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("probe: burst request")),
+        "{doc:#}"
+    );
+}

@@ -277,7 +277,7 @@ pub async fn run_async(
             (false, None) => (None, skipped("burst", "--burst none")),
             (false, Some(b)) => {
                 step("burst", burst::limit(opts, b), progress, async move {
-                    let out = burst::run(opts, b).await;
+                    let out = burst::run(opts, b).await?;
                     let detail = format!(
                         "{} of {} failed ({})",
                         out.0.failed, out.0.requests, out.0.engine
