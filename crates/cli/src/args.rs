@@ -181,6 +181,38 @@ pub fn header(s: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.trim().to_owned()))
 }
 
+/// A request body (`-d`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Body(pub Vec<u8>);
+
+/// A request body, `-d`: the text as given, `@FILE` for a file's bytes, `@-` for standard input
+/// (both sent as they are, like curl's `--data-binary`).
+pub fn data(s: &str) -> Result<Body, String> {
+    read_data(s).map(Body)
+}
+
+fn read_data(s: &str) -> Result<Vec<u8>, String> {
+    match s.strip_prefix('@') {
+        None => Ok(s.as_bytes().to_vec()),
+        Some("-") => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)
+                .map_err(|e| format!("reading the body from standard input: {e}"))?;
+            Ok(body)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| format!("reading the body from {path}: {e}")),
+    }
+}
+
+/// The method sent: `-X` when given, else POST with a body and GET without (as curl does).
+pub fn method(given: Option<&str>, body: Option<&Body>) -> String {
+    match (given, body) {
+        (Some(m), _) => m.to_owned(),
+        (None, Some(_)) => "POST".into(),
+        (None, None) => "GET".into(),
+    }
+}
+
 /// A profile name (`cloudflare`, `nginx-1.22`, ...).
 pub fn profile(name: &str) -> Result<&'static Profile, String> {
     Profile::by_name(name).ok_or_else(|| {
@@ -194,6 +226,24 @@ pub fn profile(name: &str) -> Result<&'static Profile, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_is_text_or_a_file_and_picks_the_method() {
+        assert_eq!(data("a=1").unwrap().0, b"a=1");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("body.bin");
+        std::fs::write(&file, b"\0raw\r\n").unwrap();
+        assert_eq!(
+            data(&format!("@{}", file.display())).unwrap().0,
+            b"\0raw\r\n"
+        );
+        let missing = data("@/nonexistent/body").unwrap_err();
+        assert!(missing.contains("/nonexistent/body"), "{missing}");
+        assert_eq!(method(None, None), "GET");
+        let body = Body(b"x".to_vec());
+        assert_eq!(method(None, Some(&body)), "POST");
+        assert_eq!(method(Some("PUT"), Some(&body)), "PUT");
+    }
 
     #[test]
     fn durations_take_the_forms_load_documents() {

@@ -1,6 +1,7 @@
 //! `originlens diagnose` and `verify` against the lab on loopback: each broken route names the
 //! right cause and fills the checklist; hostile inputs are reported, never a crash.
 
+mod common;
 mod diagnose_support;
 
 use std::net::SocketAddr;
@@ -376,4 +377,79 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn data_adds_the_users_post_to_the_exchanges() {
+    let doc = diagnose("/ok", &["-d", "a=1&b=2"]);
+    let exchanges = doc["exchanges"].as_array().unwrap();
+    let labels: Vec<&str> = exchanges
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(exchanges[0]["method"], "POST", "{labels:?}");
+    assert!(labels[0].contains("7 B body"), "{labels:?}");
+    assert!(
+        labels.iter().any(|l| l.starts_with("GET /ok")),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn https_is_checked_over_h2_as_the_edge_offers_it_and_over_http11() {
+    let lab = common::tls_lab::lab();
+    let addr = lab.lab.tls_addr(originlens_lab::TlsCase::H2Valid).unwrap();
+    let url = format!("https://{}/", originlens_lab::LAB_HOST);
+    let connect = addr.to_string();
+    let ca = lab.ca.path().display().to_string();
+    let (_, doc) = run_json(&[
+        "diagnose",
+        &url,
+        "--connect-to",
+        &connect,
+        "--ca-file",
+        &ca,
+        "--logs",
+        "none",
+        "--config",
+        "none",
+        "--keepalive-max",
+        "0",
+        "--burst",
+        "none",
+        "--read-timeout",
+        "3",
+    ]);
+    let exchanges = doc["exchanges"].as_array().unwrap();
+    let protocol_of = |label: &str| {
+        exchanges
+            .iter()
+            .find(|e| e["label"] == label)
+            .unwrap_or_else(|| panic!("no exchange `{label}`: {doc:#}"))["protocol"]
+            .clone()
+    };
+    assert_eq!(protocol_of("GET /"), "h2");
+    assert_eq!(protocol_of("GET / (HTTP/1.1 only)"), "HTTP/1.1");
+    assert_eq!(check(&doc, "direct-response-valid"), "pass", "{doc:#}");
+}
+
+#[test]
+fn the_burst_on_the_load_engine_catches_one_failure_in_ten() {
+    let doc = diagnose("/flaky/empty?every=10", &["--burst", "100x5"]);
+    let burst = &doc["burst"];
+    assert_eq!(burst["requests"], 100, "{burst:#}");
+    let empty = burst["by_cause"]["response.empty"].as_u64().unwrap_or(0)
+        + burst["by_cause"]["keepalive.race"].as_u64().unwrap_or(0);
+    assert!((8..=12).contains(&empty), "{burst:#}");
+    assert_eq!(burst["failed"].as_u64(), Some(empty), "{burst:#}");
+    assert!(burst["engine"].as_str().unwrap().contains("load engine"));
+    // The burst's failures are on the timeline.
+    let timeline = doc["timeline"].as_array().unwrap();
+    assert!(
+        timeline.iter().any(|e| e["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("probe: burst request")),
+        "{doc:#}"
+    );
 }

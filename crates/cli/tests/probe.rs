@@ -286,3 +286,85 @@ fn unresolvable_origin_is_530() {
     assert_eq!(doc["verdict"]["status"], 530);
     assert_eq!(doc["verdict"]["cause"], "dns.unresolved");
 }
+
+/// An origin that reads one request (head plus its Content-Length body), answers 200 and hands
+/// the bytes it got to the test.
+fn recording_origin() -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if buf.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        buf
+    });
+    (addr, got)
+}
+
+#[test]
+fn data_is_sent_as_a_post_body_with_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, b"{\"cart\": [1, 2]}\n").unwrap();
+
+    let (addr, got) = recording_origin();
+    let url = format!("http://{addr}/checkout");
+    let out = run(&["probe", &url, "-d", &format!("@{}", file.display())]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sent = String::from_utf8(got.join().unwrap()).unwrap();
+    assert!(sent.starts_with("POST /checkout HTTP/1.1\r\n"), "{sent}");
+    assert!(sent.contains("\r\nContent-Length: 17\r\n"), "{sent}");
+    assert!(sent.ends_with("\r\n\r\n{\"cart\": [1, 2]}\n"), "{sent}");
+
+    // -X wins over the implied POST; a header the user gives is kept, not doubled.
+    let (addr, got) = recording_origin();
+    let url = format!("http://{addr}/item");
+    let out = run(&[
+        "probe",
+        &url,
+        "-X",
+        "PUT",
+        "-d",
+        "a=1",
+        "-H",
+        "Content-Type: text/plain",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let sent = String::from_utf8(got.join().unwrap()).unwrap();
+    assert!(sent.starts_with("PUT /item HTTP/1.1\r\n"), "{sent}");
+    assert_eq!(sent.matches("Content-Length").count(), 1, "{sent}");
+    assert!(
+        sent.contains("Content-Type: text/plain\r\n") && sent.ends_with("\r\n\r\na=1"),
+        "{sent}"
+    );
+
+    let out = run(&["probe", "http://127.0.0.1:1/", "-d", "@/nonexistent/body"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/body"));
+}

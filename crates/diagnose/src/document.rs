@@ -484,6 +484,8 @@ pub struct BurstRecord {
     pub concurrency: u32,
     /// Requests the edge would have failed.
     pub failed: u32,
+    /// Of which on a connection that had served a response before.
+    pub on_reused: u32,
     /// Failures by cause id.
     pub by_cause: BTreeMap<String, u32>,
     /// Visitor statuses.

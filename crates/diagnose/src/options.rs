@@ -72,6 +72,8 @@ pub struct Options {
     pub url: String,
     /// The user's method (`-X`).
     pub method: String,
+    /// The body of the user's request (`-d`), empty for none.
+    pub body: Vec<u8>,
     /// The user's extra headers (`-H`).
     pub headers: Vec<(String, String)>,
     /// TLS policy toward the origin (strict/full, extra roots).

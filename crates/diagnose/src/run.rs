@@ -136,6 +136,7 @@ pub async fn run_async(
         target: opts.target.clone(),
         method: opts.method.clone(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     })
@@ -175,6 +176,7 @@ pub async fn run_async(
                         target,
                         method: "GET".into(),
                         headers: opts.headers.clone(),
+                        body: Vec::new(),
                         connect_timeout: opts.connect_timeout,
                         read_timeout: opts.read_timeout,
                     };
@@ -275,7 +277,7 @@ pub async fn run_async(
             (false, None) => (None, skipped("burst", "--burst none")),
             (false, Some(b)) => {
                 step("burst", burst::limit(opts, b), progress, async move {
-                    let out = burst::run(opts, b).await;
+                    let out = burst::run(opts, b).await?;
                     let detail = format!(
                         "{} of {} failed ({})",
                         out.0.failed, out.0.requests, out.0.engine

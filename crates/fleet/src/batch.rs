@@ -301,6 +301,7 @@ async fn probe_one(target: TargetLine, opts: &BatchOptions) -> Result<Probed, Fa
         target: parsed,
         method: opts.method.clone(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     };

@@ -135,6 +135,7 @@ pub async fn scrape(module: &Module, req: &ScrapeRequest) -> Result<Scrape, Scra
         target,
         method: module.method.clone(),
         headers: module.headers.clone(),
+        body: Vec::new(),
         connect_timeout: limits.connect_timeout.min(budget),
         read_timeout: limits.read_timeout.min(budget),
     };
@@ -180,6 +181,7 @@ fn tls_options(module: &Module) -> Result<TlsOptions, ScrapeError> {
         mode: module.ssl_mode,
         extra_roots,
         check_without_sni: false,
+        offer_h2: true,
     })
 }
 

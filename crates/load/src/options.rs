@@ -119,6 +119,7 @@ impl Route {
             target: target.clone(),
             method: spec.method.clone(),
             headers,
+            body: Vec::new(),
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
         };

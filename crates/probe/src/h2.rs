@@ -12,6 +12,8 @@
 //! HTTP/1 response, so size limits, timeouts and content-coding checks apply unchanged.
 
 use std::io;
+
+use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 use originlens_wire::escape::escape;
@@ -110,6 +112,9 @@ pub fn build_request(opts: &ProbeOptions) -> Result<http::Request<()>, ProbeErro
             None => fields.push((name, value.clone())),
         }
     }
+    if !opts.body.is_empty() && !fields.iter().any(|(n, _)| n == "content-length") {
+        fields.push(("content-length".into(), opts.body.len().to_string()));
+    }
     for (n, v) in fields {
         req = req.header(n, v);
     }
@@ -129,9 +134,10 @@ pub(crate) async fn exchange(
     let request = build_request(opts)?;
     let (tap, capture) = Recorder::new(io, MAX_CAPTURE);
     let mut summary = H2Summary::default();
+    let body = bytes::Bytes::copy_from_slice(&opts.body);
     let outcome = talk(
         tap,
-        request,
+        (request, body),
         opts.read_timeout,
         ex,
         reader,
@@ -190,7 +196,7 @@ enum Outcome {
 
 async fn talk(
     tap: Recorder<Box<dyn Io>>,
-    request: http::Request<()>,
+    request: (http::Request<()>, Bytes),
     wait: Duration,
     ex: &mut Exchange,
     reader: &mut Reader,
@@ -199,12 +205,12 @@ async fn talk(
 ) -> Outcome {
     let mut builder = h2::client::Builder::new();
     builder.max_header_list_size(MAX_HEADER_LIST);
-    let (client, conn) =
-        match tokio::time::timeout(wait, builder.handshake::<_, &'static [u8]>(tap)).await {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Outcome::Failed(e),
-            Err(_) => return Outcome::TimedOut,
-        };
+    let (client, conn) = match tokio::time::timeout(wait, builder.handshake::<_, Bytes>(tap)).await
+    {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Outcome::Failed(e),
+        Err(_) => return Outcome::TimedOut,
+    };
     // The connection is driven on its own task; its errors reach the stream below.
     let driver = tokio::spawn(conn);
     let outcome = request_response(client, request, wait, ex, reader, summary, start).await;
@@ -213,8 +219,8 @@ async fn talk(
 }
 
 async fn request_response(
-    client: h2::client::SendRequest<&'static [u8]>,
-    request: http::Request<()>,
+    client: h2::client::SendRequest<Bytes>,
+    (request, body): (http::Request<()>, Bytes),
     wait: Duration,
     ex: &mut Exchange,
     reader: &mut Reader,
@@ -227,8 +233,18 @@ async fn request_response(
         Err(_) => return Outcome::TimedOut,
     };
     let head_only = request.method() == http::Method::HEAD;
-    let response = match client.send_request(request, true) {
-        Ok((response, _)) => response,
+    let response = match client.send_request(request, body.is_empty()) {
+        Ok((response, mut stream)) => {
+            if !body.is_empty() {
+                // The body goes as DATA as far as the peer's window lets it; the rest is the
+                // peer's to refuse, which the response (or its reset) tells.
+                stream.reserve_capacity(body.len());
+                if let Err(e) = stream.send_data(body, true) {
+                    return Outcome::Failed(e);
+                }
+            }
+            response
+        }
         Err(e) => return Outcome::Failed(e),
     };
     let sent = start.elapsed();
@@ -485,6 +501,7 @@ mod tests {
             target: Target::parse("https://example.com/a?b", Some("127.0.0.1:1")).unwrap(),
             method: "GET".into(),
             headers,
+            body: Vec::new(),
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
         }

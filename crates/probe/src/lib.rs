@@ -39,6 +39,8 @@ pub struct ProbeOptions {
     pub method: String,
     /// Extra request headers; a `Host` here replaces the URL's.
     pub headers: Vec<(String, String)>,
+    /// The request body (`-d`), sent with its `Content-Length`; empty for none.
+    pub body: Vec<u8>,
     /// Time allowed for resolving plus connecting.
     pub connect_timeout: Duration,
     /// Longest silence allowed between two reads.
@@ -119,7 +121,7 @@ pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Builds the request bytes: like the edge's, with `Connection: keep-alive` and
-/// `Accept-Encoding: br, gzip`, plus the caller's headers.
+/// `Accept-Encoding: br, gzip`, plus the caller's headers, then the body with its length.
 pub fn build_request(opts: &ProbeOptions) -> Result<Vec<u8>, ProbeError> {
     let method = opts.method.trim();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
@@ -149,12 +151,18 @@ pub fn build_request(opts: &ProbeOptions) -> Result<Vec<u8>, ProbeError> {
             None => lines.push((name.clone(), value.clone())),
         }
     }
+    let framed = |n: &str| lines.iter().any(|(l, _)| l.eq_ignore_ascii_case(n));
+    if !opts.body.is_empty() && !framed("content-length") && !framed("transfer-encoding") {
+        lines.push(("Content-Length".into(), opts.body.len().to_string()));
+    }
     let mut req = format!("{method} {} HTTP/1.1\r\n", opts.target.path);
     for (n, v) in lines {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    Ok(req.into_bytes())
+    let mut req = req.into_bytes();
+    req.extend_from_slice(&opts.body);
+    Ok(req)
 }
 
 /// Probes the origin once, judging TLS as the edge in Full (strict) mode does.
@@ -331,6 +339,7 @@ mod tests {
             target: Target::parse("http://example.com/a?b", Some("127.0.0.1:1")).unwrap(),
             method: "GET".into(),
             headers,
+            body: Vec::new(),
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
         }

@@ -26,6 +26,8 @@ pub struct TlsOptions {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Also shake hands without SNI to see the origin's default certificate.
     pub check_without_sni: bool,
+    /// Offer `h2` before `http/1.1` by ALPN, as the edge does; `false` offers HTTP/1.1 only.
+    pub offer_h2: bool,
 }
 
 impl Default for TlsOptions {
@@ -34,6 +36,7 @@ impl Default for TlsOptions {
             mode: SslMode::Strict,
             extra_roots: Vec::new(),
             check_without_sni: true,
+            offer_h2: true,
         }
     }
 }
@@ -41,12 +44,13 @@ impl Default for TlsOptions {
 impl TlsOptions {
     /// The socket layer's policy: the chain recorded and never refused in the handshake (the
     /// probe judges it by the mode afterwards), with SNI, offering `h2` first as the edge does
-    /// on the main connection; without SNI, HTTP/1.1 only.
+    /// on the main connection (unless [`offer_h2`](Self::offer_h2) is off); without SNI,
+    /// HTTP/1.1 only.
     pub fn policy(&self, with_sni: bool) -> originlens_net::TlsPolicy {
         originlens_net::TlsPolicy {
             mode: self.mode,
             extra_roots: self.extra_roots.clone(),
-            alpn: if with_sni {
+            alpn: if with_sni && self.offer_h2 {
                 originlens_net::alpn_h2_and_http11()
             } else {
                 vec![b"http/1.1".to_vec()]

@@ -34,9 +34,13 @@ pub struct Args {
     /// Connect to HOST[:PORT] instead of the URL's host (the origin's IP behind the edge).
     #[arg(long, value_name = "HOST[:PORT]")]
     pub connect_to: Option<String>,
-    /// Method of the request to check besides GET and HEAD.
-    #[arg(short = 'X', long, default_value = "GET")]
-    pub method: String,
+    /// Method of the request to check besides GET and HEAD (default GET, or POST with --data).
+    #[arg(short = 'X', long)]
+    pub method: Option<String>,
+    /// Body of that request, sent with its Content-Length: text, `@FILE` or `@-` (standard
+    /// input).
+    #[arg(short = 'd', long = "data", value_name = "DATA", value_parser = args::data)]
+    pub data: Option<args::Body>,
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
     pub headers: Vec<(String, String)>,
@@ -140,7 +144,8 @@ fn options(args: &Args, mode: Mode) -> anyhow::Result<Options> {
         url: args.url.clone(),
         tls: tls_options(args.ssl_mode, args.ca_file.as_deref())?,
         target,
-        method: args.method.clone(),
+        method: args::method(args.method.as_deref(), args.data.as_ref()),
+        body: args.data.as_ref().map(|b| b.0.clone()).unwrap_or_default(),
         headers: args.headers.clone(),
         profile,
         connect_timeout,

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             target: Target::parse(&args.url, args.connect_to.as_deref())?,
             method: "GET".into(),
             headers: args.headers.clone(),
+            body: Vec::new(),
             connect_timeout: args.connect_timeout,
             read_timeout: args.read_timeout,
         },

@@ -33,12 +33,15 @@ pub struct Args {
     /// Probe the embedded lab origin (started on a free loopback port) instead of a URL.
     #[arg(long)]
     pub lab: bool,
-    /// Request method.
-    #[arg(short = 'X', long, default_value = "GET")]
-    pub method: String,
+    /// Request method (default GET, or POST with --data).
+    #[arg(short = 'X', long)]
+    pub method: Option<String>,
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
     pub headers: Vec<(String, String)>,
+    /// Request body, sent with its Content-Length: text, `@FILE` or `@-` (standard input).
+    #[arg(short = 'd', long = "data", value_name = "DATA", value_parser = args::data)]
+    pub data: Option<args::Body>,
     /// The edge whose view decides the verdict and the exit status.
     #[arg(long, default_value = "cloudflare", value_parser = args::profile)]
     pub profile: &'static Profile,
@@ -66,6 +69,18 @@ pub struct Args {
     /// Also trust the certificates in this PEM file (e.g. Cloudflare's Origin CA, a private CA).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    /// The method sent: `-X`, else POST with `-d`, else GET.
+    pub fn method(&self) -> String {
+        args::method(self.method.as_deref(), self.data.as_ref())
+    }
+
+    /// The body sent (`-d`), empty for none.
+    pub fn body(&self) -> Vec<u8> {
+        self.data.as_ref().map(|b| b.0.clone()).unwrap_or_default()
+    }
 }
 
 /// `--ssl-mode` values.
@@ -108,6 +123,7 @@ pub fn tls_options(
         mode: mode.into(),
         extra_roots,
         check_without_sni: true,
+        offer_h2: true,
     })
 }
 
@@ -153,8 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let tls = tls_options(args.ssl_mode, args.ca_file.as_deref())?;
     let opts = ProbeOptions {
         target,
-        method: args.method.clone(),
+        method: args.method(),
         headers,
+        body: args.body(),
         connect_timeout,
         read_timeout,
     };

@@ -41,28 +41,58 @@ impl Probed {
     }
 }
 
-/// The requests to make: the user's first (when it is not a plain GET), then GET and HEAD.
-pub fn plan(opts: &Options, with_head: bool) -> Vec<(String, ProbeOptions)> {
+/// One planned exchange: its label, the request, and whether `h2` is offered by ALPN.
+pub struct Planned {
+    /// What the report calls it.
+    pub label: String,
+    /// The request.
+    pub probe: ProbeOptions,
+    /// Offer `h2` as the edge does (`false`: HTTP/1.1 only).
+    pub offer_h2: bool,
+}
+
+/// The requests to make: the user's first (when it is not a plain GET, or carries a body), then
+/// GET and HEAD; on https, GET once more offering HTTP/1.1 only, since the edge falls back to it.
+pub fn plan(opts: &Options, with_head: bool) -> Vec<Planned> {
     let base = ProbeOptions {
         target: opts.target.clone(),
         method: "GET".into(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     };
     let path = &opts.target.path;
+    let planned = |label: String, probe: ProbeOptions| Planned {
+        label,
+        probe,
+        offer_h2: true,
+    };
     let mut out = Vec::new();
     let user = opts.method.to_ascii_uppercase();
-    if user != "GET" && user != "HEAD" {
+    if (user != "GET" && user != "HEAD") || !opts.body.is_empty() {
         let mut p = base.clone();
         p.method = user.clone();
-        out.push((format!("{user} {path} (as given)"), p));
+        p.body = opts.body.clone();
+        let sent = if opts.body.is_empty() {
+            String::new()
+        } else {
+            format!(", {} B body", opts.body.len())
+        };
+        out.push(planned(format!("{user} {path} (as given{sent})"), p));
     }
-    out.push((format!("GET {path}"), base.clone()));
+    out.push(planned(format!("GET {path}"), base.clone()));
     if with_head || user == "HEAD" {
-        let mut p = base;
+        let mut p = base.clone();
         p.method = "HEAD".into();
-        out.push((format!("HEAD {path}"), p));
+        out.push(planned(format!("HEAD {path}"), p));
+    }
+    if opts.target.tls {
+        out.push(Planned {
+            label: format!("GET {path} (HTTP/1.1 only)"),
+            probe: base,
+            offer_h2: false,
+        });
     }
     out
 }
@@ -75,8 +105,18 @@ pub fn limit(opts: &Options) -> Duration {
 /// Runs every planned exchange at once.
 pub async fn run(opts: &Options, with_head: bool) -> Result<Vec<Probed>, String> {
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, (label, probe)) in plan(opts, with_head).into_iter().enumerate() {
-        let tls = opts.tls.clone();
+    for (i, planned) in plan(opts, with_head).into_iter().enumerate() {
+        let Planned {
+            label,
+            probe,
+            offer_h2,
+        } = planned;
+        let mut tls = opts.tls.clone();
+        if !offer_h2 {
+            // The TLS checks (with and without SNI) are the first exchanges' to make.
+            tls.offer_h2 = false;
+            tls.check_without_sni = false;
+        }
         let profile = opts.profile;
         tasks.spawn(async move {
             let started = Timestamp::now();

@@ -21,6 +21,7 @@ pub async fn run(opts: &Options) -> Result<(KeepaliveReport, KeepaliveRecord), S
         target: opts.target.clone(),
         method: "GET".into(),
         headers: opts.headers.clone(),
+        body: Vec::new(),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     };

@@ -77,12 +77,13 @@ fn route_options(
     let url = format!("http://{addr}{}", route.path);
     Ok(ProbeOptions {
         target: Target::parse(&url, None)?,
-        method: if args.method == "GET" {
+        method: if args.method.is_none() && args.data.is_none() {
             route.hint.method.to_owned()
         } else {
-            args.method.clone()
+            args.method()
         },
         headers: headers.to_vec(),
+        body: args.body(),
         connect_timeout: connect,
         read_timeout: route
             .hint
@@ -127,6 +128,7 @@ fn stops(
         mode: SslMode::Strict,
         extra_roots: roots,
         check_without_sni: true,
+        offer_h2: true,
     });
     for &case in TlsCase::ALL {
         let Some(addr) = lab.tls_addr(case) else {
@@ -138,8 +140,9 @@ fn stops(
             .map_err(anyhow::Error::from)
             .map(|target| ProbeOptions {
                 target,
-                method: args.method.clone(),
+                method: args.method(),
                 headers: headers.to_vec(),
+                body: args.body(),
                 connect_timeout: connect,
                 read_timeout: read.min(Duration::from_secs(5)),
             });
