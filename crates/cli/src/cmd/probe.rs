@@ -36,6 +36,9 @@ pub struct Args {
     /// Request method (default GET, or POST with --data).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
+    /// Send HEAD (as curl -I).
+    #[arg(short = 'I', long = "head", conflicts_with_all = ["method", "data"])]
+    pub head: bool,
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
     pub headers: Vec<(String, String)>,
@@ -66,6 +69,10 @@ pub struct Args {
     /// plain HTTP to port 80.
     #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
     pub ssl_mode: SslModeArg,
+    /// The same as --ssl-mode full (as curl -k): the handshake must work, the certificate is
+    /// only reported.
+    #[arg(short = 'k', long, conflicts_with = "ssl_mode")]
+    pub insecure: bool,
     /// Also trust the certificates in this PEM file (e.g. Cloudflare's Origin CA, a private CA).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
@@ -74,7 +81,19 @@ pub struct Args {
 impl Args {
     /// The method sent: `-X`, else POST with `-d`, else GET.
     pub fn method(&self) -> String {
+        if self.head {
+            return "HEAD".into();
+        }
         args::method(self.method.as_deref(), self.data.as_ref())
+    }
+
+    /// `--ssl-mode`, with `-k` meaning full.
+    pub fn ssl_mode(&self) -> SslModeArg {
+        if self.insecure {
+            SslModeArg::Full
+        } else {
+            self.ssl_mode
+        }
     }
 
     /// The body sent (`-d`), empty for none.
@@ -157,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     };
     let target = Target::parse(url, args.connect_to.as_deref())?;
-    if target.tls && args.ssl_mode == SslModeArg::Flexible {
+    if target.tls && args.ssl_mode() == SslModeArg::Flexible {
         bail!(
             "--ssl-mode flexible: the edge talks plain HTTP to the origin's port 80 and never \
              uses TLS, so there is no TLS story to tell; probe http://{}/ --connect-to {}:80 \
@@ -166,7 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             target.connect_host
         );
     }
-    let tls = tls_options(args.ssl_mode, args.ca_file.as_deref())?;
+    let tls = tls_options(args.ssl_mode(), args.ca_file.as_deref())?;
     let opts = ProbeOptions {
         target,
         method: args.method(),

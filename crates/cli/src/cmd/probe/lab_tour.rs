@@ -77,7 +77,7 @@ fn route_options(
     let url = format!("http://{addr}{}", route.path);
     Ok(ProbeOptions {
         target: Target::parse(&url, None)?,
-        method: if args.method.is_none() && args.data.is_none() {
+        method: if args.method.is_none() && args.data.is_none() && !args.head {
             route.hint.method.to_owned()
         } else {
             args.method()
