@@ -155,9 +155,6 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
             )?;
         }
     }
-    if let (Some(head), false) = (&r.head, raw) {
-        print_head(out, head)?;
-    }
     if let Some(r) = &ex.tls_report {
         print_tls(out, r)?;
     }
@@ -182,6 +179,10 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
             p.profile.name,
             p.profile.limits.read_timeout.as_secs()
         )?;
+    }
+    if let (Some(head), false) = (&r.head, raw) {
+        writeln!(out)?;
+        print_head(out, head)?;
     }
     writeln!(out)?;
     writeln!(out, "  {BOLD}peers{BOLD:#}")?;
