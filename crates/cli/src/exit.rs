@@ -11,6 +11,8 @@ pub enum Exit {
     Problem = 1,
     /// Usage error or local failure.
     Error = 2,
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

@@ -422,3 +422,53 @@ fn the_text_report_shows_the_response_head_and_curl_shorthands_work() {
     let out = run(&["probe", &url, "-k", "--ssl-mode", "strict"]);
     assert_eq!(out.status.code(), Some(2), "-k and --ssl-mode conflict");
 }
+
+/// Ctrl-C while the origin hangs: the probe stops at once, shows what it received and the
+/// verdict the edge would give if it stopped waiting then, and exits 130.
+#[test]
+fn ctrl_c_shows_what_was_received_and_exits_130() {
+    use std::process::Stdio;
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for (route, format) in [("/hang-mid-head", "json"), ("/hang", "text")] {
+        let url = format!("http://{}{route}", lab.addr());
+        let started = std::time::Instant::now();
+        let child = common::cli::originlens()
+            .args(["probe", &url, "--format", format, "--color", "never"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "stopped at once, not at the 125 s read timeout"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{route}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if format == "json" {
+            let doc = json_of(&out);
+            let after = doc["timeouts"]["interrupted_s"].as_f64().unwrap();
+            assert!((0.5..5.0).contains(&after), "{doc:#}");
+            assert_eq!(doc["verdict"]["status"], 524, "{doc:#}");
+            assert_eq!(doc["head"]["complete"], false, "{doc:#}");
+            assert!(
+                doc["head"]["bytes"].as_u64().unwrap_or(0) > 0,
+                "the half head received is kept: {doc:#}"
+            );
+        } else {
+            assert!(stdout.contains("stopped       by Ctrl-C after"), "{stdout}");
+            assert!(stdout.contains("524 from the edge"), "{stdout}");
+        }
+    }
+}

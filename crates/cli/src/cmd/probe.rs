@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use originlens_probe::judged::{probe_and_judge, Judged};
+use std::io::IsTerminal;
+
+use originlens_probe::judged::{probe_and_judge, probe_and_judge_watched, Judged};
 use originlens_probe::tls_check::load_ca_pem;
-use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions};
+use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions, Watch};
 use originlens_wire::Profile;
 
 use crate::args::{self, Color, Format};
@@ -14,6 +16,7 @@ use crate::exit::Exit;
 
 mod document;
 mod lab_tour;
+mod progress;
 mod text;
 
 /// Arguments of `originlens probe`.
@@ -21,7 +24,8 @@ mod text;
 #[command(
     after_help = "Exit status (like curl --fail): 0 the visitor gets the origin's complete, \
 non-5xx response; 1 the edge answers with its own error, the body is cut or broken, or the \
-origin answers 5xx; 2 usage or local error."
+origin answers 5xx; 2 usage or local error; 130 stopped by Ctrl-C (what was received so far is \
+shown, with the verdict the edge would give if it stopped waiting then)."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host and SNI. With --lab: a lab route such as /empty,
@@ -146,6 +150,40 @@ pub fn tls_options(
     })
 }
 
+/// Probes once with a progress line on a terminal (`progress`), stopping early on Ctrl-C with
+/// what was received so far.
+pub fn run_probe_watched(
+    opts: ProbeOptions,
+    tls: &TlsOptions,
+    chosen: &'static Profile,
+    progress: bool,
+) -> anyhow::Result<Judged> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let watch = Watch::new();
+    let bar = progress::Bar::new(progress, &opts, chosen);
+    let judged = rt.block_on(async {
+        let probe = probe_and_judge_watched(opts, tls, chosen, &watch);
+        tokio::pin!(probe);
+        let mut tick = tokio::time::interval(progress::TICK);
+        let mut asked = false;
+        loop {
+            tokio::select! {
+                judged = &mut probe => break judged,
+                _ = tokio::signal::ctrl_c(), if !asked => {
+                    asked = true;
+                    watch.stop();
+                }
+                _ = tick.tick() => bar.show(&watch),
+            }
+        }
+    });
+    bar.clear();
+    Ok(judged?)
+}
+
 /// Probes once and judges under every profile: one library call on a one-thread runtime.
 pub fn run_probe_with(
     opts: ProbeOptions,
@@ -194,7 +232,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         connect_timeout,
         read_timeout,
     };
-    let probed = run_probe_with(opts, &tls, args.profile)?;
+    let progress = args.format == Format::Text && std::io::stdout().is_terminal();
+    let probed = run_probe_watched(opts, &tls, args.profile, progress)?;
     report(&args, &probed)?;
     Ok(exit_for(&probed))
 }
@@ -217,7 +256,9 @@ pub fn report(args: &Args, p: &Judged) -> anyhow::Result<()> {
 /// Like `curl --fail`: 0 only when the visitor gets the origin's complete, non-5xx response
 /// ([`Verdict::delivered`](originlens_wire::Verdict::delivered)), else 1.
 pub fn exit_for(p: &Judged) -> Exit {
-    if p.verdict.delivered() {
+    if p.exchange.interrupted.is_some() {
+        Exit::Interrupted
+    } else if p.verdict.delivered() {
         Exit::Clean
     } else {
         Exit::Problem

@@ -100,6 +100,15 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
     if let Some(note) = &v.note {
         writeln!(out, "  note          {note}")?;
     }
+    if let Some(after) = ex.interrupted {
+        writeln!(
+            out,
+            "  {YELLOW}stopped{YELLOW:#}       by Ctrl-C after {:.1} s: this is what {} would answer if it stopped waiting now (it waits {} s between reads)",
+            after.as_secs_f64(),
+            p.profile.name,
+            p.profile.limits.read_timeout.as_secs()
+        )?;
+    }
     writeln!(out)?;
 
     let r = &ex.report;
