@@ -373,16 +373,10 @@ fn finish(mut ex: Exchange, reader: Reader) -> Exchange {
     // Findings made outside the reader (the HTTP/2 exchange's) stay, in stream order.
     report.findings.append(&mut ex.report.findings);
     report.findings.sort_by_key(|f| f.offset);
-    // Full mode does not verify: the problems stay in the TLS report as warnings.
-    if let Some(why) = ex.tls_report.as_ref().and_then(TlsReport::refusal) {
-        report.findings.insert(
-            0,
-            Finding::at(
-                Kind::TlsCertificate,
-                0,
-                format!("certificate not valid: {why}"),
-            ),
-        );
+    if let Some(tls) = &ex.tls_report {
+        let mut certificate = tls_check::certificate_findings(tls);
+        certificate.append(&mut report.findings);
+        report.findings = certificate;
     }
     ex.timings.first_byte = report.gaps.first_byte.map(|d| d + sent);
     ex.timings.head_complete = report.gaps.head_complete.map(|d| d + sent);
