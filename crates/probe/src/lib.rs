@@ -323,6 +323,15 @@ pub async fn probe_watched(
     ex.timings.request_sent = Some(sent);
     read_watched(&mut net, watch, start).await;
     ex.timings.total = Some(start.elapsed());
+    // Under TLS 1.3 an origin that refuses the client (no certificate) says so on the first
+    // read: the handshake failed after all, as the edge sees it.
+    let late = net.late_handshake_failure().cloned().map(|failure| {
+        let finding = Finding::at(failure.reason.kind(), 0, failure.message.clone());
+        if let Some(r) = ex.tls_report.as_mut() {
+            r.handshake.outcome = Err(failure);
+        }
+        finding
+    });
     if watch.was_stopped()
         && ex.interrupted.is_none()
         && net.reader.report().end == Some(End::Timeout)
@@ -337,7 +346,11 @@ pub async fn probe_watched(
     }
     ex.response = net.capture().to_vec();
     ex.response_bytes = net.received();
-    Ok(finish(ex, net.reader))
+    let mut ex = finish(ex, net.reader);
+    if let Some(f) = late {
+        ex.report.findings.insert(0, f);
+    }
+    Ok(ex)
 }
 
 /// Reads to the end of the response, telling `watch` the phase and the bytes so far; a stop

@@ -29,6 +29,9 @@ pub struct TlsOptions {
     pub check_without_sni: bool,
     /// Offer `h2` before `http/1.1` by ALPN, as the edge does; `false` offers HTTP/1.1 only.
     pub offer_h2: bool,
+    /// A client certificate to present when the origin asks (`--cert`/`--key`: what
+    /// Cloudflare's Authenticated Origin Pulls presents).
+    pub client_cert: Option<originlens_net::ClientCert>,
 }
 
 impl Default for TlsOptions {
@@ -38,6 +41,7 @@ impl Default for TlsOptions {
             extra_roots: Vec::new(),
             check_without_sni: true,
             offer_h2: true,
+            client_cert: None,
         }
     }
 }
@@ -58,7 +62,7 @@ impl TlsOptions {
             },
             record_chain: true,
             send_sni: with_sni,
-            client_cert: None,
+            client_cert: self.client_cert.clone(),
         }
     }
 }

@@ -24,7 +24,7 @@ const DEFAULT_STORE: &str = "incidents.db";
 With --config FILE: --listen, --admin, --no-admin, --store, --no-store and the switches
 (--no-retry, --no-reuse-check, --no-redact, --max-request-body) given on the command line
 override the file; the per-origin flags (--origin, --profile, timeouts, --host-header, --sni,
---ssl-mode, --ca-file) belong in the file's [[origin]] tables and are refused beside it.")]
+--ssl-mode, --ca-file, --cert/--key) belong in the file's [[origin]] tables and are refused beside it.")]
 pub struct Args {
     /// Address visitors connect to (port 0 picks a free port) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
@@ -82,6 +82,13 @@ pub struct Args {
     /// PEM roots trusted in strict mode besides the Mozilla ones (a private or origin CA).
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Client certificate chain (PEM) presented to an https origin that asks for one, as
+    /// Cloudflare's Authenticated Origin Pulls does; with --key.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM); with --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
     /// Store Cookie, Set-Cookie and Authorization values as sent.
     #[arg(long)]
     no_redact: bool,
@@ -112,6 +119,7 @@ impl Args {
             ("--sni", self.sni.is_some()),
             ("--ssl-mode", self.ssl_mode.is_some()),
             ("--ca-file", self.ca_file.is_some()),
+            ("--cert", self.cert.is_some()),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
@@ -135,6 +143,9 @@ fn origin_from_flags(args: &Args) -> anyhow::Result<OriginConfig> {
         .with_context(|| format!("--ssl-mode: `{mode}` is not strict or full"))?;
     if let Some(path) = &args.ca_file {
         origin.extra_roots = originlens_edge::config::load_ca_file(path)?;
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        origin.client_cert = Some(originlens_edge::config::load_client_cert(cert, key)?);
     }
     origin.set_timeouts(args.connect_timeout, args.read_timeout, args.idle_timeout);
     Ok(origin)

@@ -80,6 +80,13 @@ pub struct Args {
     /// Also trust the certificates in this PEM file (e.g. Cloudflare's Origin CA, a private CA).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// Present this client certificate chain (PEM) when the origin asks, as Cloudflare's
+    /// Authenticated Origin Pulls does; with --key.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM); with --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -147,7 +154,21 @@ pub fn tls_options(
         extra_roots,
         check_without_sni: true,
         offer_h2: true,
+        client_cert: None,
     })
+}
+
+/// The client certificate of `--cert`/`--key`, when given.
+pub fn client_cert(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<originlens_net::ClientCert>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => originlens_net::load_client_cert(cert, key)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--cert {} --key {}: {e}", cert.display(), key.display())),
+        _ => Ok(None),
+    }
 }
 
 /// Probes once with a progress line on a terminal (`progress`), stopping early on Ctrl-C with
@@ -223,7 +244,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             target.connect_host
         );
     }
-    let tls = tls_options(args.ssl_mode(), args.ca_file.as_deref())?;
+    let mut tls = tls_options(args.ssl_mode(), args.ca_file.as_deref())?;
+    tls.client_cert = client_cert(args.cert.as_deref(), args.key.as_deref())?;
     let opts = ProbeOptions {
         target,
         method: args.method(),

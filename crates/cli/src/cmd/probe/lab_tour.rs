@@ -129,6 +129,7 @@ fn stops(
         extra_roots: roots,
         check_without_sni: true,
         offer_h2: true,
+        client_cert: None,
     });
     for &case in TlsCase::ALL {
         let Some(addr) = lab.tls_addr(case) else {
