@@ -72,7 +72,7 @@ fn main() -> ExitCode {
             if exit::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("originlens: error: {err:#}");
+            eprintln!("originlens: error: {}", exit::message(&err));
             Exit::Error.into()
         }
     }

@@ -1,5 +1,6 @@
 //! `originlens edge` run as the real binary in front of the lab, with curl as the visitor.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -442,4 +443,87 @@ fn check_config_reports_ok_and_mistakes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile"));
+}
+
+#[test]
+fn flags_beside_a_config_file_override_it_or_are_refused() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    // The file's own addresses are taken: an edge that ignored the flags could not start.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{busy_addr}\"\nadmin = \"{busy_addr}\"\nstore = \"{}\"\n\
+             [[origin]]\nurl = \"http://{}\"\n",
+            dir.path().join("file.db").display(),
+            lab.addr()
+        ),
+    )
+    .unwrap();
+    let edge = EdgeProc::builder()
+        .args([OsStr::new("--config"), config.as_os_str()])
+        .loopback()
+        .temp_store()
+        .start();
+    assert_ne!(edge.addr, busy_addr);
+    let seen = CURL.fetch(&format!("http://{}/empty", edge.addr), &[]);
+    assert_eq!(seen.status, 520);
+    CURL.wait_for_written(&edge, 1);
+    assert_eq!(
+        export(edge.store()).len(),
+        1,
+        "the incident went to --store"
+    );
+    assert!(
+        !dir.path().join("file.db").exists(),
+        "not to the file's store"
+    );
+
+    let out = originlens()
+        .args(["edge", "--config"])
+        .arg(&config)
+        .args(["--origin", "http://127.0.0.1:1", "--read-timeout", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--origin, --read-timeout cannot be used with --config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn errors_are_said_once_and_name_the_address_or_file() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let out = originlens()
+        .args(["edge", "--origin", "http://127.0.0.1:1", "--no-store"])
+        .args(["--listen", &busy_addr, "--admin", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&busy_addr), "{err}");
+    assert_eq!(err.matches("in use").count(), 1, "said once: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = originlens()
+        .args([
+            "edge",
+            "--origin",
+            "http://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin", "127.0.0.1:0", "--store", "/nonexistent/dir/x.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/dir/x.db"), "{err}");
+    assert_eq!(err.matches("unable to open").count(), 1, "said once: {err}");
 }

@@ -810,3 +810,53 @@ fn check_config_names_the_file_and_line_of_a_mistake() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// An origin that demands a client certificate gets the one given with --cert/--key (as
+/// Authenticated Origin Pulls presents it) or, in a config file, `client_cert`/`client_key`.
+#[test]
+fn the_edge_presents_a_client_certificate_when_given_one() {
+    let t = tls_lab();
+    let cert = t.dir.path().join("client.pem");
+    let key = t.dir.path().join("client.key");
+    std::fs::write(&cert, &t.lab.client_pem().chain).unwrap();
+    std::fs::write(&key, &t.lab.client_pem().key).unwrap();
+    for case in [
+        TlsCase::ClientCertRequired,
+        TlsCase::ClientCertRequiredTls12,
+    ] {
+        let edge = start_edge(&[
+            OsStr::new("--origin"),
+            OsStr::new(&t.url(case)),
+            OsStr::new("--ca-file"),
+            t.ca.as_os_str(),
+            OsStr::new("--sni"),
+            OsStr::new(LAB_HOST),
+            OsStr::new("--cert"),
+            cert.as_os_str(),
+            OsStr::new("--key"),
+            key.as_os_str(),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--admin"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--no-store"),
+        ]);
+        let seen = edge.get("shop.test", "/", &[]);
+        assert_eq!(seen.status, 200, "{}: {}", case.name(), edge.stderr_text());
+    }
+    let config = t.dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[[origin]]\nurl = \"{}\"\n\
+             sni = \"{LAB_HOST}\"\nca_file = {}\nclient_cert = {}\nclient_key = {}\n",
+            t.url(TlsCase::ClientCertRequired),
+            toml_path(&t.ca),
+            toml_path(&cert),
+            toml_path(&key),
+        ),
+    )
+    .unwrap();
+    let edge = start_edge(&[OsStr::new("--config"), config.as_os_str()]);
+    assert_eq!(edge.get("shop.test", "/", &[]).status, 200);
+}

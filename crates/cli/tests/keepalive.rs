@@ -201,3 +201,42 @@ fn real_nginx_values_are_measured() {
     assert_eq!(doc["cause"], "keepalive.race");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
+
+/// An idle time equal to the origin's keep-alive timeout is the race in the measurement itself:
+/// the watch ends a moment before the origin's FIN, which then crosses the reused request. That
+/// is a FIN close at about that idle time, never a silent one: 50 runs, none silent.
+#[test]
+fn a_fin_at_the_measured_idle_time_is_never_called_silent() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/keepalive-short", lab.addr());
+    let idle = KEEPALIVE_SHORT.as_secs_f64().to_string();
+    let mut wrong = Vec::new();
+    for _ in 0..5 {
+        let runs: Vec<_> = (0..10)
+            .map(|_| {
+                let (url, idle) = (url.clone(), idle.clone());
+                std::thread::spawn(move || {
+                    keepalive(
+                        &url,
+                        &["--idle", &idle, "--max-wait", "3", "--max-requests", "2"],
+                    )
+                    .1
+                })
+            })
+            .collect();
+        for run in runs {
+            let doc = run.join().unwrap();
+            // At exactly the origin's timeout the reuse may also still win (alive): both are
+            // what happened; "silent" never is.
+            let closed = doc["idle"]["closed_after_s"].as_f64();
+            let alive =
+                doc["idle"]["alive_up_to_s"].as_f64() == Some(KEEPALIVE_SHORT.as_secs_f64());
+            if !doc["idle"]["silent_between_s"].is_null()
+                || !(alive || closed.is_some_and(|c| (0.8..1.6).contains(&c)))
+            {
+                wrong.push(doc["idle"].to_string());
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of 50 runs: {wrong:#?}", wrong.len());
+}

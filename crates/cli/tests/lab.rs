@@ -138,3 +138,58 @@ fn serves_on_an_ephemeral_port_and_answers_ok() {
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
     );
 }
+
+/// `originlens … | head`: a reader that has gone away ends the command quietly with exit 0.
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, "events {}\nhttp { server { listen 80; } }\n").unwrap();
+    let store = dir.path().join("incidents.db");
+    let store = store.to_str().unwrap();
+    let conf = conf.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["lab", "--list", "--format", "json"],
+        &["lab", "--list"],
+        &["lint", conf, "--format", "sarif"],
+        &["incidents", "--store", store, "export"],
+    ];
+    // A store with one incident to export: an edge in front of the lab, one empty reply.
+    {
+        let lab = originlens_lab::LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+        let edge = common::edge::EdgeProc::builder()
+            .args([
+                "--origin",
+                &format!("http://{}", lab.addr()),
+                "--store",
+                store,
+            ])
+            .loopback()
+            .start();
+        let seen = common::curl::Curl { max_time: "10" }
+            .fetch(&format!("http://{}/empty", edge.addr), &[]);
+        assert_eq!(seen.status, 520);
+        common::curl::Curl { max_time: "10" }.wait_for_written(&edge, 1);
+    }
+    for args in commands {
+        let mut child = common::cli::originlens()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! Real peers from Debian in front of the lab: what nginx and HAProxy really answer through curl
 //! must be what the `nginx-1.22` and `haproxy` profiles predict for the same route.
 //!
-//! Debian 12 ships nginx 1.22.1 and HAProxy 2.6.12; `scripts/setup-debian.sh` installs them.
+//! Debian 12 ships nginx 1.22.1 and HAProxy 2.6.12; `scripts/setup-debian.sh` installs them. The
+//! tests read the installed versions and compare with the profile for that version; a version no
+//! profile covers fails with the reason.
 
 mod common;
 
@@ -33,6 +35,65 @@ fn require(program: &str) -> String {
         }
     }
     panic!("{program} is not installed: run scripts/setup-debian.sh (Debian packages nginx, haproxy, curl)");
+}
+
+/// The version a program prints (`nginx -v`, `haproxy -v`), from stdout or stderr.
+fn installed_version(program: &str, marker: &str) -> String {
+    let out = Command::new(program)
+        .arg("-v")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} -v: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{program} -v printed no `{marker}`: {text}"));
+    text[at + marker.len()..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `major.minor` of a version string.
+fn major_minor(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The profile that describes this nginx: `nginx-1.22` up to 1.22, `nginx` from 1.23.
+fn nginx_profile(version: &str) -> Result<&'static str, String> {
+    match major_minor(version) {
+        (1, 0..=22) => Ok("nginx-1.22"),
+        (1, _) => Ok("nginx"),
+        _ => Err(format!(
+            "nginx {version}: no profile covers it (nginx-1.22: ≤ 1.22, nginx: 1.x ≥ 1.23)"
+        )),
+    }
+}
+
+/// The profile that describes this HAProxy: `haproxy` is HAProxy 2.6.
+fn haproxy_profile(version: &str) -> Result<&'static str, String> {
+    match major_minor(version) {
+        (2, 6) => Ok("haproxy"),
+        _ => Err(format!(
+            "HAProxy {version}: no profile covers it (the haproxy profile describes HAProxy 2.6)"
+        )),
+    }
+}
+
+#[test]
+fn installed_versions_map_to_their_profiles() {
+    assert_eq!(nginx_profile("1.22.1"), Ok("nginx-1.22"));
+    assert_eq!(nginx_profile("1.26.3"), Ok("nginx"));
+    assert!(nginx_profile("2.0.0").is_err());
+    assert_eq!(haproxy_profile("2.6.12"), Ok("haproxy"));
+    assert!(haproxy_profile("3.0.11")
+        .unwrap_err()
+        .contains("HAProxy 2.6"));
 }
 
 fn wait_listening(port: u16, peer: &mut Peer) {
@@ -117,8 +178,10 @@ fn compare(profile: &str, lab: SocketAddr, port: u16) {
 }
 
 #[test]
-fn nginx_1_22_profile_predicts_real_nginx() {
+fn nginx_profile_predicts_real_nginx() {
     let nginx = require("nginx");
+    let version = installed_version(&nginx, "nginx/");
+    let profile = nginx_profile(&version).unwrap_or_else(|e| panic!("{e}"));
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
@@ -147,7 +210,7 @@ fn nginx_1_22_profile_predicts_real_nginx() {
             .expect("start nginx"),
     );
     wait_listening(port, &mut peer);
-    compare("nginx-1.22", lab.addr(), port);
+    compare(profile, lab.addr(), port);
     let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
     assert!(
         log.contains("upstream sent no valid HTTP/1.0 header")
@@ -159,6 +222,8 @@ fn nginx_1_22_profile_predicts_real_nginx() {
 #[test]
 fn haproxy_profile_predicts_real_haproxy() {
     let haproxy = require("haproxy");
+    let version = installed_version(&haproxy, "HAProxy version ");
+    let profile = haproxy_profile(&version).unwrap_or_else(|e| panic!("{e}"));
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -181,5 +246,5 @@ fn haproxy_profile_predicts_real_haproxy() {
             .expect("start haproxy"),
     );
     wait_listening(port, &mut peer);
-    compare("haproxy", lab.addr(), port);
+    compare(profile, lab.addr(), port);
 }

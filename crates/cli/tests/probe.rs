@@ -368,3 +368,107 @@ fn data_is_sent_as_a_post_body_with_its_length() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/body"));
 }
+
+#[test]
+fn the_text_report_shows_the_response_head_and_curl_shorthands_work() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    // No scheme: http://, as curl takes it.
+    let url = format!("{}/value-nul", lab.addr());
+    let out = run(&["probe", &url, "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("response head"), "{text}");
+    assert!(text.contains("    HTTP/1.1 200 OK\n"), "{text}");
+    assert!(
+        text.contains("    X-Foo: a\\0b\n"),
+        "the field, escaped: {text}"
+    );
+
+    // A long field is cut with its length said.
+    let url = format!("http://{}/head-130k", lab.addr());
+    let text =
+        String::from_utf8_lossy(&run(&["probe", &url, "--color", "never"]).stdout).to_string();
+    assert!(text.contains("bytes in all)"), "{text}");
+
+    // -I sends HEAD.
+    let url = format!("http://{}/ok", lab.addr());
+    let doc = json_of(&run(&["probe", &url, "-I", "--format", "json", "--raw"]));
+    assert!(
+        doc["raw"]["request"]
+            .as_str()
+            .unwrap()
+            .starts_with("HEAD /ok "),
+        "{doc:#}"
+    );
+    // -k is --ssl-mode full: an expired certificate is a 526 in strict mode, a warning here.
+    let tls = common::tls_lab::lab();
+    let expired = tls.lab.tls_addr(originlens_lab::TlsCase::Expired).unwrap();
+    let url = format!("https://{}/", originlens_lab::LAB_HOST);
+    let (connect, ca) = (expired.to_string(), tls.ca.path().display().to_string());
+    let base = [
+        "probe",
+        &url,
+        "--connect-to",
+        &connect,
+        "--ca-file",
+        &ca,
+        "--format",
+        "json",
+    ];
+    let strict = json_of(&run(&base));
+    assert_eq!(strict["verdict"]["status"], 526, "{strict:#}");
+    let full = json_of(&run(&[&base[..], &["-k"]].concat()));
+    assert_eq!(full["verdict"]["status"], 200, "{full:#}");
+    let out = run(&["probe", &url, "-k", "--ssl-mode", "strict"]);
+    assert_eq!(out.status.code(), Some(2), "-k and --ssl-mode conflict");
+}
+
+/// Ctrl-C while the origin hangs: the probe stops at once, shows what it received and the
+/// verdict the edge would give if it stopped waiting then, and exits 130.
+#[test]
+fn ctrl_c_shows_what_was_received_and_exits_130() {
+    use std::process::Stdio;
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for (route, format) in [("/hang-mid-head", "json"), ("/hang", "text")] {
+        let url = format!("http://{}{route}", lab.addr());
+        let started = std::time::Instant::now();
+        let child = common::cli::originlens()
+            .args(["probe", &url, "--format", format, "--color", "never"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "stopped at once, not at the 125 s read timeout"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{route}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if format == "json" {
+            let doc = json_of(&out);
+            let after = doc["timeouts"]["interrupted_s"].as_f64().unwrap();
+            assert!((0.5..5.0).contains(&after), "{doc:#}");
+            assert_eq!(doc["verdict"]["status"], 524, "{doc:#}");
+            assert_eq!(doc["head"]["complete"], false, "{doc:#}");
+            assert!(
+                doc["head"]["bytes"].as_u64().unwrap_or(0) > 0,
+                "the half head received is kept: {doc:#}"
+            );
+        } else {
+            assert!(stdout.contains("stopped       by Ctrl-C after"), "{stdout}");
+            assert!(stdout.contains("524 from the edge"), "{stdout}");
+        }
+    }
+}

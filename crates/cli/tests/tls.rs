@@ -248,3 +248,92 @@ fn a_ca_file_without_certificates_is_an_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every certificate problem is a finding under `tls.certificate` in both modes: an error that
+/// decides the 526 in Strict mode, a warning that says what Strict would answer in Full mode.
+#[test]
+fn every_certificate_problem_is_a_finding_in_both_modes() {
+    let lab = lab();
+    let cases = [
+        (TlsCase::Expired, "tls.certificate.expired"),
+        (TlsCase::NotYetValid, "tls.certificate.not-yet-valid"),
+        (TlsCase::WrongHost, "tls.certificate.name-mismatch"),
+        (TlsCase::SelfSigned, "tls.certificate.self-signed"),
+        (
+            TlsCase::MissingIntermediate,
+            "tls.certificate.incomplete-chain",
+        ),
+    ];
+    let finding = |doc: &Value, id: &str| -> Value {
+        doc["findings"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no finding {id}: {doc:#}"))
+    };
+    for (case, id) in cases {
+        let (out, strict) = lab.probe(case, &[]);
+        assert_eq!(out.status.code(), Some(1), "{id}");
+        assert_eq!(strict["verdict"]["status"], 526, "{id}: {strict:#}");
+        assert_eq!(
+            strict["verdict"]["finding"], id,
+            "the specific problem decides"
+        );
+        let f = finding(&strict, id);
+        assert_eq!(f["severity"], "error", "{id}");
+        assert_eq!(f["cause"], "tls.certificate", "{id}");
+
+        let (out, full) = lab.probe(case, &["--ssl-mode", "full"]);
+        assert_eq!(out.status.code(), Some(0), "{id}: {full:#}");
+        assert_eq!(full["verdict"]["status"], 200, "{id}: {full:#}");
+        let f = finding(&full, id);
+        assert_eq!(f["severity"], "warning", "{id}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("Strict mode the edge answers 526"),
+            "{f:#}"
+        );
+    }
+}
+
+/// An origin that demands a client certificate is a 525 with the reason named, under TLS 1.3
+/// (the alert comes on the first read) and TLS 1.2 (inside the handshake); presenting the
+/// certificate it trusts with --cert/--key gets its 200, as Authenticated Origin Pulls does.
+#[test]
+fn a_required_client_certificate_is_named_and_can_be_presented() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&cert, &lab.lab.client_pem().chain).unwrap();
+    std::fs::write(&key, &lab.lab.client_pem().key).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    for case in [
+        TlsCase::ClientCertRequired,
+        TlsCase::ClientCertRequiredTls12,
+    ] {
+        let (out, doc) = lab.probe(case, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", case.name());
+        assert_eq!(doc["verdict"]["status"], 525, "{doc:#}");
+        assert_eq!(doc["verdict"]["cause"], "tls.handshake", "{doc:#}");
+        assert_eq!(
+            doc["tls"]["handshake"]["reason"], "client-certificate-required",
+            "{doc:#}"
+        );
+        let first = &doc["findings"][0];
+        assert!(
+            first["message"]
+                .as_str()
+                .unwrap()
+                .contains("requires a client certificate"),
+            "{doc:#}"
+        );
+
+        let (out, doc) = lab.probe(case, &["--cert", cert, "--key", key]);
+        assert_eq!(out.status.code(), Some(0), "{}: {doc:#}", case.name());
+        assert_eq!(doc["verdict"]["status"], 200, "{doc:#}");
+    }
+    let out = run(&["probe", "https://127.0.0.1/", "--cert", cert]);
+    assert_eq!(out.status.code(), Some(2), "--cert needs --key");
+}

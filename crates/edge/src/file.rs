@@ -21,6 +21,8 @@
 //!                                 # host_header, else the visitor's host name
 //! ssl_mode = "strict"             # or "full"
 //! ca_file = "origin-ca.pem"       # roots trusted in strict mode besides the Mozilla ones
+//! client_cert = "aop.pem"         # presented when the origin asks (Authenticated Origin
+//! client_key = "aop.key"          # Pulls); both or neither
 //! ```
 //!
 //! Relative paths (`store`, `ca_file`) are taken from the working directory.
@@ -66,6 +68,8 @@ struct OriginEntry {
     sni: Option<Spanned<String>>,
     ssl_mode: Option<Spanned<String>>,
     ca_file: Option<Spanned<PathBuf>>,
+    client_cert: Option<Spanned<PathBuf>>,
+    client_key: Option<Spanned<PathBuf>>,
 }
 
 /// A mistake and the bytes of the text it is about, if known.
@@ -111,6 +115,20 @@ fn origin(o: &OriginEntry) -> Result<OriginConfig, Located> {
     }
     if let Some(f) = &o.ca_file {
         cfg.extra_roots = crate::config::load_ca_file(f.get_ref()).map_err(at(f.span()))?;
+    }
+    match (&o.client_cert, &o.client_key) {
+        (Some(c), Some(k)) => {
+            cfg.client_cert = Some(
+                crate::config::load_client_cert(c.get_ref(), k.get_ref()).map_err(at(c.span()))?,
+            );
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            return Err((
+                Some(one.span()),
+                ConfigError::Invalid("client_cert and client_key go together".into()),
+            ));
+        }
+        (None, None) => {}
     }
     cfg.set_timeouts(
         secs(&o.connect_timeout, "connect_timeout", false)?,

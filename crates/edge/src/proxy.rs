@@ -580,6 +580,18 @@ async fn exchange(
         }
         break (ex, facts);
     };
+    // Under TLS 1.3 an origin that refuses the edge's client certificate (or its absence)
+    // says so on the first read: the handshake failed, a 525, not an empty reply.
+    if let Some(f) = ex.late_handshake_failure().cloned() {
+        let failure = crate::connect::ConnectFailure {
+            kind: f.reason.kind(),
+            message: f.message,
+            remote: None,
+            timings: Default::default(),
+            handshake: None,
+        };
+        return connect_failed(shared, oi, &draft, failure, retried, format);
+    }
 
     // A coded body is read whole (up to a limit) so that a broken coding can still be a 502.
     if ex.reader.report().head_complete && !ex.reader.is_done() && is_coded(ex.reader.report()) {

@@ -182,6 +182,7 @@ fn tls_options(module: &Module) -> Result<TlsOptions, ScrapeError> {
         extra_roots,
         check_without_sni: false,
         offer_h2: true,
+        client_cert: None,
     })
 }
 

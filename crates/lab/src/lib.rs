@@ -44,4 +44,4 @@ pub use flaky::RestartingOrigin;
 pub use request::MAX_HEAD;
 pub use routes::{route, routes, Expect, ProbeHint, Route};
 pub use server::{Lab, LabHandle};
-pub use tls::{TlsCase, TlsExpect, TlsLab, LAB_HOST};
+pub use tls::{ClientPem, TlsCase, TlsExpect, TlsLab, LAB_HOST};

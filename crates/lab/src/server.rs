@@ -16,7 +16,7 @@ use crate::behaviour::{head_of, Behaviour, End, Step, HOLD_MAX, RESET_PAUSE};
 use crate::flaky::{self, Flaky};
 use crate::request::{self, Request};
 use crate::routes::route;
-use crate::tls::{TlsCase, TlsLab};
+use crate::tls::{ClientPem, TlsCase, TlsLab};
 
 /// How long a connection may sit idle waiting for a (next) request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,6 +76,7 @@ pub struct LabHandle {
     addr: SocketAddr,
     tls: Vec<(TlsCase, SocketAddr)>,
     ca_pem: String,
+    client: ClientPem,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -118,6 +119,7 @@ impl LabHandle {
                         lab.local_addr(),
                         tls.addrs(),
                         tls.root_pem().to_owned(),
+                        tls.client_pem().clone(),
                     )));
                     tokio::select! {
                         _ = lab.serve_until(async {
@@ -128,13 +130,14 @@ impl LabHandle {
                 });
                 // Dropping the runtime here cancels every connection task.
             })?;
-        let (addr, tls, ca_pem) = bound_rx
+        let (addr, tls, ca_pem, client) = bound_rx
             .recv()
             .map_err(|_| io::Error::other("lab thread ended before binding"))??;
         Ok(LabHandle {
             addr,
             tls,
             ca_pem,
+            client,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -153,6 +156,11 @@ impl LabHandle {
     /// The lab root CA in PEM, to trust the lab's TLS listeners (`--ca-file`).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The client certificate the `client-cert-required` listeners accept (`--cert`/`--key`).
+    pub fn client_pem(&self) -> &ClientPem {
+        &self.client
     }
 }
 

@@ -75,6 +75,11 @@ pub enum TlsCase {
     H2Goaway,
     /// `h2` by ALPN, then RST_STREAM REFUSED_STREAM in answer to the request.
     H2RefusedStream,
+    /// The valid chain, and a client certificate from the lab's CA demanded (TLS 1.3: the
+    /// `certificate_required` alert comes after the client's Finished, on its first read).
+    ClientCertRequired,
+    /// The same, TLS 1.2 only: the alert ends the handshake itself.
+    ClientCertRequiredTls12,
 }
 
 /// What the Cloudflare edge in Full (strict) mode makes of a TLS case, with the lab root trusted.
@@ -108,6 +113,8 @@ impl TlsCase {
         TlsCase::H2GarbageFrames,
         TlsCase::H2Goaway,
         TlsCase::H2RefusedStream,
+        TlsCase::ClientCertRequired,
+        TlsCase::ClientCertRequiredTls12,
     ];
 
     /// The stable name, e.g. `missing-intermediate`.
@@ -128,6 +135,8 @@ impl TlsCase {
             TlsCase::H2GarbageFrames => "h2-garbage-frames",
             TlsCase::H2Goaway => "h2-goaway",
             TlsCase::H2RefusedStream => "h2-refused-stream",
+            TlsCase::ClientCertRequired => "client-cert-required",
+            TlsCase::ClientCertRequiredTls12 => "client-cert-required-tls12",
         }
     }
 
@@ -163,6 +172,12 @@ impl TlsCase {
             TlsCase::H2Goaway => "h2 by ALPN, then GOAWAY PROTOCOL_ERROR to the request [h2.goaway]",
             TlsCase::H2RefusedStream => {
                 "h2 by ALPN, then RST_STREAM REFUSED_STREAM to the request [h2.refused-stream]"
+            }
+            TlsCase::ClientCertRequired => {
+                "demands a client certificate (TLS 1.3: the alert comes on the first read)"
+            }
+            TlsCase::ClientCertRequiredTls12 => {
+                "demands a client certificate (TLS 1.2: the alert ends the handshake)"
             }
         }
     }
@@ -221,6 +236,9 @@ impl TlsCase {
             TlsCase::H2GarbageFrames => h2(Kind::H2Protocol),
             TlsCase::H2Goaway => h2(Kind::H2Goaway),
             TlsCase::H2RefusedStream => h2(Kind::H2RefusedStream),
+            TlsCase::ClientCertRequired | TlsCase::ClientCertRequiredTls12 => {
+                handshake("client-certificate-required")
+            }
         }
     }
 }
@@ -228,7 +246,17 @@ impl TlsCase {
 /// The lab's certificates, made at start-up.
 pub struct LabPki {
     root_pem: String,
+    client: ClientPem,
     configs: Vec<(TlsCase, Arc<ServerConfig>)>,
+}
+
+/// A client certificate the `client-cert-required` listeners accept, in PEM.
+#[derive(Clone, Debug, Default)]
+pub struct ClientPem {
+    /// The chain: the client leaf, then the lab intermediate.
+    pub chain: String,
+    /// The leaf's private key (PKCS#8).
+    pub key: String,
 }
 
 impl std::fmt::Debug for LabPki {
@@ -303,6 +331,25 @@ impl LabPki {
             key: self_key,
         };
 
+        // The client certificate the client-authenticating listeners accept.
+        let client_key = KeyPair::generate().map_err(pki_err)?;
+        let mut client_params = CertificateParams::default();
+        client_params.distinguished_name = dn("originlens lab client");
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        client_params.use_authority_key_identifier_extension = true;
+        validity(&mut client_params, now - 30 * day, now + 60 * day);
+        let client_cert = client_params
+            .signed_by(&client_key, &inter)
+            .map_err(pki_err)?;
+        let client = ClientPem {
+            chain: format!("{}{}", client_cert.pem(), inter.pem()),
+            key: client_key.serialize_pem(),
+        };
+        let mut client_roots = rustls::RootCertStore::empty();
+        client_roots.add(root.der().clone()).map_err(pki_err)?;
+        let client_roots = Arc::new(client_roots);
+
         let inter_der = inter.der().clone();
         let mut configs = Vec::new();
         for &case in TlsCase::ALL {
@@ -320,8 +367,15 @@ impl LabPki {
                 | TlsCase::H2GarbageFrames
                 | TlsCase::H2Goaway
                 | TlsCase::H2RefusedStream => (&valid, true, false),
+                TlsCase::ClientCertRequired => (&valid, true, false),
+                TlsCase::ClientCertRequiredTls12 => (&valid, true, true),
                 TlsCase::PlainHttp | TlsCase::OldProtocol => continue,
             };
+            let client_auth = matches!(
+                case,
+                TlsCase::ClientCertRequired | TlsCase::ClientCertRequiredTls12
+            )
+            .then(|| client_roots.clone());
             let mut chain = vec![leaf.der.clone()];
             if with_inter {
                 chain.push(inter_der.clone());
@@ -331,12 +385,21 @@ impl LabPki {
             } else {
                 &[b"http/1.1"]
             };
-            configs.push((case, server_config(chain, &leaf.key, tls12, alpn)?));
+            configs.push((
+                case,
+                server_config(chain, &leaf.key, tls12, alpn, client_auth)?,
+            ));
         }
         Ok(LabPki {
             root_pem: root.pem(),
+            client,
             configs,
         })
+    }
+
+    /// The client certificate the `client-cert-required` listeners accept (`--cert`/`--key`).
+    pub fn client_pem(&self) -> &ClientPem {
+        &self.client
     }
 
     /// The lab root CA in PEM: write it to a file and pass it as `--ca-file`.
@@ -382,6 +445,7 @@ fn server_config(
     key: &KeyPair,
     tls12_only: bool,
     alpn: &[&[u8]],
+    client_roots: Option<Arc<rustls::RootCertStore>>,
 ) -> io::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider);
@@ -392,10 +456,18 @@ fn server_config(
     }
     .map_err(pki_err)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let mut config = builder
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(pki_err)?;
+    let builder = match client_roots {
+        None => builder.with_no_client_auth(),
+        Some(roots) => {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(pki_err)?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(chain, key).map_err(pki_err)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -428,6 +500,11 @@ impl TlsLab {
     /// The lab root CA in PEM.
     pub fn root_pem(&self) -> &str {
         self.pki.root_pem()
+    }
+
+    /// The client certificate the `client-cert-required` listeners accept.
+    pub fn client_pem(&self) -> &ClientPem {
+        self.pki.client_pem()
     }
 
     /// Serves every listener until the task is dropped.

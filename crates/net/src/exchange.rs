@@ -74,6 +74,8 @@ pub struct Exchange {
     capture_limit: usize,
     /// Body data cut out of the reads, not yet forwarded.
     pending: Vec<u8>,
+    /// A handshake failure the first read revealed (TLS 1.3 client authentication).
+    late_handshake: Option<crate::HandshakeFailure>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -125,6 +127,7 @@ impl Exchange {
             capture,
             capture_limit,
             pending,
+            late_handshake: None,
         }
     }
 
@@ -176,6 +179,12 @@ impl Exchange {
         Some(data)
     }
 
+    /// The handshake failure the first read revealed, when the origin refused the connection
+    /// only after the handshake seemed done (TLS 1.3 client authentication).
+    pub fn late_handshake_failure(&self) -> Option<&crate::HandshakeFailure> {
+        self.late_handshake.as_ref()
+    }
+
     /// Reads once: bytes, EOF, an error or the read timeout. Ready when the reader learnt
     /// something; the caller looks at `reader` to see what.
     pub fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -195,6 +204,9 @@ impl Exchange {
                 Poll::Ready(())
             }
             Poll::Ready(Err(e)) => {
+                if self.fed == 0 {
+                    self.late_handshake = crate::handshake::late_handshake_failure(&e);
+                }
                 self.end(read_end(&e));
                 Poll::Ready(())
             }

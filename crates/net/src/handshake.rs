@@ -37,13 +37,17 @@ pub enum HandshakeReason {
     Reset,
     /// The handshake did not finish in time.
     Timeout,
+    /// The origin demands a client certificate the client did not present (a
+    /// `certificate_required` alert: inside the handshake under TLS 1.2, on the first read
+    /// after it under TLS 1.3).
+    ClientCertificateRequired,
     /// Bytes that break TLS.
     ProtocolError,
 }
 
 impl HandshakeReason {
     /// Stable id: `plain-http`, `no-common-version`, `no-common-cipher`, `alert`, `certificate`,
-    /// `closed`, `reset`, `timeout`, `protocol-error`.
+    /// `closed`, `reset`, `timeout`, `protocol-error`, `client-certificate-required`.
     pub fn as_str(self) -> &'static str {
         match self {
             HandshakeReason::PlainHttp => "plain-http",
@@ -54,6 +58,7 @@ impl HandshakeReason {
             HandshakeReason::Closed => "closed",
             HandshakeReason::Reset => "reset",
             HandshakeReason::Timeout => "timeout",
+            HandshakeReason::ClientCertificateRequired => "client-certificate-required",
             HandshakeReason::ProtocolError => "protocol-error",
         }
     }
@@ -168,6 +173,7 @@ pub fn classify(e: &io::Error, first: &[u8]) -> HandshakeFailure {
                 None,
                 format!("the origin's certificate was refused: {err}"),
             ),
+            E::AlertReceived(A::CertificateRequired) => client_certificate_required(),
             E::AlertReceived(A::ProtocolVersion) => fail(
                 R::NoCommonVersion,
                 Some("protocol_version".into()),
@@ -220,6 +226,30 @@ pub fn classify(e: &io::Error, first: &[u8]) -> HandshakeFailure {
             "the origin reset the connection during the handshake".into(),
         ),
         _ => fail(R::ProtocolError, None, format!("the handshake failed: {e}")),
+    }
+}
+
+/// The origin asked for a client certificate and refused the connection without one.
+pub fn client_certificate_required() -> HandshakeFailure {
+    HandshakeFailure {
+        reason: HandshakeReason::ClientCertificateRequired,
+        alert: Some("certificate_required".into()),
+        message: "the origin requires a client certificate (certificate_required alert): present \
+                  the one it trusts with --cert/--key, as Cloudflare's Authenticated Origin \
+                  Pulls does, or stop requiring one (nginx: ssl_verify_client)"
+            .into(),
+    }
+}
+
+/// The handshake failure a read error reveals after the handshake seemed to finish: under TLS
+/// 1.3 a server that refuses the client's certificate (or its absence) says so only once the
+/// client reads.
+pub fn late_handshake_failure(e: &io::Error) -> Option<HandshakeFailure> {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)) => {
+            Some(client_certificate_required())
+        }
+        _ => None,
     }
 }
 

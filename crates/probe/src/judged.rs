@@ -4,7 +4,7 @@
 use originlens_wire::escape::escape;
 use originlens_wire::{profile, Cause, Finding, Head, JudgeContext, Profile, Verdict};
 
-use crate::{probe_with, Exchange, ProbeError, ProbeOptions, TlsOptions};
+use crate::{probe_watched, Exchange, ProbeError, ProbeOptions, TlsOptions, Watch};
 
 /// A finished probe with its verdicts.
 #[derive(Debug)]
@@ -79,7 +79,17 @@ pub async fn probe_and_judge(
     tls: &TlsOptions,
     chosen: &'static Profile,
 ) -> Result<Judged, ProbeError> {
-    let exchange = probe_with(&opts, tls).await?;
+    probe_and_judge_watched(opts, tls, chosen, &Watch::new()).await
+}
+
+/// [`probe_and_judge`] with a [`Watch`] for progress and an early stop.
+pub async fn probe_and_judge_watched(
+    opts: ProbeOptions,
+    tls: &TlsOptions,
+    chosen: &'static Profile,
+    watch: &Watch,
+) -> Result<Judged, ProbeError> {
+    let exchange = probe_watched(&opts, tls, watch).await?;
     Ok(Judged::new(opts, exchange, chosen))
 }
 

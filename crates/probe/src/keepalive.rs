@@ -193,6 +193,8 @@ async fn exchange(
     let (stream, scratch) = ex.into_parts();
     match end {
         Some(End::Timeout) => return Err(IdleOutcome::Silent),
+        // A FIN before any answer: the origin had closed (its FIN crossed the request).
+        Some(End::Eof) if head.is_none() => return Err(IdleOutcome::Fin(Duration::ZERO)),
         Some(End::Eof | End::Reset) => return Err(IdleOutcome::ClosedOnReuse),
         _ => {}
     }
@@ -252,6 +254,9 @@ async fn idle_probe(
         let reuse_timeout = opts.read_timeout.min(Duration::from_secs(5));
         match exchange(&mut io, &request, reuse_timeout).await {
             Ok(_) => IdleOutcome::Alive,
+            // The watch ended just before the origin's FIN: it closes at about this idle time,
+            // which is a FIN close, not a silent one.
+            Err(IdleOutcome::Fin(_)) => IdleOutcome::Fin(idle),
             Err(e) => e,
         }
     }

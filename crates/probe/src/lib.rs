@@ -20,9 +20,11 @@ pub mod judged;
 pub mod keepalive;
 pub mod target;
 pub mod tls_check;
+pub mod watch;
 
 pub use target::{Target, TargetError};
 pub use tls_check::{SslMode, TlsOptions, TlsReport};
+pub use watch::{Phase, Watch};
 
 /// How long to keep reading after a complete response, to catch bytes the origin should not
 /// have sent (after the last chunk, beyond Content-Length, on a HEAD or 204).
@@ -104,6 +106,9 @@ pub struct Exchange {
     /// The HTTP/2 exchange, when the origin picked `h2` by ALPN (then `request` is the same
     /// request rendered as HTTP/1.1 and `response` holds the raw h2 frames).
     pub h2: Option<h2::H2Summary>,
+    /// When [`Watch::stop`] ended the exchange early (Ctrl-C): the time from the start. The
+    /// exchange then ends as if the read timeout had expired at that moment.
+    pub interrupted: Option<Duration>,
 }
 
 /// A local problem that prevents probing at all (not the origin's fault).
@@ -199,6 +204,16 @@ async fn without_sni(
 
 /// Probes the origin once, with TLS judged under `tls.mode` and trusting `tls.extra_roots`.
 pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchange, ProbeError> {
+    probe_watched(opts, tls, &Watch::new()).await
+}
+
+/// [`probe_with`], telling `watch` where it is and stopping early when asked: the exchange then
+/// ends with what was received, as if the edge stopped waiting at that moment.
+pub async fn probe_watched(
+    opts: &ProbeOptions,
+    tls: &TlsOptions,
+    watch: &Watch,
+) -> Result<Exchange, ProbeError> {
     let request = build_request(opts)?;
     let start = Instant::now();
     let mut ex = Exchange {
@@ -212,7 +227,9 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         report: Report::default(),
         waited: None,
         h2: None,
+        interrupted: None,
     };
+    watch.set_phase(Phase::Connecting);
     let t = &opts.target;
     let client = if t.tls {
         Some(TlsClient::new(tls.policy(true)).map_err(|e| ProbeError::TlsSetup(e.to_string()))?)
@@ -231,7 +248,20 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         name: &name,
     });
     let endpoint = Endpoint::new(t.connect_host.clone(), t.connect_port);
-    let dialed = dial(&endpoint, timeouts, to_tls).await;
+    let dialed = tokio::select! {
+        d = dial(&endpoint, timeouts, to_tls) => d,
+        _ = watch.stopped() => {
+            let after = start.elapsed();
+            ex.interrupted = Some(after);
+            ex.timings.total = Some(after);
+            watch.set_phase(Phase::Done);
+            let msg = format!(
+                "stopped after {:.1} s while connecting to {endpoint}: no connection yet",
+                after.as_secs_f64()
+            );
+            return Ok(failed(ex, Kind::ConnectTimeout, msg));
+        }
+    };
     let (dial_timings, remote, handshake) = match &dialed {
         Ok(d) => (d.timings, Some(d.remote), d.handshake.clone()),
         Err(f) => (f.timings, f.remote, f.handshake.clone()),
@@ -271,10 +301,12 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
         ..ReaderOptions::default()
     };
     let alpn_h2 = ex.tls.as_ref().and_then(|s| s.alpn.as_deref()) == Some("h2");
+    watch.set_phase(Phase::WaitingFirstByte);
     if alpn_h2 {
         let mut reader = Reader::new(reader_opts);
         let summary = h2::exchange(Box::new(stream), opts, &mut ex, &mut reader, start).await?;
         ex.h2 = Some(summary);
+        watch.set_phase(Phase::Done);
         return Ok(finish(ex, reader));
     }
 
@@ -289,16 +321,62 @@ pub async fn probe_with(opts: &ProbeOptions, tls: &TlsOptions) -> Result<Exchang
     );
     net.send(&ex.request, b"", opts.read_timeout).await;
     ex.timings.request_sent = Some(sent);
-    net.read_to_end().await;
+    read_watched(&mut net, watch, start).await;
     ex.timings.total = Some(start.elapsed());
+    // Under TLS 1.3 an origin that refuses the client (no certificate) says so on the first
+    // read: the handshake failed after all, as the edge sees it.
+    let late = net.late_handshake_failure().cloned().map(|failure| {
+        let finding = Finding::at(failure.reason.kind(), 0, failure.message.clone());
+        if let Some(r) = ex.tls_report.as_mut() {
+            r.handshake.outcome = Err(failure);
+        }
+        finding
+    });
+    if watch.was_stopped()
+        && ex.interrupted.is_none()
+        && net.reader.report().end == Some(End::Timeout)
+    {
+        ex.interrupted = ex.timings.total;
+    }
     match net.reader.report().end {
+        Some(End::Timeout) if ex.interrupted.is_some() => {}
         Some(End::Timeout) => ex.waited = Some(opts.read_timeout),
         Some(End::Eof | End::Reset) => {}
         _ => net.linger(EXCESS_LINGER).await,
     }
     ex.response = net.capture().to_vec();
     ex.response_bytes = net.received();
-    Ok(finish(ex, net.reader))
+    let mut ex = finish(ex, net.reader);
+    if let Some(f) = late {
+        ex.report.findings.insert(0, f);
+    }
+    Ok(ex)
+}
+
+/// Reads to the end of the response, telling `watch` the phase and the bytes so far; a stop
+/// ends the exchange as a read timeout at that moment.
+async fn read_watched(net: &mut originlens_net::Exchange, watch: &Watch, start: Instant) {
+    while !net.reader.is_done() {
+        tokio::select! {
+            _ = net.step() => net.clear_pending(),
+            _ = watch.stopped() => {
+                if !net.reader.is_done() {
+                    net.end(End::Timeout);
+                }
+                break;
+            }
+        }
+        watch.set_received(net.received(), start.elapsed());
+        let report = net.reader.report();
+        watch.set_phase(if report.head_complete {
+            Phase::ReadingBody
+        } else if net.received() > 0 {
+            Phase::ReadingHead
+        } else {
+            Phase::WaitingFirstByte
+        });
+    }
+    watch.set_phase(Phase::Done);
 }
 
 /// The reader's report with the certificate refusal first, and the head timings.
@@ -308,16 +386,10 @@ fn finish(mut ex: Exchange, reader: Reader) -> Exchange {
     // Findings made outside the reader (the HTTP/2 exchange's) stay, in stream order.
     report.findings.append(&mut ex.report.findings);
     report.findings.sort_by_key(|f| f.offset);
-    // Full mode does not verify: the problems stay in the TLS report as warnings.
-    if let Some(why) = ex.tls_report.as_ref().and_then(TlsReport::refusal) {
-        report.findings.insert(
-            0,
-            Finding::at(
-                Kind::TlsCertificate,
-                0,
-                format!("certificate not valid: {why}"),
-            ),
-        );
+    if let Some(tls) = &ex.tls_report {
+        let mut certificate = tls_check::certificate_findings(tls);
+        certificate.append(&mut report.findings);
+        report.findings = certificate;
     }
     ex.timings.first_byte = report.gaps.first_byte.map(|d| d + sent);
     ex.timings.head_complete = report.gaps.head_complete.map(|d| d + sent);

@@ -35,7 +35,15 @@ pub enum TargetError {
 
 impl Target {
     /// Parses `url`, with an optional `HOST[:PORT]` to connect to instead (IPv6 in brackets).
+    /// A URL without a scheme (`www.example.com/x`) is `http://`, as curl takes it.
     pub fn parse(url: &str, connect_to: Option<&str>) -> Result<Target, TargetError> {
+        let with_scheme;
+        let url = if url.contains("://") {
+            url
+        } else {
+            with_scheme = format!("http://{url}");
+            &with_scheme
+        };
         let uri: http::Uri = url.parse().map_err(|_| TargetError::BadUrl(url.into()))?;
         let tls = match uri.scheme_str() {
             Some("http") => false,
@@ -147,9 +155,19 @@ mod tests {
             Err(TargetError::Scheme(_))
         ));
         assert!(matches!(
-            Target::parse("example.com", None),
+            Target::parse("http://", None),
             Err(TargetError::BadUrl(_))
         ));
         assert!(Target::parse("http://x/", Some("h:notaport")).is_err());
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_http() {
+        let t = Target::parse("example.com:8080/cart", None).unwrap();
+        assert!(!t.tls);
+        assert_eq!(t.host_header(), "example.com:8080");
+        assert_eq!(t.path, "/cart");
+        let t = Target::parse("127.0.0.1", None).unwrap();
+        assert_eq!((t.connect_host.as_str(), t.connect_port), ("127.0.0.1", 80));
     }
 }

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustls::pki_types::CertificateDer;
 
 use crate::certs::{check_chain, CertInfo, ChainCheck};
+use originlens_wire::{Finding, Kind, Severity};
 
 pub use originlens_net::handshake::{
     classify, Handshake, HandshakeFailure, HandshakeReason, Negotiated,
@@ -28,6 +29,9 @@ pub struct TlsOptions {
     pub check_without_sni: bool,
     /// Offer `h2` before `http/1.1` by ALPN, as the edge does; `false` offers HTTP/1.1 only.
     pub offer_h2: bool,
+    /// A client certificate to present when the origin asks (`--cert`/`--key`: what
+    /// Cloudflare's Authenticated Origin Pulls presents).
+    pub client_cert: Option<originlens_net::ClientCert>,
 }
 
 impl Default for TlsOptions {
@@ -37,6 +41,7 @@ impl Default for TlsOptions {
             extra_roots: Vec::new(),
             check_without_sni: true,
             offer_h2: true,
+            client_cert: None,
         }
     }
 }
@@ -57,7 +62,7 @@ impl TlsOptions {
             },
             record_chain: true,
             send_sni: with_sni,
-            client_cert: None,
+            client_cert: self.client_cert.clone(),
         }
     }
 }
@@ -119,6 +124,69 @@ impl TlsReport {
                 .map_or_else(|| format!("untrusted: {webpki}"), |p| p.message.clone()),
         )
     }
+}
+
+/// The fine finding for a chain problem id.
+fn problem_kind(id: &str) -> Kind {
+    match id {
+        "expired" => Kind::TlsCertificateExpired,
+        "not-yet-valid" => Kind::TlsCertificateNotYetValid,
+        "name-mismatch" => Kind::TlsCertificateNameMismatch,
+        "self-signed" => Kind::TlsCertificateSelfSigned,
+        "missing-intermediate" => Kind::TlsCertificateIncompleteChain,
+        "expires-soon" => Kind::TlsCertificateExpiresSoon,
+        "chain-order" => Kind::TlsCertificateChainOrder,
+        _ => Kind::TlsCertificateUntrusted,
+    }
+}
+
+/// Every certificate problem as a finding under `tls.certificate`, in both modes: in Strict
+/// mode the ones the edge refuses for are errors (the first decides: 526); in Full mode they are
+/// warnings that say what Strict would answer. A chain webpki refuses for a reason the
+/// independent checks did not name is one `tls.certificate.untrusted`.
+pub fn certificate_findings(r: &TlsReport) -> Vec<Finding> {
+    if r.handshake.outcome.is_err() {
+        return Vec::new();
+    }
+    let strict = r.mode == SslMode::Strict;
+    let refused = r.handshake.certificate_error.is_some();
+    let mut out: Vec<Finding> = r
+        .check
+        .problems
+        .iter()
+        .map(|p| {
+            let kind = problem_kind(p.id);
+            let mut f = if strict || !p.fatal {
+                Finding::at(kind, 0, p.message.clone())
+            } else {
+                Finding::at(
+                    kind,
+                    0,
+                    format!("{}; in Strict mode the edge answers 526", p.message),
+                )
+            };
+            // Only what the edge really refuses for decides; the rest is reported.
+            if !(strict && p.fatal && refused) {
+                f.severity = f.severity.min(Severity::Warning);
+            }
+            f
+        })
+        .collect();
+    if let (true, Some(webpki)) = (strict, &r.handshake.certificate_error) {
+        if !r.check.problems.iter().any(|p| p.fatal) {
+            out.insert(
+                0,
+                Finding::at(
+                    Kind::TlsCertificateUntrusted,
+                    0,
+                    format!("certificate not valid: untrusted: {webpki}"),
+                ),
+            );
+        }
+    }
+    // The edge refuses for the first fatal problem: it leads.
+    out.sort_by_key(|f| f.severity != Severity::Error);
+    out
 }
 
 /// Seconds since the Unix epoch, now.

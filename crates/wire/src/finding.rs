@@ -82,6 +82,22 @@ kinds! {
     TlsHandshake => "tls.handshake", TlsHandshake, Error;
     /// The certificate failed verification.
     TlsCertificate => "tls.certificate", TlsCertificate, Error;
+    /// The certificate (or one in its chain) is past its notAfter.
+    TlsCertificateExpired => "tls.certificate.expired", TlsCertificate, Error;
+    /// The certificate (or one in its chain) is before its notBefore.
+    TlsCertificateNotYetValid => "tls.certificate.not-yet-valid", TlsCertificate, Error;
+    /// The certificate does not name the host.
+    TlsCertificateNameMismatch => "tls.certificate.name-mismatch", TlsCertificate, Error;
+    /// The leaf certificate is self-signed.
+    TlsCertificateSelfSigned => "tls.certificate.self-signed", TlsCertificate, Error;
+    /// The served chain does not reach a trusted root (an intermediate is missing).
+    TlsCertificateIncompleteChain => "tls.certificate.incomplete-chain", TlsCertificate, Error;
+    /// The chain ends at a root that is not trusted, or cannot be read.
+    TlsCertificateUntrusted => "tls.certificate.untrusted", TlsCertificate, Error;
+    /// The certificate expires within the warning window.
+    TlsCertificateExpiresSoon => "tls.certificate.expires-soon", TlsCertificate, Warning;
+    /// The chain is served out of order (clients may still build it).
+    TlsCertificateChainOrder => "tls.certificate.chain-order", TlsCertificate, Warning;
 
     // HTTP/2, when the origin agreed `h2` by ALPN.
     /// The h2 connection broke in another way (the probe's h2 client found invalid frames).

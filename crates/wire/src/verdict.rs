@@ -99,6 +99,11 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         return verdict;
     }
     for f in &all {
+        // A finding its maker demoted below its kind's severity (a certificate problem the
+        // edge in Full mode does not check) is reported, never decisive.
+        if f.severity < f.id.severity() {
+            continue;
+        }
         let d = profile.disposition(f.id);
         if d == Disposition::Normalize && !verdict.normalized.contains(&f.id) {
             verdict.normalized.push(f.id);

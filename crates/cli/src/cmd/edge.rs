@@ -13,34 +13,45 @@ use originlens_wire::Profile;
 use crate::args;
 use crate::exit::Exit;
 
+/// Where the edge listens and stores without `--config` or a flag saying otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
+const DEFAULT_STORE: &str = "incidents.db";
+
 /// Arguments of `originlens edge`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+With --config FILE: --listen, --admin, --no-admin, --store, --no-store and the switches
+(--no-retry, --no-reuse-check, --no-redact, --max-request-body) given on the command line
+override the file; the per-origin flags (--origin, --profile, timeouts, --host-header, --sni,
+--ssl-mode, --ca-file, --cert/--key) belong in the file's [[origin]] tables and are refused beside it.")]
 pub struct Args {
-    /// Address visitors connect to (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Address visitors connect to (port 0 picks a free port) [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     /// The origin: http://host:port or https://host:port.
     #[arg(long, value_name = "URL", required_unless_present_any = ["config", "check_config"])]
     origin: Option<String>,
     /// Where incidents go: a SQLite file, or a `postgres://user:password@host/db` URL shared
     /// by a fleet of edges (written off the request path, buffered while the database is away).
-    #[arg(long, value_name = "FILE|URL", default_value = "incidents.db")]
-    store: PathBuf,
+    /// [default: incidents.db]
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<PathBuf>,
     /// Do not store incidents (they are still logged on stderr).
     #[arg(long, conflicts_with = "store")]
     no_store: bool,
-    /// Admin listener for /metrics and /healthz.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
-    admin: SocketAddr,
+    /// Admin listener for /metrics and /healthz [default: 127.0.0.1:9901].
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
     /// No admin listener.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "admin")]
     no_admin: bool,
     /// Allow non-loopback listen or admin addresses.
     #[arg(long)]
     allow_public: bool,
-    /// The edge whose behaviour is emulated.
-    #[arg(long, value_name = "NAME", default_value = "cloudflare", value_parser = args::profile)]
-    profile: &'static Profile,
+    /// The edge whose behaviour is emulated [default: cloudflare].
+    #[arg(long, value_name = "NAME", value_parser = args::profile)]
+    profile: Option<&'static Profile>,
     /// Connect timeout: seconds or 250ms, 1.5s, 2m (profile default: cloudflare 19 s).
     #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
     connect_timeout: Option<Duration>,
@@ -64,12 +75,20 @@ pub struct Args {
     /// --host-header, else the visitor's host name).
     #[arg(long, value_name = "NAME")]
     sni: Option<String>,
-    /// Certificate checking for https origins: strict (526 on a bad certificate) or full.
-    #[arg(long, value_name = "MODE", default_value = "strict")]
-    ssl_mode: String,
+    /// Certificate checking for https origins: strict (526 on a bad certificate) or full
+    /// [default: strict].
+    #[arg(long, value_name = "MODE")]
+    ssl_mode: Option<String>,
     /// PEM roots trusted in strict mode besides the Mozilla ones (a private or origin CA).
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Client certificate chain (PEM) presented to an https origin that asks for one, as
+    /// Cloudflare's Authenticated Origin Pulls does; with --key.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM); with --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
     /// Store Cookie, Set-Cookie and Authorization values as sent.
     #[arg(long)]
     no_redact: bool,
@@ -87,28 +106,87 @@ pub struct Args {
     check_config: Option<PathBuf>,
 }
 
+impl Args {
+    /// The per-origin flags given, which a `--config` file's origins would not take.
+    fn origin_flags_given(&self) -> Vec<&'static str> {
+        [
+            ("--origin", self.origin.is_some()),
+            ("--profile", self.profile.is_some()),
+            ("--connect-timeout", self.connect_timeout.is_some()),
+            ("--read-timeout", self.read_timeout.is_some()),
+            ("--idle-timeout", self.idle_timeout.is_some()),
+            ("--host-header", self.host_header.is_some()),
+            ("--sni", self.sni.is_some()),
+            ("--ssl-mode", self.ssl_mode.is_some()),
+            ("--ca-file", self.ca_file.is_some()),
+            ("--cert", self.cert.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
+fn default_addr(text: &str) -> SocketAddr {
+    text.parse().expect("a valid default address")
+}
+
+/// The single origin the flags describe (no `--config`).
+fn origin_from_flags(args: &Args) -> anyhow::Result<OriginConfig> {
+    let url = args.origin.as_deref().unwrap_or_default();
+    let profile = args.profile.map_or("cloudflare", |p| p.name);
+    let mut origin = OriginConfig::new(OriginUrl::parse(url)?, profile)?;
+    origin.host_header = args.host_header.clone();
+    origin.sni = args.sni.clone();
+    let mode = args.ssl_mode.as_deref().unwrap_or("strict");
+    origin.ssl_mode = SslMode::parse(mode)
+        .with_context(|| format!("--ssl-mode: `{mode}` is not strict or full"))?;
+    if let Some(path) = &args.ca_file {
+        origin.extra_roots = originlens_edge::config::load_ca_file(path)?;
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        origin.client_cert = Some(originlens_edge::config::load_client_cert(cert, key)?);
+    }
+    origin.set_timeouts(args.connect_timeout, args.read_timeout, args.idle_timeout);
+    Ok(origin)
+}
+
 fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
     let mut config = match &args.config {
-        Some(path) => originlens_edge::config::load_file(path)?,
-        None => {
-            let url = args.origin.as_deref().unwrap_or_default();
-            let mut origin = OriginConfig::new(OriginUrl::parse(url)?, args.profile.name)?;
-            origin.host_header = args.host_header.clone();
-            origin.sni = args.sni.clone();
-            origin.ssl_mode = SslMode::parse(&args.ssl_mode).with_context(|| {
-                format!("--ssl-mode: `{}` is not strict or full", args.ssl_mode)
-            })?;
-            if let Some(path) = &args.ca_file {
-                origin.extra_roots = originlens_edge::config::load_ca_file(path)?;
+        Some(path) => {
+            let given = args.origin_flags_given();
+            if !given.is_empty() {
+                anyhow::bail!(
+                    "{} cannot be used with --config {}: set them in the file's [[origin]] tables",
+                    given.join(", "),
+                    path.display()
+                );
             }
-            origin.set_timeouts(args.connect_timeout, args.read_timeout, args.idle_timeout);
-            let mut c = EdgeConfig::single(args.listen, origin);
-            c.admin = (!args.no_admin).then_some(args.admin);
-            c.store = (!args.no_store).then(|| args.store.clone());
+            originlens_edge::config::load_file(path)?
+        }
+        None => {
+            let mut c = EdgeConfig::single(default_addr(DEFAULT_LISTEN), origin_from_flags(args)?);
+            c.admin = Some(default_addr(DEFAULT_ADMIN));
+            c.store = Some(PathBuf::from(DEFAULT_STORE));
             c
         }
     };
-    // Switches given on the command line win over the file.
+    // Flags given on the command line win over the file (and the defaults).
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(admin) = args.admin {
+        config.admin = Some(admin);
+    }
+    if args.no_admin {
+        config.admin = None;
+    }
+    if let Some(store) = &args.store {
+        config.store = Some(store.clone());
+    }
+    if args.no_store {
+        config.store = None;
+    }
     if args.no_retry {
         config.retry = false;
     }

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use originlens_probe::judged::{probe_and_judge, Judged};
+use std::io::IsTerminal;
+
+use originlens_probe::judged::{probe_and_judge, probe_and_judge_watched, Judged};
 use originlens_probe::tls_check::load_ca_pem;
-use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions};
+use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions, Watch};
 use originlens_wire::Profile;
 
 use crate::args::{self, Color, Format};
@@ -14,6 +16,7 @@ use crate::exit::Exit;
 
 mod document;
 mod lab_tour;
+mod progress;
 mod text;
 
 /// Arguments of `originlens probe`.
@@ -21,7 +24,8 @@ mod text;
 #[command(
     after_help = "Exit status (like curl --fail): 0 the visitor gets the origin's complete, \
 non-5xx response; 1 the edge answers with its own error, the body is cut or broken, or the \
-origin answers 5xx; 2 usage or local error."
+origin answers 5xx; 2 usage or local error; 130 stopped by Ctrl-C (what was received so far is \
+shown, with the verdict the edge would give if it stopped waiting then)."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host and SNI. With --lab: a lab route such as /empty,
@@ -36,6 +40,9 @@ pub struct Args {
     /// Request method (default GET, or POST with --data).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
+    /// Send HEAD (as curl -I).
+    #[arg(short = 'I', long = "head", conflicts_with_all = ["method", "data"])]
+    pub head: bool,
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = args::header)]
     pub headers: Vec<(String, String)>,
@@ -66,15 +73,38 @@ pub struct Args {
     /// plain HTTP to port 80.
     #[arg(long, value_enum, default_value_t = SslModeArg::Strict)]
     pub ssl_mode: SslModeArg,
+    /// The same as --ssl-mode full (as curl -k): the handshake must work, the certificate is
+    /// only reported.
+    #[arg(short = 'k', long, conflicts_with = "ssl_mode")]
+    pub insecure: bool,
     /// Also trust the certificates in this PEM file (e.g. Cloudflare's Origin CA, a private CA).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// Present this client certificate chain (PEM) when the origin asks, as Cloudflare's
+    /// Authenticated Origin Pulls does; with --key.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM); with --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl Args {
     /// The method sent: `-X`, else POST with `-d`, else GET.
     pub fn method(&self) -> String {
+        if self.head {
+            return "HEAD".into();
+        }
         args::method(self.method.as_deref(), self.data.as_ref())
+    }
+
+    /// `--ssl-mode`, with `-k` meaning full.
+    pub fn ssl_mode(&self) -> SslModeArg {
+        if self.insecure {
+            SslModeArg::Full
+        } else {
+            self.ssl_mode
+        }
     }
 
     /// The body sent (`-d`), empty for none.
@@ -124,7 +154,55 @@ pub fn tls_options(
         extra_roots,
         check_without_sni: true,
         offer_h2: true,
+        client_cert: None,
     })
+}
+
+/// The client certificate of `--cert`/`--key`, when given.
+pub fn client_cert(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<originlens_net::ClientCert>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => originlens_net::load_client_cert(cert, key)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--cert {} --key {}: {e}", cert.display(), key.display())),
+        _ => Ok(None),
+    }
+}
+
+/// Probes once with a progress line on a terminal (`progress`), stopping early on Ctrl-C with
+/// what was received so far.
+pub fn run_probe_watched(
+    opts: ProbeOptions,
+    tls: &TlsOptions,
+    chosen: &'static Profile,
+    progress: bool,
+) -> anyhow::Result<Judged> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let watch = Watch::new();
+    let bar = progress::Bar::new(progress, &opts, chosen);
+    let judged = rt.block_on(async {
+        let probe = probe_and_judge_watched(opts, tls, chosen, &watch);
+        tokio::pin!(probe);
+        let mut tick = tokio::time::interval(progress::TICK);
+        let mut asked = false;
+        loop {
+            tokio::select! {
+                judged = &mut probe => break judged,
+                _ = tokio::signal::ctrl_c(), if !asked => {
+                    asked = true;
+                    watch.stop();
+                }
+                _ = tick.tick() => bar.show(&watch),
+            }
+        }
+    });
+    bar.clear();
+    Ok(judged?)
 }
 
 /// Probes once and judges under every profile: one library call on a one-thread runtime.
@@ -157,7 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     };
     let target = Target::parse(url, args.connect_to.as_deref())?;
-    if target.tls && args.ssl_mode == SslModeArg::Flexible {
+    if target.tls && args.ssl_mode() == SslModeArg::Flexible {
         bail!(
             "--ssl-mode flexible: the edge talks plain HTTP to the origin's port 80 and never \
              uses TLS, so there is no TLS story to tell; probe http://{}/ --connect-to {}:80 \
@@ -166,7 +244,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             target.connect_host
         );
     }
-    let tls = tls_options(args.ssl_mode, args.ca_file.as_deref())?;
+    let mut tls = tls_options(args.ssl_mode(), args.ca_file.as_deref())?;
+    tls.client_cert = client_cert(args.cert.as_deref(), args.key.as_deref())?;
     let opts = ProbeOptions {
         target,
         method: args.method(),
@@ -175,7 +254,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         connect_timeout,
         read_timeout,
     };
-    let probed = run_probe_with(opts, &tls, args.profile)?;
+    let progress = args.format == Format::Text && std::io::stdout().is_terminal();
+    let probed = run_probe_watched(opts, &tls, args.profile, progress)?;
     report(&args, &probed)?;
     Ok(exit_for(&probed))
 }
@@ -198,7 +278,9 @@ pub fn report(args: &Args, p: &Judged) -> anyhow::Result<()> {
 /// Like `curl --fail`: 0 only when the visitor gets the origin's complete, non-5xx response
 /// ([`Verdict::delivered`](originlens_wire::Verdict::delivered)), else 1.
 pub fn exit_for(p: &Judged) -> Exit {
-    if p.verdict.delivered() {
+    if p.exchange.interrupted.is_some() {
+        Exit::Interrupted
+    } else if p.verdict.delivered() {
         Exit::Clean
     } else {
         Exit::Problem

@@ -95,6 +95,7 @@ struct Timeouts {
     edge_connect_s: f64,
     edge_read_s: f64,
     timed_out: bool,
+    interrupted_s: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -458,6 +459,7 @@ pub fn build(p: &Judged, raw: bool) -> ProbeDoc<'_> {
             edge_connect_s: limits.connect_timeout.as_secs_f64(),
             edge_read_s: limits.read_timeout.as_secs_f64(),
             timed_out: ex.waited.is_some(),
+            interrupted_s: ex.interrupted.map(|d| d.as_secs_f64()),
         },
         head,
         body: BodyDoc {

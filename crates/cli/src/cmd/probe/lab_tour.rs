@@ -77,7 +77,7 @@ fn route_options(
     let url = format!("http://{addr}{}", route.path);
     Ok(ProbeOptions {
         target: Target::parse(&url, None)?,
-        method: if args.method.is_none() && args.data.is_none() {
+        method: if args.method.is_none() && args.data.is_none() && !args.head {
             route.hint.method.to_owned()
         } else {
             args.method()
@@ -129,6 +129,7 @@ fn stops(
         extra_roots: roots,
         check_without_sni: true,
         offer_h2: true,
+        client_cert: None,
     });
     for &case in TlsCase::ALL {
         let Some(addr) = lab.tls_addr(case) else {

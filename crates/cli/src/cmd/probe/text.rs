@@ -100,6 +100,15 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
     if let Some(note) = &v.note {
         writeln!(out, "  note          {note}")?;
     }
+    if let Some(after) = ex.interrupted {
+        writeln!(
+            out,
+            "  {YELLOW}stopped{YELLOW:#}       by Ctrl-C after {:.1} s: this is what {} would answer if it stopped waiting now (it waits {} s between reads)",
+            after.as_secs_f64(),
+            p.profile.name,
+            p.profile.limits.read_timeout.as_secs()
+        )?;
+    }
     writeln!(out)?;
 
     let r = &ex.report;
@@ -180,6 +189,10 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
             p.profile.limits.read_timeout.as_secs()
         )?;
     }
+    if let (Some(head), false) = (&r.head, raw) {
+        writeln!(out)?;
+        print_head(out, head)?;
+    }
     writeln!(out)?;
     writeln!(out, "  {BOLD}peers{BOLD:#}")?;
     for peer in &p.peers {
@@ -237,7 +250,11 @@ pub fn print(out: &mut impl Write, p: &Judged, raw: bool) -> io::Result<()> {
             if ex.response.len() as u64 == ex.response_bytes {
                 String::new()
             } else {
-                format!(", first {} shown", ex.response.len())
+                format!(
+                    ", first {} shown: the capture stops at {} MiB",
+                    ex.response.len(),
+                    originlens_probe::MAX_CAPTURE >> 20
+                )
             }
         )?;
         print_escaped_lines(out, &ex.response, "< ")?;
@@ -403,6 +420,44 @@ fn print_h2(out: &mut impl Write, h: &originlens_probe::h2::H2Summary) -> io::Re
             )
         }
     }
+}
+
+/// Fields shown of the response head; the rest are counted.
+const HEAD_LINES_SHOWN: usize = 40;
+/// Bytes of a field line shown; a longer line is cut with its length said.
+const HEAD_LINE_CUT: usize = 120;
+
+/// The response head as received (status line and fields, escaped), long lines cut and many
+/// fields counted: enough to see what the origin said without `--raw`.
+fn print_head(out: &mut impl Write, head: &originlens_wire::Head) -> io::Result<()> {
+    writeln!(out, "  {BOLD}response head{BOLD:#}")?;
+    let lines: Vec<&[u8]> = head
+        .raw
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| !matches!(*l, b"\r\n" | b"\n"))
+        .collect();
+    for line in lines.iter().take(HEAD_LINES_SHOWN) {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.len() > HEAD_LINE_CUT {
+            writeln!(
+                out,
+                "    {}{DIM}… ({} bytes in all){DIM:#}",
+                escape(&body[..HEAD_LINE_CUT]),
+                body.len()
+            )?;
+        } else {
+            writeln!(out, "    {}", escape(body))?;
+        }
+    }
+    if lines.len() > HEAD_LINES_SHOWN {
+        writeln!(
+            out,
+            "    {DIM}… and {} more lines (--raw shows them all){DIM:#}",
+            lines.len() - HEAD_LINES_SHOWN
+        )?;
+    }
+    Ok(())
 }
 
 fn print_escaped_lines(out: &mut impl Write, bytes: &[u8], prefix: &str) -> io::Result<()> {
