@@ -124,7 +124,7 @@ fn big_head() -> &'static [u8] {
 /// Is `count` (from 1) the N-th one?
 fn nth(counter: &AtomicU64, every: u64) -> bool {
     let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-    n % every.max(1) == 0
+    n.is_multiple_of(every.max(1))
 }
 
 impl Flaky {

@@ -89,9 +89,9 @@ pub fn fpm_seconds(text: &str) -> Option<u64> {
 
 /// Formats bytes the way nginx sizes are usually written (`4k`, `16k`, `1m`, or bytes).
 pub fn format_size(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{}m", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{}k", bytes >> 10)
     } else {
         bytes.to_string()
@@ -100,7 +100,7 @@ pub fn format_size(bytes: u64) -> String {
 
 /// Formats milliseconds as seconds for messages (`60s`, `0.5s`).
 pub fn format_secs(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{}s", millis as f64 / 1000.0)
