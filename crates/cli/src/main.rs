@@ -1,5 +1,7 @@
 //! The `originlens` binary: argument parsing and rendering only. The work is done by the library
-//! crates (`originlens-wire`, `-probe`, `-lab`, `-logs`, `-lint`).
+//! crates (`originlens-wire`, `-net`, `-probe`, `-edge`, `-lab`, `-logs`, `-lint`, `-load`,
+//! `-diagnose`, `-fleet`).
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -4,6 +4,7 @@
 //! The exchange record (raw bytes, per-phase timings, FIN vs RST vs timeout) is kept apart from
 //! its interpretation: [`Exchange::report`] is the wire reader's, and verdicts come from
 //! [`originlens_wire::judge`] so that one capture can be judged under every profile.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::net::SocketAddr;
