@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
+use jiff::{SignedDuration, Timestamp};
 use originlens_wire::Profile;
 
 /// The longest duration any flag takes: one day.
@@ -82,54 +81,20 @@ pub fn seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// An age: `90s`, `15m`, `1h`, `2d`, `1h30m`, `2 hours ago`, `30 minutes ago` (one jiff span,
-/// "ago" allowed; days count 24 hours). The result is how far back it reaches.
+/// An age (`90s`, `1h`, `2 hours ago`): [`originlens_logs::bound::age`].
 pub fn age(s: &str) -> Result<SignedDuration, String> {
-    let bad = || format!("`{s}` is not an age: use 90s, 15m, 1h, 2d or `2 hours ago`");
-    let span: Span = s.trim().parse().map_err(|_| bad())?;
-    let d = span
-        .to_duration(SpanRelativeTo::days_are_24_hours())
-        .map_err(|_| bad())?;
-    // "2 hours ago" parses as a negative span; both spellings mean "reach back this far".
-    Ok(d.abs())
+    originlens_logs::bound::age(s)
 }
 
-/// A point in time for `--since`/`--until`: `now`, `today`, `yesterday`, an [`age`] before `now`
-/// (`1h`, `2 hours ago`), an RFC 3339 instant, or a zone-less `YYYY-MM-DD[ HH:MM[:SS]]` /
-/// `HH:MM[:SS]` read in `tz`. This is the one `--since` grammar: `incidents` and `logs` call it.
+/// A point in time for `--since`/`--until` at `now` in `tz`: the one grammar,
+/// [`originlens_logs::bound::parse_bound`], which `logs` calls too.
 pub fn since(s: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, String> {
-    let t = s.trim();
-    let midnight = |d: Date| {
-        tz.to_timestamp(d.to_datetime(Time::midnight()))
-            .map_err(|e| format!("`{s}`: {e}"))
+    let ctx = originlens_logs::TimeContext {
+        tz: tz.clone(),
+        now,
+        ..Default::default()
     };
-    let today = tz.to_datetime(now).date();
-    match t {
-        "now" => return Ok(now),
-        "today" => return midnight(today),
-        "yesterday" => return midnight(today.yesterday().map_err(|e| e.to_string())?),
-        _ => {}
-    }
-    if let Ok(d) = age(t) {
-        return now.checked_sub(d).map_err(|e| format!("`{s}`: {e}"));
-    }
-    if let Ok(ts) = t.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    if let Ok(dt) = t.parse::<DateTime>() {
-        return tz.to_timestamp(dt).map_err(|e| format!("`{s}`: {e}"));
-    }
-    if let Ok(d) = t.parse::<Date>() {
-        return midnight(d);
-    }
-    if let Ok(time) = t.parse::<Time>() {
-        return tz
-            .to_timestamp(today.to_datetime(time))
-            .map_err(|e| format!("`{s}`: {e}"));
-    }
-    Err(format!(
-        "`{s}` is not a time: use 1h, `2 hours ago`, today, `2024-01-02 03:04:05`, 03:04 or 2024-01-02T03:04:05Z"
-    ))
+    originlens_logs::bound::parse_bound(s, &ctx)
 }
 
 /// [`since`] at the current instant in this machine's zone, for clap.

@@ -1,70 +1,59 @@
 //! `--since` / `--until` values and `--boot-time auto`.
 
 use jiff::civil::{Date, DateTime, Time};
-use jiff::{SignedDuration, Timestamp};
+use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
 
 use crate::timestamp::TimeContext;
 
-/// Parses a time bound: `now`, `today`, `yesterday`, `N <unit>s ago` (seconds, minutes,
-/// hours, days, weeks; short forms `s`, `min`, `m`, `h`, `d`, `w`), an RFC 3339 instant, or a
+/// An age: `90s`, `15m`, `1h`, `2d`, `1h30m`, `2 hours ago`, `30 minutes ago` (one jiff span,
+/// "ago" allowed; days count 24 hours). The result is how far back it reaches.
+pub fn age(s: &str) -> Result<SignedDuration, String> {
+    let bad = || format!("`{s}` is not an age: use 90s, 15m, 1h, 2d or `2 hours ago`");
+    let span: Span = s.trim().parse().map_err(|_| bad())?;
+    let d = span
+        .to_duration(SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| bad())?;
+    // "2 hours ago" parses as a negative span; both spellings mean "reach back this far".
+    Ok(d.abs())
+}
+
+/// Parses a time bound, the one `--since`/`--until` grammar of every command: `now`, `today`,
+/// `yesterday`, an [`age`] before now (`1h`, `2 hours ago`), an RFC 3339 instant, or a
 /// zone-less `YYYY-MM-DD[ HH:MM[:SS]]` / `HH:MM[:SS]` read in the context's zone.
 pub fn parse_bound(s: &str, ctx: &TimeContext) -> Result<Timestamp, String> {
-    let s = s.trim();
-    let midnight = |d: Date| -> Result<Timestamp, String> {
+    let t = s.trim();
+    let midnight = |d: Date| {
         ctx.tz
             .to_timestamp(d.to_datetime(Time::midnight()))
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("`{s}`: {e}"))
     };
     let today = ctx.tz.to_datetime(ctx.now).date();
-    match s {
+    match t {
         "now" => return Ok(ctx.now),
         "today" => return midnight(today),
         "yesterday" => return midnight(today.yesterday().map_err(|e| e.to_string())?),
         _ => {}
     }
-    if let Some(rest) = s.strip_suffix(" ago") {
-        let rest = rest.trim();
-        let split = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (n, unit) = rest.split_at(split);
-        let n: i64 = n.parse().map_err(|_| {
-            format!("`{s}`: expected a number before the unit, as in `2 hours ago`")
-        })?;
-        let secs = match unit.trim() {
-            "s" | "sec" | "secs" | "second" | "seconds" => 1,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60,
-            "h" | "hour" | "hours" => 3600,
-            "d" | "day" | "days" => 86_400,
-            "w" | "week" | "weeks" => 604_800,
-            other => {
-                return Err(format!(
-                    "`{s}`: unknown unit `{other}` (seconds, minutes, hours, days, weeks)"
-                ))
-            }
-        };
-        return ctx
-            .now
-            .checked_sub(SignedDuration::from_secs(n.saturating_mul(secs)))
-            .map_err(|e| e.to_string());
+    if let Ok(d) = age(t) {
+        return ctx.now.checked_sub(d).map_err(|e| format!("`{s}`: {e}"));
     }
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Ok(t);
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
     }
-    if let Ok(dt) = s.parse::<DateTime>() {
-        return ctx.tz.to_timestamp(dt).map_err(|e| e.to_string());
+    if let Ok(dt) = t.parse::<DateTime>() {
+        return ctx.tz.to_timestamp(dt).map_err(|e| format!("`{s}`: {e}"));
     }
-    if let Ok(d) = s.parse::<Date>() {
+    if let Ok(d) = t.parse::<Date>() {
         return midnight(d);
     }
-    if let Ok(t) = s.parse::<Time>() {
+    if let Ok(time) = t.parse::<Time>() {
         return ctx
             .tz
-            .to_timestamp(today.to_datetime(t))
-            .map_err(|e| e.to_string());
+            .to_timestamp(today.to_datetime(time))
+            .map_err(|e| format!("`{s}`: {e}"));
     }
     Err(format!(
-        "`{s}` is not a time: use `2 hours ago`, `today`, `2024-01-02 03:04:05`, `03:04` or `2024-01-02T03:04:05Z`"
+        "`{s}` is not a time: use `1h`, `2 hours ago`, `today`, `2024-01-02 03:04:05`, `03:04` or `2024-01-02T03:04:05Z`"
     ))
 }
 
@@ -128,6 +117,7 @@ mod tests {
             Ok(at("2024-01-01T00:00:00Z"))
         );
         assert_eq!(parse_bound("03:04", &c), Ok(at("2024-01-02T03:04:00Z")));
+        assert_eq!(parse_bound("90m", &c), Ok(at("2024-01-02T10:30:00Z")));
         assert!(parse_bound("two hours ago", &c).is_err());
         assert!(parse_bound("2 fortnights ago", &c).is_err());
         assert!(parse_bound("soon", &c).is_err());
