@@ -168,13 +168,13 @@ fn flaky_keepalive_idle_close_is_the_race_after_idle() {
     assert_eq!(g[0]["on_reused"], 8, "{doc}");
     assert_eq!(g[0]["by_idle"]["100ms-1s"], 8, "{doc}");
     assert_eq!(doc["connections_opened"], 10, "{doc}");
+    let summary = doc["summary"].as_str().unwrap();
     assert!(
-        doc["summary"]
-            .as_str()
-            .unwrap()
-            .contains("on reused connections after 500 ms idle"),
-        "{doc}"
+        summary.contains("8 `keepalive.race` (520) on reused connections after 50"),
+        "{summary}"
     );
+    let idle = doc["evidence"][0]["idle_s"].as_f64().unwrap();
+    assert!((0.5..0.6).contains(&idle), "idle {idle} s: {doc}");
     let (code, doc) = load(&url, &["-c", "2", "-n", "20", "--idle", "50ms"]);
     assert_eq!((code, doc["failed"].as_u64()), (Some(0), Some(0)), "{doc}");
 }
@@ -300,4 +300,123 @@ fn real_nginx_keepalive_timeout_is_the_race_after_idle() {
     let (code, doc) = load(&url, &["-c", "2", "-n", "12", "--idle", "300ms"]);
     assert_eq!((code, doc["failed"].as_u64()), (Some(0), Some(0)), "{doc}");
     assert_eq!(doc["connections_opened"], 2, "{doc}");
+}
+
+/// A real nginx speaking HTTP/2 over TLS: `--http2 -c 2 --streams 8` opens two connections and
+/// carries every request on them, 16 at a time, each response judged. nginx ends a connection
+/// after 250 requests with GOAWAY NO_ERROR: the streams it did not take go out again on a new
+/// connection, and nothing fails.
+#[test]
+fn http2_streams_share_few_connections_on_a_real_nginx() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (crt, key) = (dir.path().join("crt.pem"), dir.path().join("key.pem"));
+    std::fs::write(&crt, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.signing_key.serialize_pem()).unwrap();
+    let nginx = Nginx::start_tls(
+        "http2_max_concurrent_streams 128;\n  keepalive_requests 250;",
+        &format!(
+            "ssl_certificate {}; ssl_certificate_key {}; location / {{ return 200 \"ok\\n\"; }}",
+            crt.display(),
+            key.display()
+        ),
+    );
+    let url = format!("https://localhost:{}/", nginx.port);
+    let connect = format!("127.0.0.1:{}", nginx.port);
+    let h2 = |extra: &[&str]| {
+        let mut args = vec!["--connect-to", &connect, "--ssl-mode", "full", "--http2"];
+        args.extend(extra);
+        load(&url, &args)
+    };
+    let (code, doc) = h2(&["-c", "2", "--streams", "8", "-n", "400"]);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!(doc["run"]["protocol"], "h2", "{doc}");
+    assert_eq!(doc["run"]["streams"], 8, "{doc}");
+    assert_eq!(doc["status_counts"]["200"], 400, "{doc}");
+    assert_eq!(doc["connections_opened"], 2, "{doc}");
+
+    let (code, doc) = h2(&["-c", "2", "--streams", "8", "-n", "2000"]);
+    assert_eq!((code, doc["failed"].as_u64()), (Some(0), Some(0)), "{doc}");
+    assert_eq!(doc["status_counts"]["200"], 2000, "{doc}");
+    let opened = doc["connections_opened"].as_u64().unwrap();
+    assert!((8..=12).contains(&opened), "{opened} connections: {doc}");
+
+    // The same origin in the open model.
+    let (code, doc) = h2(&["-c", "1", "--streams", "4", "-q", "200", "--duration", "1s"]);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!(doc["connections_opened"], 1, "{doc}");
+    assert!(doc["corrected_latency_ms"].is_object(), "{doc}");
+
+    // An http URL cannot agree h2 by ALPN.
+    let out = run(&[
+        "load",
+        &format!("http://127.0.0.1:{}/", nginx.port),
+        "--http2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--http2 needs an https URL"));
+}
+
+/// The lab's h2 listeners that break the protocol: every stream fails with the probe's cause.
+/// GOAWAY ends the connection (each request then gets a new one); REFUSED_STREAM ends only the
+/// stream.
+#[test]
+fn http2_failures_are_named_like_the_probe_names_them() {
+    let lab = common::tls_lab::lab();
+    let ca = lab.ca.path().to_str().unwrap();
+    for (case, n) in [
+        (originlens_lab::TlsCase::H2Goaway, "5"),
+        (originlens_lab::TlsCase::H2RefusedStream, "1"),
+    ] {
+        let addr = lab.lab.tls_addr(case).unwrap();
+        let url = format!("https://{}:{}/", originlens_lab::LAB_HOST, addr.port());
+        let (code, doc) = load(
+            &url,
+            &[
+                "--connect-to",
+                &addr.to_string(),
+                "--ca-file",
+                ca,
+                "--http2",
+                "-c",
+                "1",
+                "-n",
+                n,
+                "--read-timeout",
+                "2",
+            ],
+        );
+        assert_eq!(code, Some(1), "{}: {doc}", case.name());
+        assert_eq!(
+            count(&doc, "h2.protocol").to_string(),
+            n,
+            "{}: {doc}",
+            case.name()
+        );
+        only(&doc, "h2.protocol");
+        assert_eq!(
+            doc["connections_opened"].to_string(),
+            n,
+            "{}: {doc}",
+            case.name()
+        );
+        let finding = doc["evidence"][0]["finding"].as_str().unwrap();
+        assert_eq!(format!("h2.{}", &case.name()[3..]), finding, "{doc}");
+    }
+
+    // An origin that does not offer h2 stops the run before it starts.
+    let addr = lab.lab.tls_addr(originlens_lab::TlsCase::Valid).unwrap();
+    let url = format!("https://{}:{}/", originlens_lab::LAB_HOST, addr.port());
+    let out = run(&[
+        "load",
+        &url,
+        "--connect-to",
+        &addr.to_string(),
+        "--ca-file",
+        ca,
+        "--http2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not agree h2 by ALPN"), "{err}");
 }

@@ -19,6 +19,16 @@ impl Nginx {
     /// `server_body` as its one server (which listens on the free port). Panics, naming the
     /// install command, when nginx is missing or does not come up within 10 s.
     pub fn start(http_extra: &str, server_body: &str) -> Nginx {
+        Nginx::start_listening("", http_extra, server_body)
+    }
+
+    /// As [`Nginx::start`], its listener speaking TLS and HTTP/2 (`server_body` names the
+    /// certificate and key).
+    pub fn start_tls(http_extra: &str, server_body: &str) -> Nginx {
+        Nginx::start_listening(" ssl http2", http_extra, server_body)
+    }
+
+    fn start_listening(listen_extra: &str, http_extra: &str, server_body: &str) -> Nginx {
         let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -37,7 +47,7 @@ impl Nginx {
              http {{\n  access_log off;\n  client_body_temp_path {p}/tmp;\n  proxy_temp_path {p}/tmp;\n\
                fastcgi_temp_path {p}/tmp;\n  uwsgi_temp_path {p}/tmp;\n  scgi_temp_path {p}/tmp;\n\
                {http_extra}\n\
-               server {{ listen 127.0.0.1:{port}; root {p}/html; {server_body} }}\n}}\n",
+               server {{ listen 127.0.0.1:{port}{listen_extra}; root {p}/html; {server_body} }}\n}}\n",
             p = p.display()
         );
         std::fs::write(p.join("nginx.conf"), conf).unwrap();
