@@ -39,6 +39,15 @@ fn groups<'a>(doc: &'a Value, cause: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// `doc` validates against `schemas/load.json`.
+fn valid(doc: &Value) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/load.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}: {doc}");
+}
+
 /// Every failure of the run is of `cause`.
 fn only(doc: &Value, cause: &str) {
     let causes: Vec<&String> = doc["failures_by_cause"]
@@ -332,6 +341,7 @@ fn http2_streams_share_few_connections_on_a_real_nginx() {
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(doc["run"]["protocol"], "h2", "{doc}");
     assert_eq!(doc["run"]["streams"], 8, "{doc}");
+    valid(&doc);
     assert_eq!(doc["status_counts"]["200"], 400, "{doc}");
     assert_eq!(doc["connections_opened"], 2, "{doc}");
 
