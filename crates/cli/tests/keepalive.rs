@@ -1,14 +1,15 @@
 //! The real `originlens keepalive` binary against the lab's short-idle routes and against a real
 //! nginx with a short `keepalive_timeout` and `keepalive_requests`.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use originlens_lab::routes::{KEEPALIVE_REQUESTS, KEEPALIVE_SHORT, KEEPALIVE_SILENT};
 use originlens_lab::LabHandle;
 use serde_json::Value;
+
+mod common;
+use common::nginx::Nginx;
 
 fn run(args: &[&str]) -> (Output, Value, Duration) {
     let start = Instant::now();
@@ -124,72 +125,15 @@ fn no_pooling_edge_means_no_race() {
     assert_eq!(doc["requests"]["ended"], "open");
 }
 
-struct Nginx {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nginx(port: u16) -> Option<Nginx> {
-    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())?;
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    std::fs::create_dir_all(p.join("logs")).unwrap();
-    std::fs::create_dir_all(p.join("html")).unwrap();
-    std::fs::write(p.join("html/index.html"), "ok\n").unwrap();
-    let conf = format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {p}/tmp;\n  proxy_temp_path {p}/tmp;\n\
-           fastcgi_temp_path {p}/tmp;\n  uwsgi_temp_path {p}/tmp;\n  scgi_temp_path {p}/tmp;\n\
-           keepalive_timeout 2s 2s;\n  keepalive_requests 5;\n\
-           server {{ listen 127.0.0.1:{port}; root {p}/html; location / {{ }} }}\n}}\n",
-        p = p.display()
-    );
-    std::fs::write(p.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(bin)
-        .args([
-            "-p",
-            &p.display().to_string(),
-            "-c",
-            &p.join("nginx.conf").display().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let n = Nginx { child, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(n);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 /// A real nginx with `keepalive_timeout 2s 2s; keepalive_requests 5;`: the idle close, the
 /// advertised timeout, the request cap (announced with Connection: close) and the race.
 #[test]
 fn real_nginx_values_are_measured() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Some(_nginx) = nginx(port) else {
-        panic!("nginx is needed for this test (scripts/setup-debian.sh installs it)");
-    };
-    let url = format!("http://127.0.0.1:{port}/");
+    let nginx = Nginx::start(
+        "keepalive_timeout 2s 2s;\n  keepalive_requests 5;",
+        "location / { }",
+    );
+    let url = format!("http://127.0.0.1:{}/", nginx.port);
     let (out, doc, took) = keepalive(&url, &["--max-wait", "30", "--max-requests", "20"]);
     assert_eq!(out.status.code(), Some(1), "{doc}");
     let closed = doc["idle"]["closed_after_s"].as_f64().unwrap_or(-1.0);

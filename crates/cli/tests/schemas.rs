@@ -104,6 +104,7 @@ fn every_schema_compiles_and_names_the_causes_of_cause_all() {
             "lab-routes",
             "lab-tour",
             "lint",
+            "load",
             "logs",
             "probe"
         ]
@@ -193,6 +194,71 @@ fn keepalive_document_validates() {
     ]);
     let doc = check_doc("keepalive", &out);
     assert_eq!(doc["schema"], "originlens.keepalive/1");
+}
+
+/// Runs of every shape: closed and open model, several routes with failures of several causes
+/// and their evidence, a connection refused (no status, no reading), and a `--baseline`
+/// comparison; each document validates, and a changed one does not.
+#[test]
+fn load_documents_validate() {
+    let lab = originlens_lab::LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let base = format!("http://{}", lab.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let urls = dir.path().join("urls");
+    std::fs::write(
+        &urls,
+        format!("{base}/flaky/empty?every=10\n{base}/flaky/big-head?every=10\n{base}/ok\n"),
+    )
+    .unwrap();
+    let urls = urls.to_str().unwrap();
+    let load = |extra: &[&str]| {
+        let mut args = vec!["load", "--format", "json", "-c", "2"];
+        args.extend(extra);
+        run(&args)
+    };
+    let closed = load(&["--urls", urls, "-n", "300"]);
+    assert_eq!(closed.status.code(), Some(1));
+    let doc = check_doc("load", &closed);
+    assert_eq!(doc["schema"], "originlens.load/1");
+    let causes = doc["failures_by_cause"].as_object().unwrap();
+    assert!(causes.len() >= 2, "{causes:?}");
+    assert!(!doc["evidence"].as_array().unwrap().is_empty());
+    assert_eq!(doc["routes"].as_array().unwrap().len(), 3);
+    let first = dir.path().join("first.json");
+    std::fs::write(&first, &closed.stdout).unwrap();
+
+    let open = load(&[
+        &format!("{base}/ok"),
+        "-q",
+        "200",
+        "--duration",
+        "1s",
+        "--no-keepalive",
+        "--baseline",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(open.status.code(), Some(0));
+    let doc = check_doc("load", &open);
+    assert!(doc["corrected_latency_ms"].is_object(), "{doc}");
+    assert!(doc["baseline"]["gone_causes"].as_array().unwrap().len() >= 2);
+
+    let refused = load(&[
+        &format!("http://127.0.0.1:{}/", common::net::free_port()),
+        "-n",
+        "5",
+        "--connect-timeout",
+        "1",
+    ]);
+    let mut doc = check_doc("load", &refused);
+    assert_eq!(doc["failures_by_cause"]["connect.refused"], 5, "{doc}");
+    assert!(doc["evidence"][0]["end"].is_null(), "{doc}");
+
+    let v = jsonschema::validator_for(&schema("load")).unwrap();
+    doc["failures_by_cause"]["no.such-cause"] = 1.into();
+    assert!(!v.is_valid(&doc), "an unknown cause id must not validate");
+    doc["failures_by_cause"] = serde_json::json!({});
+    doc["extra"] = true.into();
+    assert!(!v.is_valid(&doc), "an unknown member must not validate");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use originlens_wire::{judge, End, Finding, JudgeContext, ReaderOptions, Report, Verdict};
 
+use crate::h2::{self, H2Conn};
 use crate::options::{LoadOptions, EVIDENCE_BYTES};
 use crate::schedule::{Schedule, Ticket};
 use crate::socket::{Conn, Dialer};
@@ -17,6 +18,8 @@ pub(crate) struct Shared {
     pub schedule: Schedule,
     pub dialer: Dialer,
     pub stats: Mutex<Aggregate>,
+    /// With `--http2`: one connection per `-c`, shared by the slots of its streams.
+    pub h2: Vec<tokio::sync::Mutex<Option<Arc<H2Conn>>>>,
 }
 
 /// A connection with its history.
@@ -32,25 +35,24 @@ struct Pooled {
 pub(crate) async fn slot(shared: Arc<Shared>, slot: usize, slots: usize) {
     let deadline = shared.schedule.deadline();
     let opts = &shared.opts;
+    // One timer for the whole run of the slot, not one per request.
+    let stop = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(stop);
     let start = shared.schedule.connection_start(slot, slots);
-    if tokio::time::timeout_at(deadline.into(), tokio::time::sleep_until(start.into()))
-        .await
-        .is_err()
-    {
-        return;
+    tokio::select! {
+        biased;
+        () = &mut stop => return,
+        () = tokio::time::sleep_until(start.into()) => {}
     }
     let mut pooled: Option<Pooled> = None;
     let mut capture = Vec::with_capacity(EVIDENCE_BYTES);
     loop {
         if let (Some(idle), Some(p)) = (opts.idle, &pooled) {
             if p.uses % opts.idle_every == 0 {
-                let wake = (p.last_done + idle).into();
-                let pause = tokio::time::sleep_until(wake);
-                if tokio::time::timeout_at(deadline.into(), pause)
-                    .await
-                    .is_err()
-                {
-                    return;
+                tokio::select! {
+                    biased;
+                    () = &mut stop => return,
+                    () = tokio::time::sleep_until((p.last_done + idle).into()) => {}
                 }
             }
         }
@@ -60,8 +62,23 @@ pub(crate) async fn slot(shared: Arc<Shared>, slot: usize, slots: usize) {
         if let Some(at) = ticket.intended {
             tokio::time::sleep_until(at.into()).await;
         }
-        let one = exchange(&shared, ticket, &mut pooled, &mut capture);
-        if tokio::time::timeout_at(deadline.into(), one).await.is_err() {
+        let finished = if opts.http2 {
+            let group = slot % shared.h2.len().max(1);
+            let one = h2_exchange(&shared, group, ticket, &mut capture);
+            tokio::select! {
+                biased;
+                () = one => true,
+                () = &mut stop => false,
+            }
+        } else {
+            let one = exchange(&shared, ticket, &mut pooled, &mut capture);
+            tokio::select! {
+                biased;
+                () = one => true,
+                () = &mut stop => false,
+            }
+        };
+        if !finished {
             // The run ended with this request in flight: not the origin's failure.
             lock(&shared.stats).aborted += 1;
             return;
@@ -143,6 +160,91 @@ async fn exchange(
             last_done: done,
         });
     }
+}
+
+/// The connection of `group`, opened (or opened again) when it has none that can take a
+/// stream; the bool says it was opened now.
+async fn h2_conn(shared: &Shared, group: usize) -> Result<(Arc<H2Conn>, bool), Finding> {
+    let mut held = shared.h2[group].lock().await;
+    if let Some(c) = held.as_ref().filter(|c| !c.is_closed()) {
+        return Ok((c.clone(), false));
+    }
+    *held = None;
+    let conn = Arc::new(shared.dialer.dial_h2(shared.opts.read_timeout).await?);
+    lock(&shared.stats).connections_opened += 1;
+    *held = Some(conn.clone());
+    Ok((conn, true))
+}
+
+/// Forgets `conn` as the connection of `group` (it broke).
+async fn h2_drop(shared: &Shared, group: usize, conn: &Arc<H2Conn>) {
+    let mut held = shared.h2[group].lock().await;
+    if held.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+        *held = None;
+    }
+}
+
+async fn h2_exchange(shared: &Shared, group: usize, ticket: Ticket, capture: &mut Vec<u8>) {
+    let opts = &shared.opts;
+    let route_i = (ticket.index % opts.routes.len() as u64) as usize;
+    let route = &opts.routes[route_i];
+    let Some(request) = route.h2.as_ref() else {
+        return;
+    };
+    let begun = Instant::now();
+    let reader_opts = ReaderOptions {
+        request: route.info,
+        ..ReaderOptions::default()
+    };
+    // A pooled connection the origin has just closed (GOAWAY, FIN) takes no stream: like the
+    // edge, open another and send there; only a request that went out is counted.
+    let mut tries = 0;
+    let (conn, fresh, ex) = loop {
+        tries += 1;
+        capture.clear();
+        let (conn, fresh) = match h2_conn(shared, group).await {
+            Ok(c) => c,
+            Err(finding) => {
+                let report = failed_connect(finding);
+                let verdict = judge(&report, opts.profile, JudgeContext::default());
+                let at = Timing {
+                    from: begun,
+                    done: Instant::now(),
+                };
+                record(shared, ticket, route_i, at, &report, &verdict, 0, None, b"");
+                return;
+            }
+        };
+        let ex = h2::exchange(
+            &conn,
+            request,
+            reader_opts,
+            opts.read_timeout,
+            capture,
+            EVIDENCE_BYTES,
+        )
+        .await;
+        if ex.connection_failed {
+            h2_drop(shared, group, &conn).await;
+        }
+        if ex.not_sent && !fresh && tries < 2 {
+            continue;
+        }
+        break (conn, fresh, ex);
+    };
+    drop(conn);
+    let done = Instant::now();
+    let report = ex.report;
+    let ctx = JudgeContext {
+        waited: (report.end == Some(End::Timeout)).then_some(opts.read_timeout),
+    };
+    let verdict = judge(&report, opts.profile, ctx);
+    // Latency counts from the connect for a new connection, from the send on an open one.
+    let from = if fresh { begun } else { ex.sent };
+    let at = Timing { from, done };
+    record(
+        shared, ticket, route_i, at, &report, &verdict, ex.earlier, ex.idle, capture,
+    );
 }
 
 /// When an exchange began (for its latency) and ended.

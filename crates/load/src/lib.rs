@@ -7,6 +7,7 @@
 //!
 //! - `schedule.rs`: the tickets (`-n`) and the open model's intended send times (with `--ramp`).
 //! - `driver.rs`: one task per connection slot; `socket.rs`: connect and the read loop.
+//! - `h2.rs`: `--http2`, several streams on each connection, each response judged as HTTP/1.
 //! - `stats.rs`: histograms (HdrHistogram), counters, the per-second series, evidence.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,12 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod driver;
+mod h2;
 pub mod options;
 pub mod report;
 mod schedule;
 mod socket;
 mod stats;
 
+pub use h2::H2Request;
 pub use options::{LoadOptions, Model, OptionsError, RequestSpec, Route};
 pub use report::{Comparison, LoadReport, Percentiles, SCHEMA};
 pub use socket::SetupError;
@@ -67,14 +70,22 @@ pub async fn run(
     let limit = opts.validate()?;
     let t = &opts.target;
     let sni = t.tls.then_some(t.host.as_str());
+    let mut tls = opts.tls.clone();
+    if opts.http2 {
+        // As the edge offers it: the origin may pick either, and must pick h2 here.
+        tls.alpn = originlens_net::alpn_h2_and_http11();
+    }
     let dialer = socket::Dialer::new(
         &t.connect_host,
         t.connect_port,
         sni,
-        &opts.tls,
+        &tls,
         opts.connect_timeout,
     )
     .await?;
+    if opts.http2 {
+        dialer.check_h2().await?;
+    }
     let start = Instant::now();
     let deadline = start + limit;
     let names: Vec<String> = opts.routes.iter().map(|r| r.name.clone()).collect();
@@ -92,6 +103,8 @@ pub async fn run(
             Model::Open { .. } => "open".into(),
         },
         connections: opts.connections,
+        protocol: if opts.http2 { "h2" } else { "http/1.1" }.into(),
+        streams: if opts.http2 { opts.streams } else { 1 },
         target_rate: match opts.model {
             Model::Closed => None,
             Model::Open { rate } => Some(rate),
@@ -103,13 +116,15 @@ pub async fn run(
     };
     let open = matches!(opts.model, Model::Open { .. });
     let stats = stats::Aggregate::new(start, open, names.clone(), opts.evidence_per_cause);
+    let h2_pool = if opts.http2 { opts.connections } else { 0 };
     let shared = Arc::new(driver::Shared {
         schedule: schedule::Schedule::new(start, deadline, opts.model, opts.ramp, opts.requests),
         dialer,
         stats: Mutex::new(stats),
+        h2: (0..h2_pool).map(|_| Default::default()).collect(),
         opts,
     });
-    let slots = shared.opts.connections;
+    let slots = shared.opts.slots();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..slots {
         tasks.spawn(driver::slot(shared.clone(), i, slots));

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use originlens_net::TlsPolicy;
 use originlens_probe::{build_request, ProbeOptions, Target};
+
+use crate::h2::H2Request;
 use originlens_wire::{Profile, RequestInfo};
 
 /// No run lasts longer than this, whatever was asked.
@@ -12,6 +14,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 pub const MAX_REQUESTS: u64 = 100_000_000;
 /// Most connections (closed model) or requests in flight (open model).
 pub const MAX_CONNECTIONS: usize = 10_000;
+/// Most HTTP/2 streams at once on one connection (`--streams`).
+pub const MAX_STREAMS: usize = 1000;
 /// Highest request rate of the open model, per second.
 pub const MAX_RATE: f64 = 1_000_000.0;
 /// The duration of a run given neither `-n` nor `--duration`.
@@ -41,6 +45,8 @@ pub struct Route {
     pub request: Vec<u8>,
     /// What the reader must know about the request (HEAD, CONNECT, upgrade).
     pub info: RequestInfo,
+    /// The request as HTTP/2 sends it (`--http2`); `request` is then its text, for evidence.
+    pub h2: Option<H2Request>,
 }
 
 /// Everything a run needs.
@@ -52,8 +58,13 @@ pub struct LoadOptions {
     pub routes: Vec<Route>,
     /// Closed or open model.
     pub model: Model,
-    /// Connections (closed model) or most requests in flight (open model).
+    /// Connections (closed model, HTTP/1.1) or most requests in flight (open model); with
+    /// HTTP/2, connections, each carrying `streams` requests at once.
     pub connections: usize,
+    /// Speak HTTP/2 (https only, `h2` offered by ALPN).
+    pub http2: bool,
+    /// Requests at once on each HTTP/2 connection.
+    pub streams: usize,
     /// Stop after this many requests.
     pub requests: Option<u64>,
     /// Stop after this long (always bounded by [`MAX_DURATION`]).
@@ -102,11 +113,13 @@ pub struct RequestSpec {
 
 impl Route {
     /// The request bytes for `target` as the probe builds them (the edge's headers), with
-    /// `Connection: close` when keep-alive is off and `Content-Length` for a body.
+    /// `Connection: close` when keep-alive is off and `Content-Length` for a body; with `http2`,
+    /// the request as the probe sends it over HTTP/2.
     pub fn build(
         target: &Target,
         spec: &RequestSpec,
         keepalive: bool,
+        http2: bool,
     ) -> Result<Route, OptionsError> {
         let mut headers = spec.headers.clone();
         if !keepalive {
@@ -136,15 +149,34 @@ impl Route {
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case("upgrade")),
         };
+        let h2 = if http2 {
+            let req = originlens_probe::h2::build_request(&probe)
+                .map_err(|e| OptionsError::Request(e.to_string()))?;
+            let h2 = H2Request::new(req, spec.body.as_deref());
+            request = h2.text();
+            Some(h2)
+        } else {
+            None
+        };
         Ok(Route {
             name: target.path.clone(),
             request,
             info,
+            h2,
         })
     }
 }
 
 impl LoadOptions {
+    /// Requests at once: the connections, times the streams of each with HTTP/2.
+    pub fn slots(&self) -> usize {
+        if self.http2 {
+            self.connections * self.streams
+        } else {
+            self.connections
+        }
+    }
+
     /// Checks the hard limits; returns the time limit the run will obey.
     pub fn validate(&self) -> Result<Duration, OptionsError> {
         let range = |s: String| Err(OptionsError::Range(s));
@@ -156,6 +188,29 @@ impl LoadOptions {
                 "-c {}: give 1 to {MAX_CONNECTIONS} connections",
                 self.connections
             ));
+        }
+        if self.http2 {
+            if !self.target.tls {
+                return range("--http2 needs an https URL (h2 is agreed by ALPN over TLS)".into());
+            }
+            if !self.keepalive {
+                return range("--http2 keeps its connections open: drop --no-keepalive".into());
+            }
+            if self.idle.is_some() {
+                return range("--idle pauses HTTP/1.1 connections: not with --http2".into());
+            }
+            if self.streams == 0 || self.streams > MAX_STREAMS {
+                return range(format!(
+                    "--streams {}: give 1 to {MAX_STREAMS} streams per connection",
+                    self.streams
+                ));
+            }
+            if self.connections * self.streams > MAX_CONNECTIONS {
+                return range(format!(
+                    "-c {} × --streams {}: at most {MAX_CONNECTIONS} requests at once",
+                    self.connections, self.streams
+                ));
+            }
         }
         if let Model::Open { rate } = self.model {
             if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {

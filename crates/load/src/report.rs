@@ -44,8 +44,14 @@ pub struct RunInfo {
     pub profile: String,
     /// `closed` or `open`.
     pub model: String,
-    /// Connections (closed) or most requests in flight (open).
+    /// Connections (closed) or most requests in flight (open); with h2, connections.
     pub connections: usize,
+    /// `http/1.1` or `h2`.
+    #[serde(default)]
+    pub protocol: String,
+    /// Requests at once on each connection (1 for HTTP/1.1).
+    #[serde(default)]
+    pub streams: usize,
     /// The open model's target rate per second.
     pub target_rate: Option<f64>,
     /// Connections were reused.

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use originlens_net::{
     dial, Endpoint, Exchange, Scratch, ServerName, Stream, Timeouts, TlsClient, TlsPolicy, TlsTo,
 };
-use originlens_wire::{Finding, Reader, ReaderOptions};
+use originlens_wire::{Finding, Kind, Reader, ReaderOptions};
+
+use crate::h2::H2Conn;
 
 /// How to reach the origin: one resolved address, and the TLS client when the URL is https.
 pub(crate) struct Dialer {
@@ -29,6 +31,9 @@ pub enum SetupError {
     /// The TLS client could not be built.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    /// `--http2`, and the origin does not agree `h2` by ALPN.
+    #[error("--http2: the origin does not agree h2 by ALPN (it agreed {0}); run without --http2")]
+    NoH2(String),
 }
 
 impl Dialer {
@@ -79,16 +84,47 @@ impl Dialer {
 
     /// Opens one connection; a failure is the finding that names its cause.
     pub(crate) async fn dial(&self, read_timeout: Duration) -> Result<Conn, Finding> {
+        Ok(Conn {
+            stream: self.dial_stream().await?,
+            scratch: Scratch::new(read_timeout),
+        })
+    }
+
+    /// Opens one connection (TCP, and TLS for https).
+    pub(crate) async fn dial_stream(&self) -> Result<Stream, Finding> {
         let tls = self
             .tls
             .as_ref()
             .map(|(client, name)| TlsTo { client, name });
         match dial(&self.endpoint, self.timeouts, tls).await {
-            Ok(dialed) => Ok(Conn {
-                stream: dialed.stream,
-                scratch: Scratch::new(read_timeout),
-            }),
+            Ok(dialed) => Ok(dialed.stream),
             Err(f) => Err(Finding::at(f.kind, 0, f.message)),
+        }
+    }
+
+    /// Opens one HTTP/2 connection: TLS with `h2` agreed by ALPN, then the HTTP/2 handshake.
+    pub(crate) async fn dial_h2(&self, read_timeout: Duration) -> Result<H2Conn, Finding> {
+        let stream = self.dial_stream().await?;
+        if stream.alpn() != Some(b"h2") {
+            return Err(Finding::at(
+                Kind::H2Protocol,
+                0,
+                "the origin did not agree h2 by ALPN on this connection",
+            ));
+        }
+        H2Conn::open(stream, read_timeout).await
+    }
+
+    /// Before an HTTP/2 run: does the origin agree `h2`? A connection that cannot be opened is
+    /// left for the run to count; one on which the origin picks no `h2` stops the run.
+    pub(crate) async fn check_h2(&self) -> Result<(), SetupError> {
+        match self.dial_stream().await {
+            Ok(stream) if stream.alpn() != Some(b"h2") => Err(SetupError::NoH2(
+                stream.alpn().map_or("no protocol".into(), |p| {
+                    String::from_utf8_lossy(p).into_owned()
+                }),
+            )),
+            _ => Ok(()),
         }
     }
 }

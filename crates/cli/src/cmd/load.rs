@@ -54,6 +54,13 @@ pub struct Args {
     /// Open a new connection for every request (`Connection: close`).
     #[arg(long)]
     pub no_keepalive: bool,
+    /// Speak HTTP/2 (https only; `h2` offered by ALPN): -c connections, each carrying
+    /// --streams requests at once.
+    #[arg(long)]
+    pub http2: bool,
+    /// With --http2: requests at once on each connection.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "http2")]
+    pub streams: usize,
     /// Leave each connection idle this long before reusing it, as the edge's pool does.
     #[arg(long, value_name = "DURATION", value_parser = args::duration)]
     pub idle: Option<Duration>,
@@ -207,7 +214,7 @@ fn options(args: &Args) -> anyhow::Result<LoadOptions> {
         if (t.tls, &t.host, t.connect_port) != (target.tls, &target.host, target.connect_port) {
             bail!("URL `{url}`: every URL of a run must go to the same origin as `{first}`");
         }
-        routes.push(Route::build(&t, &spec, keepalive)?);
+        routes.push(Route::build(&t, &spec, keepalive, args.http2)?);
     }
     let extra_roots = match &args.ca_file {
         None => Vec::new(),
@@ -230,6 +237,8 @@ fn options(args: &Args) -> anyhow::Result<LoadOptions> {
             None => Model::Closed,
         },
         connections: args.connections,
+        http2: args.http2,
+        streams: args.streams,
         requests: args.requests,
         duration: args.duration,
         ramp: args.ramp.unwrap_or_default(),

@@ -1,5 +1,5 @@
 //! What the end-to-end tests share: the real binary run and its JSON read, the lab with its CA,
-//! the real `originlens edge` started and stopped, curl as the visitor, and the incidents store
+//! the real `originlens edge` and a real nginx started and stopped, curl as the visitor, and the incidents store
 //! read back.
 
 // Each test file compiles this module and uses only a part of it.
@@ -9,5 +9,6 @@ pub mod cli;
 pub mod curl;
 pub mod edge;
 pub mod net;
+pub mod nginx;
 pub mod php_stack;
 pub mod tls_lab;

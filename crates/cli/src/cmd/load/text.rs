@@ -38,12 +38,21 @@ fn pct(p: &Percentiles) -> String {
 pub fn print(out: &mut impl Write, r: &LoadReport) -> io::Result<()> {
     let run = &r.run;
     writeln!(out, "LOAD {}  via {}", run.url, run.connect)?;
-    let model = match run.target_rate {
-        Some(rate) => format!(
+    let model = match (run.target_rate, run.protocol.as_str()) {
+        (Some(rate), "h2") => format!(
+            "open model, {rate} req/s, h2, up to {} in flight on {} connections",
+            run.connections * run.streams,
+            run.connections
+        ),
+        (Some(rate), _) => format!(
             "open model, {rate} req/s, up to {} in flight",
             run.connections
         ),
-        None => format!("closed model, {} connections", run.connections),
+        (None, "h2") => format!(
+            "closed model, h2, {} connections × {} streams",
+            run.connections, run.streams
+        ),
+        (None, _) => format!("closed model, {} connections", run.connections),
     };
     let reuse = match (run.keepalive, run.idle_s) {
         (false, _) => "a new connection per request".to_owned(),
