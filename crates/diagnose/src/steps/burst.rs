@@ -39,7 +39,7 @@ fn load_options(opts: &Options, burst: Burst) -> Result<LoadOptions, String> {
         headers: opts.headers.clone(),
         body: None,
     };
-    let route = Route::build(&opts.target, &spec, true).map_err(|e| e.to_string())?;
+    let route = Route::build(&opts.target, &spec, true, false).map_err(|e| e.to_string())?;
     let mut tls = opts.tls.policy(true);
     // The engine speaks HTTP/1.1; the edge's certificate verdict is the exchanges' to give.
     tls.alpn = vec![b"http/1.1".to_vec()];
@@ -48,6 +48,8 @@ fn load_options(opts: &Options, burst: Burst) -> Result<LoadOptions, String> {
         routes: vec![route],
         model: Model::Closed,
         connections: burst.concurrency as usize,
+        http2: false,
+        streams: 1,
         requests: Some(u64::from(burst.requests)),
         // A little under the step's limit, so the engine stops by itself and reports.
         duration: Some(limit(opts, burst).saturating_sub(Duration::from_secs(1))),
