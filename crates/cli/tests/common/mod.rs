@@ -1,6 +1,6 @@
 //! What the end-to-end tests share: the real binary run and its JSON read, the lab with its CA,
 //! the real `originlens edge` started and stopped, curl as the visitor, and the incidents store
-//! read back.
+//! read back, and a running edge watched from outside.
 
 // Each test file compiles this module and uses only a part of it.
 #![allow(dead_code)]
@@ -10,3 +10,4 @@ pub mod curl;
 pub mod edge;
 pub mod net;
 pub mod tls_lab;
+pub mod watch;
