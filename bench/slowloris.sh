@@ -6,13 +6,13 @@
 #   (10) seconds each, reconnecting when closed; SLOWLORIS_MOVING_BODIES (500) request bodies
 #   that keep moving (a byte every 30 s) and SLOWLORIS_STALLED_BODIES (200) that stall;
 #   SLOWLORIS_SLOW_READERS (200) clients that pipeline requests and never read;
-#   SLOWLORIS_SECS (90) seconds of attack after a 10 s baseline (half before, half after).
+#   SLOWLORIS_SECS (120) seconds of attack after a 10 s baseline (half before, half after).
 # Prints the normal visitor's p99 with and without the attack and their ratio, the edge's RSS
 # before and at the peak, and when the slow connections were closed; fails like the CI test
 # (crates/cli/tests/slow_clients.rs) when a figure is out of bounds.
 #
 # Usage: bench/slowloris.sh
-#        SLOWLORIS_CONNECTIONS=2000 SLOWLORIS_SECS=80 bench/slowloris.sh
+#        SLOWLORIS_CONNECTIONS=2000 SLOWLORIS_EVERY_S=5 bench/slowloris.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -6,7 +6,8 @@
 # Prints the requests, the lab's draws, broken responses and incidents stored, and the edge's
 # RSS after warm-up (the first 10 % of requests), at its maximum after that and at the end.
 # Fails like the CI test (crates/cli/tests/soak.rs) on a crash, a malformed response, an
-# incident missing or with another cause than the lab drew, or RSS growth of 10 % or more.
+# incident missing or with another cause than the lab drew, or RSS at the end 10 % or more
+# above its value after warm-up.
 # The kill -9 check runs with it (kill_9_under_load_keeps_every_acknowledged_incident).
 #
 # Usage: bench/soak.sh

@@ -110,6 +110,7 @@ pub(crate) struct Connection {
     /// Fires no later than the current wait's deadline; moved only when it fires early or a
     /// wait with an earlier deadline begins, so that a read costs no timer update.
     timer: Pin<Box<Sleep>>,
+    /// The last read, or the end of the last answer.
     last_read: tokio::time::Instant,
     /// When the current request's head began (its first byte; the accept for the first
     /// request); `None` while waiting for the next request.
@@ -149,7 +150,9 @@ impl Connection {
     /// visitor's (a reset, a timeout), never the origin's.
     pub(crate) async fn serve(mut self) {
         while let Ok(true) = self.one().await {
+            // The idle wait starts when the answer is out, however long it took.
             self.head_started = None;
+            self.last_read = tokio::time::Instant::now();
         }
     }
 
