@@ -2,7 +2,8 @@
 //! a veth pair and addresses only inside it, and runs the binary in it. An address behind a
 //! neighbour entry that no interface answers to loses every SYN (the frames reach the veth peer,
 //! which drops them for their MAC address) -> `connect.timeout`, 522. An address with no route,
-//! or an `unreachable` route -> `connect.unreachable`, 523.
+//! or an `unreachable` route -> `connect.unreachable`, 523. `probe`, `edge` and `keepalive` are
+//! each held to both.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -228,16 +229,20 @@ fn the_edge_answers_522_for_a_dropped_syn_and_523_without_a_route() {
     }
 }
 
-/// `keepalive` has no cause for a connection that never opens (it measures reuse, not
-/// reachability): what it must do is give up within the connect timeout and say that nothing
-/// was measured, instead of waiting out its idle times.
+/// `keepalive` names the connect cause like probe and the edge do, and gives up within the
+/// connect timeout instead of waiting out its idle times: nothing was measured, and it says so.
 #[test]
-fn keepalive_gives_up_within_the_connect_timeout_on_a_dropped_syn_or_no_route() {
+fn keepalive_names_a_dropped_syn_522_and_no_route_523() {
     let ns = Netns::new();
-    for (addr, at_least) in [
-        (SILENT, Duration::from_millis(1900)),
-        (NO_ROUTE, Duration::ZERO),
-        (UNREACHABLE_ROUTE, Duration::ZERO),
+    for (addr, at_least, cause, status) in [
+        (SILENT, Duration::from_millis(1900), "connect.timeout", 522),
+        (NO_ROUTE, Duration::ZERO, "connect.unreachable", 523),
+        (
+            UNREACHABLE_ROUTE,
+            Duration::ZERO,
+            "connect.unreachable",
+            523,
+        ),
     ] {
         let started = Instant::now();
         let out = ns
@@ -257,6 +262,15 @@ fn keepalive_gives_up_within_the_connect_timeout_on_a_dropped_syn_or_no_route() 
             took >= at_least && took < Duration::from_secs(4),
             "{addr}: took {took:?}"
         );
+        assert_eq!(out.status.code(), Some(1), "{addr}: {v}");
+        assert_eq!(v["cause"], cause, "{addr}: {v}");
+        assert_eq!(v["connect"]["cause"], cause, "{addr}: {v}");
+        assert_eq!(v["connect"]["status"], status, "{addr}: {v}");
+        assert!(
+            v["connect"]["message"].as_str().unwrap().contains(addr),
+            "{addr}: {v}"
+        );
+        assert_eq!(v["race"], false, "{addr}: {v}");
         assert_eq!(v["requests"]["ended"], "failed", "{addr}: {v}");
         assert_eq!(v["connection_close"]["answered"], false, "{addr}: {v}");
         let probes = v["idle"]["probes"].as_array().unwrap();
@@ -266,4 +280,21 @@ fn keepalive_gives_up_within_the_connect_timeout_on_a_dropped_syn_or_no_route() 
             "{addr}: {v}"
         );
     }
+    // The text output leads with the same cause.
+    let out = ns
+        .originlens()
+        .args([
+            "keepalive",
+            &format!("http://{SILENT}/"),
+            "--connect-timeout",
+            "1",
+        ])
+        .args(["--idle", "1", "--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict       connect.timeout (522 at the edge)"),
+        "{text}"
+    );
 }

@@ -225,10 +225,33 @@ pub struct EdgeConfig {
     pub max_request_body: usize,
     /// Upstream connections kept idle per origin at most.
     pub max_idle_per_origin: usize,
+    /// How long a visitor may take to send a whole request head, counted from the connection's
+    /// accept for its first request and from the head's first byte for later ones. A slowloris
+    /// client that trickles a head is closed when it runs out, however often it sends a byte.
+    pub header_timeout: Duration,
+    /// How long a visitor may stay silent while sending a request body (between two reads,
+    /// not for the whole body: a large upload on a slow line keeps going as long as it moves).
+    pub body_timeout: Duration,
+    /// How long a write to the visitor may make no progress (a visitor that stops reading).
+    pub send_timeout: Duration,
+    /// How long an idle visitor connection is kept between requests.
+    pub visitor_idle_timeout: Duration,
 }
 
 /// Request bodies the edge buffers at most by default (Cloudflare Free: 100 MB).
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 100 * 1024 * 1024;
+
+/// [`EdgeConfig::header_timeout`] by default: nginx's `client_header_timeout` (60 s).
+/// Cloudflare does not publish one; its visitor connections idle out after 400 s, but a head
+/// sent in pieces over minutes is an attack, not a slow visitor.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+/// [`EdgeConfig::body_timeout`] by default: nginx's `client_body_timeout` (60 s between reads).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// [`EdgeConfig::send_timeout`] by default: nginx's `send_timeout` (60 s between writes).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// [`EdgeConfig::visitor_idle_timeout`] by default: Cloudflare keeps idle visitor connections
+/// 400 s.
+pub const DEFAULT_VISITOR_IDLE_TIMEOUT: Duration = Duration::from_secs(400);
 
 impl EdgeConfig {
     /// A configuration for one origin with defaults elsewhere.
@@ -243,6 +266,10 @@ impl EdgeConfig {
             redact: true,
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
             max_idle_per_origin: 256,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            visitor_idle_timeout: DEFAULT_VISITOR_IDLE_TIMEOUT,
         }
     }
 
@@ -250,6 +277,16 @@ impl EdgeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.origins.is_empty() {
             return Err(ConfigError::Invalid("no origin configured".into()));
+        }
+        for (name, t) in [
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+            ("send_timeout", self.send_timeout),
+            ("visitor_idle_timeout", self.visitor_idle_timeout),
+        ] {
+            if t.is_zero() {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
         }
         let defaults = self.origins.iter().filter(|o| o.hosts.is_empty()).count();
         if defaults > 1 {

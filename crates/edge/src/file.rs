@@ -8,6 +8,10 @@
 //! retry = true                    # retry once on a reused connection that failed before any byte
 //! reuse_check = true              # test pooled connections before reuse
 //! redact = true                   # mask Cookie, Set-Cookie and Authorization in evidence
+//! header_timeout = 60             # seconds for a whole request head (nginx client_header_timeout)
+//! body_timeout = 60               # seconds of silence allowed within a request body
+//! send_timeout = 60               # seconds a write to the visitor may make no progress
+//! visitor_idle_timeout = 400      # seconds an idle visitor connection is kept (Cloudflare: 400)
 //!
 //! [[origin]]
 //! url = "http://127.0.0.1:9000"
@@ -49,6 +53,10 @@ struct File {
     redact: Option<bool>,
     max_request_body: Option<usize>,
     max_idle_per_origin: Option<usize>,
+    header_timeout: Option<Spanned<f64>>,
+    body_timeout: Option<Spanned<f64>>,
+    send_timeout: Option<Spanned<f64>>,
+    visitor_idle_timeout: Option<Spanned<f64>>,
     #[serde(default)]
     origin: Vec<Spanned<OriginEntry>>,
 }
@@ -204,6 +212,24 @@ fn parse_located(text: &str) -> Result<EdgeConfig, Located> {
     c.redact = file.redact.unwrap_or(c.redact);
     c.max_request_body = file.max_request_body.unwrap_or(c.max_request_body);
     c.max_idle_per_origin = file.max_idle_per_origin.unwrap_or(c.max_idle_per_origin);
+    for (value, name, slot) in [
+        (
+            &file.header_timeout,
+            "header_timeout",
+            &mut c.header_timeout,
+        ),
+        (&file.body_timeout, "body_timeout", &mut c.body_timeout),
+        (&file.send_timeout, "send_timeout", &mut c.send_timeout),
+        (
+            &file.visitor_idle_timeout,
+            "visitor_idle_timeout",
+            &mut c.visitor_idle_timeout,
+        ),
+    ] {
+        if let Some(d) = secs(value, name, false)? {
+            *slot = d;
+        }
+    }
     c.validate().map_err(|e| (None, e))?;
     Ok(c)
 }
@@ -261,6 +287,8 @@ mod tests {
             listen = "127.0.0.1:0"
             store = "i.db"
             retry = false
+            header_timeout = 10
+            body_timeout = 2.5
             [[origin]]
             url = "http://127.0.0.1:9000"
             hosts = ["shop.example"]
@@ -274,6 +302,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.origins.len(), 2);
         assert!(!c.retry && c.reuse_check && c.redact);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_timeout, Duration::from_millis(2500));
+        assert_eq!(c.send_timeout, crate::config::DEFAULT_SEND_TIMEOUT);
         assert_eq!(c.admin, None);
         assert_eq!(
             c.origins[0].profile.limits.read_timeout,
@@ -302,6 +333,14 @@ mod tests {
             (
                 "[[origin]]\nurl = \"http://x\"\nread_timeout = -1",
                 "read_timeout",
+            ),
+            (
+                "header_timeout = 0\n[[origin]]\nurl = \"http://x\"",
+                "1:18: header_timeout: must be more than 0 seconds",
+            ),
+            (
+                "send_timeout = \"1m\"\n[[origin]]\nurl = \"http://x\"",
+                "1:16: invalid type",
             ),
         ] {
             let e = parse(text).unwrap_err().to_string();

@@ -184,6 +184,11 @@ pub struct Metrics {
     pub incidents_dropped: Counter,
     /// Downstream responses cut off because the body broke after the head was sent.
     pub bodies_aborted: Counter,
+    /// Visitor connections open now.
+    pub visitor_connections: Gauge,
+    /// Visitor connections closed by a timeout, by phase: `idle` (between requests), `header`,
+    /// `body`, `send`.
+    pub visitor_timeouts: Family<EventLabels, Counter>,
     /// The counters of the hot label sets, filled on first use (a counter only appears in the
     /// output once it was counted, as with `get_or_create`), so that the request path does not
     /// hash labels and take the family's lock.
@@ -285,8 +290,22 @@ impl Metrics {
             "Visitor responses cut off after the head because the origin's body broke",
             bodies_aborted.clone(),
         );
+        let visitor_connections = Gauge::default();
+        registry.register(
+            "visitor_connections",
+            "Visitor connections open",
+            visitor_connections.clone(),
+        );
+        let visitor_timeouts = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "visitor_timeouts",
+            "Visitor connections closed by the idle, header, body or send timeout",
+            visitor_timeouts.clone(),
+        );
         Metrics {
             registry,
+            visitor_connections,
+            visitor_timeouts,
             responses,
             head_latency,
             refused,
@@ -310,6 +329,13 @@ impl Metrics {
                 .get_or_create(&EventLabels { event })
                 .inc(worker),
         };
+    }
+
+    /// Counts a visitor connection closed by the `phase` timeout.
+    pub fn timed_out(&self, phase: &'static str) {
+        self.visitor_timeouts
+            .get_or_create(&EventLabels { event: phase })
+            .inc();
     }
 
     /// Counts a visitor response on worker `worker`.

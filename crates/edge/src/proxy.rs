@@ -510,15 +510,20 @@ async fn exchange(
     // Connections are opened, pooled and taken per TLS server name.
     let server_name = origin.connector.server_name(draft.host());
     let (mut ex, facts) = loop {
-        let pooled = origin.pool(worker).take(server_name.as_ref(), &mut |d| {
-            metrics.upstream_event(
-                worker,
-                match d {
-                    crate::pool::Discard::Expired => "discard-expired",
-                    crate::pool::Discard::Closed => "discard-closed",
-                    crate::pool::Discard::StrayBytes => "discard-stray-bytes",
-                },
-            )
+        // The retry opens a fresh connection: another pooled one could be stale as well, and
+        // a second failure there would be blamed on the race again instead of the origin.
+        let pool = (!retried).then(|| origin.pool(worker));
+        let pooled = pool.and_then(|pool| {
+            pool.take(server_name.as_ref(), &mut |d| {
+                metrics.upstream_event(
+                    worker,
+                    match d {
+                        crate::pool::Discard::Expired => "discard-expired",
+                        crate::pool::Discard::Closed => "discard-closed",
+                        crate::pool::Discard::StrayBytes => "discard-stray-bytes",
+                    },
+                )
+            })
         });
         let (conn, scratch, facts) = match pooled {
             Some(p) => {

@@ -256,7 +256,7 @@ impl RestartingOrigin {
                                 _ = &mut stop_rx => return,
                                 _ = &mut window => break,
                                 accepted = listener.accept() => if let Ok((s, _)) = accepted {
-                                    conns.spawn(crate::server::connection(s, lab.clone()));
+                                    conns.spawn(crate::server::connection(s, lab.clone(), None));
                                 },
                             }
                         }

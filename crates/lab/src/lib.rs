@@ -9,6 +9,8 @@
 //! certificates made at start-up, and listeners that advertise `h2` by ALPN and then break
 //! HTTP/2 in one way each.
 //!
+//! [`Mix`] answers every request with a route drawn from a weighted mix instead, for soaks.
+//!
 //! [`Lab`] is the bound listener for an existing tokio runtime; [`LabHandle`] runs one on its own
 //! thread, for tests and `originlens probe --lab`.
 //!
@@ -34,6 +36,7 @@
 pub mod behaviour;
 pub mod flaky;
 mod h2;
+pub mod mix;
 mod request;
 pub mod routes;
 mod server;
@@ -41,7 +44,8 @@ pub mod tls;
 
 pub use behaviour::{Behaviour, End, Step};
 pub use flaky::RestartingOrigin;
+pub use mix::{Mix, DEFAULT_MIX};
 pub use request::MAX_HEAD;
 pub use routes::{route, routes, Expect, ProbeHint, Route};
-pub use server::{Lab, LabHandle};
+pub use server::{Lab, LabHandle, MixSink};
 pub use tls::{ClientPem, TlsCase, TlsExpect, TlsLab, LAB_HOST};

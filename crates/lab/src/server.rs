@@ -14,8 +14,9 @@ use tokio::sync::oneshot;
 
 use crate::behaviour::{head_of, Behaviour, End, Step, HOLD_MAX, RESET_PAUSE};
 use crate::flaky::{self, Flaky};
+use crate::mix::{Choice, Mix};
 use crate::request::{self, Request};
-use crate::routes::route;
+use crate::routes::{route, Route};
 use crate::tls::{ClientPem, TlsCase, TlsLab};
 
 /// How long a connection may sit idle waiting for a (next) request.
@@ -23,11 +24,29 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a FIN-closed connection drains the peer's bytes before it is dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the draws of a mix go.
+pub type MixSink = Arc<dyn Fn(&Choice<'_>) + Send + Sync>;
+
+/// A mix and its sink, shared by the connections.
+pub(crate) struct MixRun {
+    mix: Mix,
+    sink: MixSink,
+}
+
 /// A bound lab listener. [`Lab::serve`] runs it.
-#[derive(Debug)]
 pub struct Lab {
     listener: TcpListener,
     addr: SocketAddr,
+    mix: Option<Arc<MixRun>>,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("addr", &self.addr)
+            .field("mix", &self.mix.as_ref().map(|m| &m.mix))
+            .finish()
+    }
 }
 
 impl Lab {
@@ -36,7 +55,18 @@ impl Lab {
     pub async fn bind(addr: SocketAddr) -> io::Result<Lab> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        Ok(Lab { listener, addr })
+        Ok(Lab {
+            listener,
+            addr,
+            mix: None,
+        })
+    }
+
+    /// Answers every request with a route drawn from `mix` instead of by path (see
+    /// [`crate::mix`]); each draw is passed to `sink` before the route answers.
+    pub fn with_mix(mut self, mix: Mix, sink: MixSink) -> Lab {
+        self.mix = Some(Arc::new(MixRun { mix, sink }));
+        self
     }
 
     /// The address actually bound.
@@ -59,7 +89,7 @@ impl Lab {
                 _ = &mut shutdown => return Ok(()),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(connection(stream, flaky.clone()));
+                        tokio::spawn(connection(stream, flaky.clone(), self.mix.clone()));
                     }
                     // EMFILE, ECONNABORTED and friends are transient: back off, keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -176,7 +206,7 @@ impl Drop for LabHandle {
 }
 
 /// One connection: requests in a loop while the routes keep it alive.
-pub(crate) async fn connection(mut stream: TcpStream, flaky: Arc<Flaky>) {
+pub(crate) async fn connection(mut stream: TcpStream, flaky: Arc<Flaky>, mix: Option<Arc<MixRun>>) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut idle = IDLE_TIMEOUT;
@@ -202,7 +232,16 @@ pub(crate) async fn connection(mut stream: TcpStream, flaky: Arc<Flaky>) {
         };
         served = served.saturating_add(1);
         silent_after_idle = false;
-        match respond(&mut stream, &req, &flaky).await {
+        let answered = match &mix {
+            Some(run) => {
+                let id = req.query.split('&').find_map(|kv| kv.strip_prefix("id="));
+                let choice = run.mix.choose(id);
+                (run.sink)(&choice);
+                perform(&mut stream, &req, choice.route).await
+            }
+            None => respond(&mut stream, &req, &flaky).await,
+        };
+        match answered {
             Ok(Some(End::KeepAlive)) if !req.close => idle = IDLE_TIMEOUT,
             Ok(Some(End::IdleClose(after))) if !req.close => idle = after,
             Ok(Some(End::MaxRequests(n))) if !req.close && served < n => idle = IDLE_TIMEOUT,
@@ -237,6 +276,11 @@ async fn respond(stream: &mut TcpStream, req: &Request, flaky: &Flaky) -> io::Re
         }
         return Ok(Some(End::KeepAlive));
     };
+    perform(stream, req, route).await
+}
+
+/// Performs `route`'s behaviour; returns how the connection should end (`None`: hang).
+async fn perform(stream: &mut TcpStream, req: &Request, route: &Route) -> io::Result<Option<End>> {
     match route.behaviour {
         Behaviour::Reply { bytes, end } => {
             // Only keep-alive routes are HEAD-aware: the others misbehave the same for every method.

@@ -14,7 +14,7 @@ use originlens_net::{
     dial, watch_idle, Endpoint, IdleEvent, Scratch, ServerName, Stream, Timeouts, TlsClient,
     TlsPolicy, TlsTo,
 };
-use originlens_wire::{End, ReaderOptions};
+use originlens_wire::{End, Kind, ReaderOptions};
 use tokio::sync::mpsc;
 
 use crate::tls_check::SslMode;
@@ -96,6 +96,18 @@ pub struct RequestsReport {
     /// How it ended: `announced` (Connection: close), `fin`, `reset`, `no-answer`, `open`
     /// (still open after `max_requests`), `failed`.
     pub ended: &'static str,
+    /// Why the connection did not open, when it did not.
+    pub connect: Option<ConnectFailure>,
+}
+
+/// A connection that could not be opened: the cause the edge would name (`connect.timeout`
+/// for a SYN that is never answered, `connect.unreachable` without a route, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectFailure {
+    /// The finding (its cause is [`Kind::cause`]).
+    pub kind: Kind,
+    /// What happened (it names the address).
+    pub message: String,
 }
 
 /// The `Connection: close` check.
@@ -144,10 +156,13 @@ struct Open {
 
 /// Opens a connection; over TLS any certificate is accepted (only the connection's life is
 /// measured here).
-async fn connect(opts: &ProbeOptions, tls: Option<&TlsClient>) -> Option<Open> {
+async fn connect(opts: &ProbeOptions, tls: Option<&TlsClient>) -> Result<Open, ConnectFailure> {
     let t = &opts.target;
     let bare = t.host.trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(bare.to_owned()).ok()?;
+    let name = ServerName::try_from(bare.to_owned()).map_err(|_| ConnectFailure {
+        kind: Kind::DnsUnresolved,
+        message: format!("`{bare}` is not a host name"),
+    })?;
     let timeouts = Timeouts {
         connect: opts.connect_timeout,
         handshake: Some(opts.read_timeout),
@@ -157,8 +172,13 @@ async fn connect(opts: &ProbeOptions, tls: Option<&TlsClient>) -> Option<Open> {
         name: &name,
     });
     let endpoint = Endpoint::new(t.connect_host.clone(), t.connect_port);
-    let dialed = dial(&endpoint, timeouts, tls).await.ok()?;
-    Some(Open {
+    let dialed = dial(&endpoint, timeouts, tls)
+        .await
+        .map_err(|e| ConnectFailure {
+            kind: e.kind,
+            message: e.message,
+        })?;
+    Ok(Open {
         parts: Some((dialed.stream, None)),
     })
 }
@@ -232,7 +252,7 @@ async fn idle_probe(
     tx: mpsc::UnboundedSender<Event>,
 ) {
     let outcome = async {
-        let Some(mut io) = connect(&opts, tls.as_ref()).await else {
+        let Ok(mut io) = connect(&opts, tls.as_ref()).await else {
             return IdleOutcome::Failed;
         };
         match exchange(&mut io, &request, opts.read_timeout).await {
@@ -377,9 +397,14 @@ pub async fn measure_requests(
     let mut out = RequestsReport {
         served: 0,
         ended: "failed",
+        connect: None,
     };
-    let Some(mut io) = connect(&opts.probe, tls).await else {
-        return Ok(out);
+    let mut io = match connect(&opts.probe, tls).await {
+        Ok(io) => io,
+        Err(failure) => {
+            out.connect = Some(failure);
+            return Ok(out);
+        }
     };
     for _ in 0..opts.max_requests {
         match exchange(&mut io, &request, opts.probe.read_timeout).await {
@@ -427,7 +452,7 @@ pub async fn measure_close(
     probe.headers.push(("Connection".into(), "close".into()));
     let request = build_request(&probe)?;
     let mut out = CloseReport::default();
-    let Some(mut io) = connect(&probe, tls).await else {
+    let Ok(mut io) = connect(&probe, tls).await else {
         return Ok(out);
     };
     if let Ok(r) = exchange(&mut io, &request, probe.read_timeout).await {
@@ -486,6 +511,14 @@ fn secs(d: Duration) -> String {
 }
 
 fn assess(r: &mut KeepaliveReport) {
+    if let Some(f) = &r.requests.connect {
+        r.risk.push(format!(
+            "no connection could be opened ({}: {}): nothing was measured",
+            f.kind.cause().as_str(),
+            f.message
+        ));
+        return;
+    }
     let Some(edge) = r.edge_idle else {
         r.risk
             .push("this edge does not pool origin connections: no race to lose".into());

@@ -92,6 +92,22 @@ pub struct Args {
     /// Store Cookie, Set-Cookie and Authorization values as sent.
     #[arg(long)]
     no_redact: bool,
+    /// Time a visitor has to send a whole request head, from the accept (first request) or
+    /// the head's first byte: seconds or 500ms, 1m (default 60 s, nginx's
+    /// client_header_timeout); a slowloris client is closed when it runs out.
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    header_timeout: Option<Duration>,
+    /// Silence allowed between two reads of a request body (default 60 s, nginx's
+    /// client_body_timeout).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    body_timeout: Option<Duration>,
+    /// Time a write to the visitor may make no progress (default 60 s, nginx's send_timeout).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    send_timeout: Option<Duration>,
+    /// How long an idle visitor connection is kept between requests (default 400 s, as
+    /// Cloudflare).
+    #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
+    visitor_idle_timeout: Option<Duration>,
     /// Largest request body accepted: bytes or 64k, 16MiB, 10MB.
     #[arg(long, value_name = "SIZE", value_parser = args::byte_size)]
     max_request_body: Option<usize>,
@@ -199,6 +215,17 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
     if let Some(max) = args.max_request_body {
         config.max_request_body = max;
     }
+    for (flag, slot) in [
+        (args.header_timeout, &mut config.header_timeout),
+        (args.body_timeout, &mut config.body_timeout),
+        (args.send_timeout, &mut config.send_timeout),
+        (args.visitor_idle_timeout, &mut config.visitor_idle_timeout),
+    ] {
+        if let Some(d) = flag {
+            *slot = d;
+        }
+    }
+    config.validate()?;
     Ok(config)
 }
 

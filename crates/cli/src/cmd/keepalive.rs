@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use originlens_probe::keepalive::{measure, KeepaliveOptions, KeepaliveReport};
 use originlens_probe::{ProbeOptions, Target};
-use originlens_wire::{Cause, Profile};
+use originlens_wire::{Cause, Kind, Profile};
 use serde::Serialize;
 
 use crate::args::{self, Color, Format};
@@ -22,7 +22,8 @@ const DEFAULT_IDLE: &[u64] = &[1, 2, 5, 10, 20, 30, 60, 90, 120, 300, 600, 900];
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Exit status: 0 no race with the edge's connection reuse, 1 \
-keepalive.race, 2 usage or local error."
+keepalive.race or no connection (connect.timeout, connect.unreachable, ...), 2 usage or \
+local error."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host (and SNI).
@@ -108,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         Format::Text => print(&mut out, &opts, profile, &report)?,
     }
-    Ok(if report.race {
+    Ok(if report.race || report.requests.connect.is_some() {
         Exit::Problem
     } else {
         Exit::Clean
@@ -157,6 +158,15 @@ struct RequestsDoc {
     max_sent: u32,
 }
 
+/// Why no connection opened: the cause and the status the edge would answer.
+#[derive(Serialize)]
+struct ConnectDoc<'a> {
+    cause: Cause,
+    finding: Kind,
+    status: Option<u16>,
+    message: &'a str,
+}
+
 #[derive(Serialize)]
 struct CloseDoc {
     answered: bool,
@@ -170,6 +180,7 @@ struct KeepaliveDoc<'a> {
     schema: &'static str,
     target: TargetDoc,
     cause: Option<Cause>,
+    connect: Option<ConnectDoc<'a>>,
     edge: EdgeDoc,
     idle: IdleDoc,
     requests: RequestsDoc,
@@ -191,7 +202,17 @@ fn document<'a>(
             host: t.host_header(),
             connect_to: format!("{}:{}", t.connect_host, t.connect_port),
         },
-        cause: r.race.then_some(Cause::KeepaliveRace),
+        cause: r.race.then_some(Cause::KeepaliveRace).or(r
+            .requests
+            .connect
+            .as_ref()
+            .map(|f| f.kind.cause())),
+        connect: r.requests.connect.as_ref().map(|f| ConnectDoc {
+            cause: f.kind.cause(),
+            finding: f.kind,
+            status: profile.status_for(f.kind.cause()),
+            message: &f.message,
+        }),
         edge: EdgeDoc {
             profile: profile.name,
             idle_pool_s: r.edge_idle.map(s),
@@ -303,6 +324,19 @@ fn print(
     )?;
     writeln!(out, "  measured in   {:.1} s", r.idle.elapsed.as_secs_f64())?;
     writeln!(out)?;
+    if let Some(f) = &r.requests.connect {
+        let cause = f.kind.cause();
+        let status = profile
+            .status_for(cause)
+            .map_or(String::new(), |s| format!(" ({s} at the edge)"));
+        writeln!(
+            out,
+            "  verdict       {RED}{}{RED:#}{status}: {}",
+            cause.as_str(),
+            f.message
+        )?;
+        return Ok(());
+    }
     if r.race {
         writeln!(
             out,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use originlens_lab::{routes, Lab, Route, TlsCase, TlsLab, LAB_HOST};
+use originlens_lab::{routes, Lab, Mix, MixSink, Route, TlsCase, TlsLab, LAB_HOST};
 
 use originlens_wire::{Cause, GeneratedBy, Kind};
 use serde::Serialize;
@@ -27,6 +27,17 @@ pub struct Args {
     /// Output format of `--list`.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// Answer every request with a route drawn from a weighted mix, whatever its path:
+    /// `default` (about 85 % clean, the rest broken in every way the edge sees), or
+    /// PATH=WEIGHT,... (`/ok=90,/empty=5,/cl-conflict=5`). The draw depends on --seed and the
+    /// request's `id=` query parameter (else its arrival number); each is printed on stderr as
+    /// `mix KEY PATH STATUS GENERATED-BY CAUSE`.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "default",
+          conflicts_with = "list")]
+    mix: Option<String>,
+    /// Seed of the --mix draws.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "mix")]
+    seed: u64,
 }
 
 /// Runs the subcommand.
@@ -54,22 +65,76 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(args.listen))?;
+    let mix = match &args.mix {
+        Some(spec) => Some(Mix::parse(spec, args.seed)?),
+        None => None,
+    };
+    runtime.block_on(serve(args.listen, mix))?;
     Ok(Exit::Clean)
 }
 
-async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let lab = Lab::bind(addr)
+/// Prints each draw of the mix on stderr, one line each (a reader that went away is ignored).
+fn mix_sink() -> MixSink {
+    std::sync::Arc::new(|choice: &originlens_lab::mix::Choice<'_>| {
+        let e = &choice.route.expect;
+        let _ = writeln!(
+            std::io::stderr(),
+            "mix {} {} {} {} {}",
+            choice.key,
+            choice.route.path,
+            e.status,
+            e.generated_by.as_str(),
+            e.cause.map_or("-", |c| c.as_str())
+        );
+    })
+}
+
+fn write_mix(out: &mut impl Write, mix: &Mix) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "mix (seed {}): every request is answered by one of these routes, whatever its path",
+        mix.seed()
+    )?;
+    let total = mix.total() as f64;
+    for (r, w) in mix.entries() {
+        let e = &r.expect;
+        writeln!(
+            out,
+            "  {:<22} {:>5} {:>6.2}%  {} {} {}",
+            r.path,
+            w,
+            *w as f64 * 100.0 / total,
+            e.status,
+            e.generated_by.as_str(),
+            e.cause.map_or("-", |c| c.as_str())
+        )?;
+    }
+    Ok(())
+}
+
+async fn serve(addr: SocketAddr, mix: Option<Mix>) -> anyhow::Result<()> {
+    let mut lab = Lab::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let bound = lab.local_addr();
     // Printed line by line so a wrapper (or a test) can read the address as soon as it is bound.
+    let example = if mix.is_some() { "?id=1" } else { "empty" };
+    match mix {
+        Some(mix) => {
+            println!(
+                "originlens lab: a mix of {} routes on http://{bound}/",
+                mix.entries().len()
+            );
+            write_mix(&mut std::io::stdout(), &mix)?;
+            lab = lab.with_mix(mix, mix_sink());
+        }
+        None => println!(
+            "originlens lab: {} routes on http://{bound}/",
+            routes().len()
+        ),
+    }
     println!(
-        "originlens lab: {} routes on http://{bound}/",
-        routes().len()
-    );
-    println!(
-        "try: originlens probe http://{bound}/empty   (list: originlens lab --list; stop: Ctrl-C)"
+        "try: originlens probe http://{bound}/{example}   (list: originlens lab --list; stop: Ctrl-C)"
     );
     let tls = TlsLab::bind(bound.ip())
         .await
@@ -250,6 +315,25 @@ mod tests {
         assert_eq!(cli.args.listen, "127.0.0.1:8520".parse().unwrap());
         assert!(!cli.args.allow_public && !cli.args.list);
         assert_eq!(cli.args.format, Format::Text);
+        assert_eq!(cli.args.mix, None);
+    }
+
+    #[test]
+    fn mix_takes_an_optional_spec_and_a_seed() {
+        let cli = Cli::parse_from(["lab", "--mix"]);
+        assert_eq!(cli.args.mix.as_deref(), Some("default"));
+        assert_eq!(cli.args.seed, 1);
+        let cli = Cli::parse_from(["lab", "--mix", "ok=9,empty=1", "--seed", "7"]);
+        assert_eq!(cli.args.mix.as_deref(), Some("ok=9,empty=1"));
+        assert_eq!(cli.args.seed, 7);
+        assert!(Cli::try_parse_from(["lab", "--seed", "7"]).is_err());
+        assert!(Cli::try_parse_from(["lab", "--mix", "--list"]).is_err());
+        let cli = Cli::parse_from(["lab", "--mix", "nope=1"]);
+        let err = run(cli.args).unwrap_err();
+        assert!(
+            err.to_string().contains("`nope` is not a lab route"),
+            "{err}"
+        );
     }
 
     #[test]

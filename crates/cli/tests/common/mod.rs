@@ -1,6 +1,6 @@
 //! What the end-to-end tests share: the real binary run and its JSON read, the lab with its CA,
-//! the real `originlens edge` and a real nginx started and stopped, curl as the visitor, and the incidents store
-//! read back.
+//! the real `originlens edge` and a real nginx started and stopped, curl as the visitor, the incidents
+//! store read back, and a running edge watched from outside.
 
 // Each test file compiles this module and uses only a part of it.
 #![allow(dead_code)]
@@ -12,3 +12,4 @@ pub mod net;
 pub mod nginx;
 pub mod php_stack;
 pub mod tls_lab;
+pub mod watch;

@@ -22,8 +22,8 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use super::head::{HeadView, Parse, RequestHead};
-use super::HEADER_READ_TIMEOUT;
 use crate::incident::Id;
+use crate::metrics::Metrics;
 use crate::page::{push_field, Format, Page};
 use crate::proxy::{self, Answer, Forward, Shared, VisitorRequest};
 use crate::request::{self, itoa_u64};
@@ -59,6 +59,27 @@ enum BodyMode {
     Tunnel,
 }
 
+/// What the visitor is waiting to send, which decides how long it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// The first byte of the next request on a kept-alive connection.
+    Idle,
+    /// The rest of a request head: the header timeout runs from its start.
+    Head,
+    /// More of a request body: the body timeout runs from the last read.
+    Body,
+}
+
+impl Wait {
+    fn as_str(self) -> &'static str {
+        match self {
+            Wait::Idle => "idle",
+            Wait::Head => "header",
+            Wait::Body => "body",
+        }
+    }
+}
+
 /// What the request head said, copied out so that the buffer can be read into again.
 #[derive(Clone, Copy, Debug)]
 struct Facts {
@@ -86,46 +107,74 @@ pub(crate) struct Connection {
     body: Vec<u8>,
     /// The upstream request head.
     upstream: Vec<u8>,
-    /// Fires no later than `last_read + HEADER_READ_TIMEOUT`.
-    idle: Pin<Box<Sleep>>,
+    /// Fires no later than the current wait's deadline; moved only when it fires early or a
+    /// wait with an earlier deadline begins, so that a read costs no timer update.
+    timer: Pin<Box<Sleep>>,
+    /// The last read, or the end of the last answer.
     last_read: tokio::time::Instant,
+    /// When the current request's head began (its first byte; the accept for the first
+    /// request); `None` while waiting for the next request.
+    head_started: Option<tokio::time::Instant>,
 }
 
 impl Connection {
-    /// A connection whose first bytes are already in `buf`.
+    /// A connection accepted at `accepted` whose first bytes are already in `buf`.
     pub(crate) fn new(
         stream: TcpStream,
         buf: Vec<u8>,
+        accepted: tokio::time::Instant,
         client_ip: String,
         shared: Arc<Shared>,
         worker: usize,
     ) -> Connection {
+        let first_head_due = accepted + shared.config.header_timeout;
         Connection {
             stream,
             shared,
             worker,
             client_ip,
             buf,
-            out: Vec::with_capacity(READ_SIZE),
+            // Allocated with the first answer: a slow client that never completes a request
+            // costs its read buffer only.
+            out: Vec::new(),
             head: RequestHead::default(),
             body: Vec::new(),
             upstream: Vec::with_capacity(1024),
-            idle: Box::pin(tokio::time::sleep(HEADER_READ_TIMEOUT)),
+            timer: Box::pin(tokio::time::sleep_until(first_head_due)),
             last_read: tokio::time::Instant::now(),
+            head_started: Some(accepted),
         }
     }
 
     /// Serves requests until either side closes. I/O errors end the connection: they are the
     /// visitor's (a reset, a timeout), never the origin's.
     pub(crate) async fn serve(mut self) {
-        while let Ok(true) = self.one().await {}
+        while let Ok(true) = self.one().await {
+            // The idle wait starts when the answer is out, however long it took.
+            self.head_started = None;
+            self.last_read = tokio::time::Instant::now();
+        }
     }
 
-    /// Reads more of the visitor's bytes; false on EOF or when the visitor stays silent for
-    /// [`HEADER_READ_TIMEOUT`].
-    async fn read_more(&mut self) -> io::Result<bool> {
+    /// When waiting for `wait` ends.
+    fn due(&self, wait: Wait) -> tokio::time::Instant {
+        let config = &self.shared.config;
+        match (wait, self.head_started) {
+            (Wait::Head, Some(started)) => started + config.header_timeout,
+            (Wait::Body, _) => self.last_read + config.body_timeout,
+            (Wait::Idle | Wait::Head, _) => self.last_read + config.visitor_idle_timeout,
+        }
+    }
+
+    /// Reads more of the visitor's bytes; false on EOF or when `wait`'s time runs out (the
+    /// connection is then closed without an answer, as nginx closes it).
+    async fn read_more(&mut self, wait: Wait) -> io::Result<bool> {
         if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
             self.buf.reserve(READ_SIZE);
+        }
+        let due = self.due(wait);
+        if due < self.timer.deadline() {
+            self.timer.as_mut().reset(due);
         }
         loop {
             tokio::select! {
@@ -134,13 +183,12 @@ impl Connection {
                     self.last_read = tokio::time::Instant::now();
                     return read.map(|n| n > 0);
                 }
-                () = &mut self.idle => {
-                    let due = self.last_read + HEADER_READ_TIMEOUT;
+                () = &mut self.timer => {
                     if due <= tokio::time::Instant::now() {
+                        self.shared.metrics.timed_out(wait.as_str());
                         return Ok(false);
                     }
-                    // The timer is only moved when it fires, so a read costs no timer update.
-                    self.idle.as_mut().reset(due);
+                    self.timer.as_mut().reset(due);
                 }
             }
         }
@@ -152,7 +200,16 @@ impl Connection {
             match self.head.parse(&self.buf) {
                 Parse::Complete(len) => break len,
                 Parse::Partial => {
-                    if !self.read_more().await? {
+                    let wait = if self.head_started.is_some() {
+                        Wait::Head
+                    } else if self.buf.is_empty() {
+                        Wait::Idle
+                    } else {
+                        // Its first bytes came with the last read.
+                        self.head_started = Some(self.last_read);
+                        Wait::Head
+                    };
+                    if !self.read_more(wait).await? {
                         return Ok(false);
                     }
                 }
@@ -177,9 +234,7 @@ impl Connection {
             }
         };
         if facts.expect_continue && self.buf.len() == len && facts.body != RequestBody::None {
-            self.stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await?;
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
         let consumed = match self.read_body(len, facts.body).await? {
             Ok(consumed) => consumed,
@@ -243,7 +298,7 @@ impl Connection {
                 let end = len + n as usize;
                 self.buf.reserve(end.saturating_sub(self.buf.len()));
                 while self.buf.len() < end {
-                    if !self.read_more().await? {
+                    if !self.read_more(Wait::Body).await? {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 }
@@ -270,7 +325,7 @@ impl Connection {
                     if decoder.is_failed() {
                         return Ok(Err((400, "body-unreadable")));
                     }
-                    if !self.read_more().await? {
+                    if !self.read_more(Wait::Body).await? {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 }
@@ -313,8 +368,10 @@ impl Connection {
             extra.push(("connection", connection));
         }
         page.write_h1(&mut self.out, &extra, head_request);
-        self.stream.write_all(&self.out).await?;
-        Ok(keep_alive)
+        let out = std::mem::take(&mut self.out);
+        let sent = self.send(&out).await;
+        self.out = out;
+        sent.map(|()| keep_alive)
     }
 
     /// Writes the origin's response as it arrives; true when the connection stays open.
@@ -442,11 +499,53 @@ impl Connection {
 
     async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            let out = std::mem::take(&mut self.out);
+            let sent = self.send(&out).await;
+            self.out = out;
+            sent?;
             self.out.clear();
         }
         Ok(())
     }
+
+    /// Writes `bytes` to the visitor; fails when a write makes no progress for the send
+    /// timeout (a visitor that stopped reading), as nginx's `send_timeout`.
+    async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_within(
+            &mut self.stream,
+            bytes,
+            self.shared.config.send_timeout,
+            &self.shared.metrics,
+        )
+        .await
+    }
+}
+
+/// Writes all of `bytes`, waiting at most `timeout` each time the socket is not writable.
+async fn write_within(
+    stream: &mut TcpStream,
+    mut bytes: &[u8],
+    timeout: std::time::Duration,
+    metrics: &Metrics,
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.try_write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(timeout, stream.writable()).await {
+                    Ok(ready) => ready?,
+                    Err(_) => {
+                        metrics.timed_out("send");
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The request facts, or the refusal for a request the edge does not forward.

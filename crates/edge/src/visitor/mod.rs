@@ -8,23 +8,31 @@ pub mod head;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+use crate::metrics::Metrics;
 use crate::proxy::Shared;
-
-/// How long a visitor connection may stay silent before (or while) sending a request head
-/// (Cloudflare keeps idle visitor connections 400 s).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(400);
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Serves one visitor connection on worker thread `worker`.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, worker: usize) {
+    let _open = Open::new(shared.metrics.clone());
+    let accepted = tokio::time::Instant::now();
     let _ = stream.set_nodelay(true);
+    // The first request's head must be in within the header timeout of the accept.
+    let deadline = accepted + shared.config.header_timeout;
+    // Nothing is allocated for a connection that has not sent a byte yet.
+    if tokio::time::timeout_at(deadline, stream.readable())
+        .await
+        .is_err()
+    {
+        shared.metrics.timed_out("header");
+        return;
+    }
     let mut buf = Vec::with_capacity(16 * 1024);
     // Read until the bytes are either the whole preface or not a prefix of it.
     loop {
@@ -32,9 +40,13 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
         if buf[..n] != H2_PREFACE[..n] || n == H2_PREFACE.len() {
             break;
         }
-        let read = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.read_buf(&mut buf)).await;
-        if !matches!(read, Ok(Ok(1..))) {
-            return;
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(1..)) => {}
+            Ok(_) => return,
+            Err(_) => {
+                shared.metrics.timed_out("header");
+                return;
+            }
         }
     }
     let client_ip = peer.ip().to_string();
@@ -44,8 +56,24 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
         let stream = tokio::io::join(std::io::Cursor::new(buf).chain(read), write);
         h2::serve(stream, client_ip, shared, worker).await;
     } else {
-        h1::Connection::new(stream, buf, client_ip, shared, worker)
+        h1::Connection::new(stream, buf, accepted, client_ip, shared, worker)
             .serve()
             .await;
+    }
+}
+
+/// Counts a visitor connection as open for as long as it lives.
+struct Open(Arc<Metrics>);
+
+impl Open {
+    fn new(metrics: Arc<Metrics>) -> Open {
+        metrics.visitor_connections.inc();
+        Open(metrics)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.visitor_connections.dec();
     }
 }
