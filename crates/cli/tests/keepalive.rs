@@ -184,3 +184,33 @@ fn a_fin_at_the_measured_idle_time_is_never_called_silent() {
     }
     assert!(wrong.is_empty(), "{} of 50 runs: {wrong:#?}", wrong.len());
 }
+
+/// When the first request already fails, nothing is measured, and the report says why with the
+/// cause and the status the edge would give, and exits 1: never "no race".
+#[test]
+fn a_failing_first_request_is_named_with_its_cause() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for (route, cause, status) in [
+        ("/empty", "response.empty", 520),
+        ("/reset", "response.reset", 520),
+        ("/hang", "response.timeout", 524),
+    ] {
+        let url = format!("http://{}{route}", lab.addr());
+        let (out, doc, _) = keepalive(&url, &["--max-wait", "2"]);
+        assert_eq!(out.status.code(), Some(1), "{route}: {doc:#}");
+        assert_eq!(doc["cause"], cause, "{route}: {doc:#}");
+        assert_eq!(doc["first_request"]["status"], status, "{route}: {doc:#}");
+        assert_eq!(doc["race"], false, "{route}: {doc:#}");
+        let text = Command::new(env!("CARGO_BIN_EXE_originlens"))
+            .args(["keepalive", &url, "--max-wait", "2", "--read-timeout", "1"])
+            .args(["--color", "never"])
+            .output()
+            .expect("run originlens");
+        let text = String::from_utf8_lossy(&text.stdout).to_string();
+        assert!(
+            text.contains(&format!("verdict       {cause} ({status} at the edge)")),
+            "{text}"
+        );
+        assert!(!text.contains("no race"), "{text}");
+    }
+}

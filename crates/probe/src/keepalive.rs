@@ -98,6 +98,9 @@ pub struct RequestsReport {
     pub ended: &'static str,
     /// Why the connection did not open, when it did not.
     pub connect: Option<ConnectFailure>,
+    /// Why the first request on it got no usable response (`response.empty`,
+    /// `response.reset`, `response.timeout`, ...), when it did not.
+    pub first_request: Option<ConnectFailure>,
 }
 
 /// A connection that could not be opened: the cause the edge would name (`connect.timeout`
@@ -152,6 +155,8 @@ enum Event {
 /// An open connection and the buffers of its last exchange.
 struct Open {
     parts: Option<(Stream, Option<Scratch>)>,
+    /// The deciding finding of the last exchange that failed.
+    failure: Option<ConnectFailure>,
 }
 
 /// Opens a connection; over TLS any certificate is accepted (only the connection's life is
@@ -179,6 +184,7 @@ async fn connect(opts: &ProbeOptions, tls: Option<&TlsClient>) -> Result<Open, C
             message: e.message,
         })?;
     Ok(Open {
+        failure: None,
         parts: Some((dialed.stream, None)),
     })
 }
@@ -210,6 +216,16 @@ async fn exchange(
         .findings
         .iter()
         .any(|f| matches!(f.severity, originlens_wire::Severity::Error));
+    open.failure = ex
+        .reader
+        .report()
+        .findings
+        .iter()
+        .find(|f| f.severity == originlens_wire::Severity::Error)
+        .map(|f| ConnectFailure {
+            kind: f.id,
+            message: f.message.clone(),
+        });
     let (stream, scratch) = ex.into_parts();
     match end {
         Some(End::Timeout) => return Err(IdleOutcome::Silent),
@@ -398,6 +414,7 @@ pub async fn measure_requests(
         served: 0,
         ended: "failed",
         connect: None,
+        first_request: None,
     };
     let mut io = match connect(&opts.probe, tls).await {
         Ok(io) => io,
@@ -408,6 +425,10 @@ pub async fn measure_requests(
     };
     for _ in 0..opts.max_requests {
         match exchange(&mut io, &request, opts.probe.read_timeout).await {
+            Err(_) if out.served == 0 => {
+                out.first_request = io.failure.take();
+                return Ok(out);
+            }
             Ok(r) => {
                 out.served += 1;
                 if r.close {
@@ -511,6 +532,14 @@ fn secs(d: Duration) -> String {
 }
 
 fn assess(r: &mut KeepaliveReport) {
+    if let Some(f) = &r.requests.first_request {
+        r.risk.push(format!(
+            "the first request already failed ({}: {}): nothing was measured",
+            f.kind.cause().as_str(),
+            f.message
+        ));
+        return;
+    }
     if let Some(f) = &r.requests.connect {
         r.risk.push(format!(
             "no connection could be opened ({}: {}): nothing was measured",

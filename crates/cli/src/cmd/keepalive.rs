@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use originlens_probe::keepalive::{measure, KeepaliveOptions, KeepaliveReport};
+use originlens_probe::keepalive::{measure, ConnectFailure, KeepaliveOptions, KeepaliveReport};
 use originlens_probe::{ProbeOptions, Target};
 use originlens_wire::{Cause, Kind, Profile};
 use serde::Serialize;
@@ -22,8 +22,8 @@ const DEFAULT_IDLE: &[u64] = &[1, 2, 5, 10, 20, 30, 60, 90, 120, 300, 600, 900];
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Exit status: 0 no race with the edge's connection reuse, 1 \
-keepalive.race or no connection (connect.timeout, connect.unreachable, ...), 2 usage or \
-local error."
+keepalive.race, no connection (connect.refused, connect.timeout, ...) or no usable first \
+response (response.empty, response.reset, response.timeout, ...), 2 usage or local error."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host (and SNI).
@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         Format::Text => print(&mut out, &opts, profile, &report)?,
     }
-    Ok(if report.race || report.requests.connect.is_some() {
+    Ok(if report.race || failure(&report).is_some() {
         Exit::Problem
     } else {
         Exit::Clean
@@ -181,12 +181,30 @@ struct KeepaliveDoc<'a> {
     target: TargetDoc,
     cause: Option<Cause>,
     connect: Option<ConnectDoc<'a>>,
+    first_request: Option<ConnectDoc<'a>>,
     edge: EdgeDoc,
     idle: IdleDoc,
     requests: RequestsDoc,
     connection_close: CloseDoc,
     race: bool,
     risk: &'a [String],
+}
+
+/// Why nothing could be measured: no connection, or no usable first response.
+fn failure(r: &KeepaliveReport) -> Option<&ConnectFailure> {
+    r.requests
+        .connect
+        .as_ref()
+        .or(r.requests.first_request.as_ref())
+}
+
+fn failure_doc<'a>(f: &'a ConnectFailure, profile: &Profile) -> ConnectDoc<'a> {
+    ConnectDoc {
+        cause: f.kind.cause(),
+        finding: f.kind,
+        status: profile.status_for(f.kind.cause()),
+        message: &f.message,
+    }
 }
 
 fn document<'a>(
@@ -202,17 +220,16 @@ fn document<'a>(
             host: t.host_header(),
             connect_to: format!("{}:{}", t.connect_host, t.connect_port),
         },
-        cause: r.race.then_some(Cause::KeepaliveRace).or(r
+        cause: r
+            .race
+            .then_some(Cause::KeepaliveRace)
+            .or(failure(r).map(|f| f.kind.cause())),
+        connect: r.requests.connect.as_ref().map(|f| failure_doc(f, profile)),
+        first_request: r
             .requests
-            .connect
+            .first_request
             .as_ref()
-            .map(|f| f.kind.cause())),
-        connect: r.requests.connect.as_ref().map(|f| ConnectDoc {
-            cause: f.kind.cause(),
-            finding: f.kind,
-            status: profile.status_for(f.kind.cause()),
-            message: &f.message,
-        }),
+            .map(|f| failure_doc(f, profile)),
         edge: EdgeDoc {
             profile: profile.name,
             idle_pool_s: r.edge_idle.map(s),
@@ -324,7 +341,7 @@ fn print(
     )?;
     writeln!(out, "  measured in   {:.1} s", r.idle.elapsed.as_secs_f64())?;
     writeln!(out)?;
-    if let Some(f) = &r.requests.connect {
+    if let Some(f) = failure(r) {
         let cause = f.kind.cause();
         let status = profile
             .status_for(cause)
