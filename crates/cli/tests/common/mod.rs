@@ -8,5 +8,7 @@
 pub mod cli;
 pub mod curl;
 pub mod edge;
+pub mod lab;
 pub mod net;
+pub mod schema;
 pub mod tls_lab;
