@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks talk to: real peers (nginx, HAProxy, PHP-FPM),
-# curl as a client, ripgrep and wrk for the side-by-side benchmarks.
+# curl as a client, ripgrep and wrk for the side-by-side benchmarks, GNU time and jq for
+# bench/fleet.sh.
 set -euo pipefail
 
-packages=(nginx libnginx-mod-stream libnginx-mod-mail libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 prometheus postgresql)
+packages=(nginx libnginx-mod-stream libnginx-mod-mail libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 prometheus postgresql time jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -10,5 +10,6 @@ pub mod curl;
 pub mod edge;
 pub mod lab;
 pub mod net;
+pub mod postgres;
 pub mod schema;
 pub mod tls_lab;
