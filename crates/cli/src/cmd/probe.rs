@@ -180,7 +180,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.lab {
         return lab_tour::run(&args, headers, connect_timeout, read_timeout);
     }
-
     let Some(url) = args.url.as_deref() else {
         bail!(
             "give the site's URL (e.g. https://www.example.com/ --connect-to ORIGIN_IP), or --lab"
