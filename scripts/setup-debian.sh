@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks talk to: a C compiler and linker for the
 # crates that build C (SQLite, ring), real peers (nginx, HAProxy, PHP-FPM), curl as a client,
-# ripgrep and wrk for the side-by-side benchmarks, Prometheus and PostgreSQL for the fleet tests,
-# Chromium for the HTML report. Works as root, or through sudo otherwise.
+# ripgrep and wrk for the side-by-side benchmarks, GNU time and jq for bench/fleet.sh,
+# Prometheus and PostgreSQL for the fleet tests, Chromium for the HTML report. Works as root, or
+# through sudo otherwise.
 set -euo pipefail
 
 packages=(build-essential pkg-config nginx libnginx-mod-stream libnginx-mod-mail
-  libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 time
+  libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 time jq
   prometheus postgresql chromium)
 missing=()
 for p in "${packages[@]}"; do

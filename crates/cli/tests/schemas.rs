@@ -2,7 +2,6 @@
 //! `schemas/`, carries that schema's id, and the schemas' cause enums are `Cause::ALL`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use originlens_lab::TlsCase;
@@ -13,36 +12,10 @@ mod common;
 use common::cli::{originlens, run};
 use common::curl::Curl;
 use common::edge::EdgeProc;
+use common::schema::{check, schema, schemas_dir};
 use common::tls_lab;
 
 const CURL: Curl = Curl { max_time: "15" };
-
-fn schemas_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
-}
-
-fn schema(name: &str) -> Value {
-    let path = schemas_dir().join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Validates `doc` against `schemas/NAME.json`, listing every violation with its place.
-fn check(name: &str, doc: &Value) {
-    let schema = schema(name);
-    let validator = jsonschema::validator_for(&schema)
-        .unwrap_or_else(|e| panic!("schemas/{name}.json does not compile: {e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "output does not match schemas/{name}.json:\n{}\n\n{}",
-        errors.join("\n"),
-        serde_json::to_string_pretty(doc).unwrap()
-    );
-}
 
 /// The one JSON document on stdout, validated; its `schema` member must be the schema's id.
 fn check_doc(name: &str, out: &Output) -> Value {
@@ -365,7 +338,7 @@ fn logs_and_lint_lines_validate() {
     assert_eq!(lines.first().unwrap()["type"], "begin");
     assert_eq!(lines.last().unwrap()["type"], "end");
 
-    let conf = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../lint/tests/corpus/nginx/08-inheritance/nginx.conf");
     let out = originlens()
         .args(["lint", "--format", "json"])

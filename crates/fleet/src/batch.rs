@@ -2,6 +2,7 @@
 //! result handed to the caller as soon as it is in (so memory stays flat for any file size).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +24,9 @@ pub struct TargetLine {
     pub connect_to: Option<String>,
 }
 
-/// A targets file that cannot be used; names the file, line and column.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+/// A targets file that cannot be used; names the file, line and column (`file: message` when
+/// the file itself cannot be read: line and column are 0 then).
+#[derive(Debug)]
 pub struct TargetsError {
     /// The file (`-` for stdin).
     pub file: String,
@@ -36,6 +37,22 @@ pub struct TargetsError {
     /// What is wrong.
     pub message: String,
 }
+
+impl std::fmt::Display for TargetsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for TargetsError {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,16 +112,46 @@ pub fn parse_targets(text: &str, file: &str) -> Result<Vec<TargetLine>, TargetsE
     Ok(out)
 }
 
-/// Reads a targets file.
+/// Reads a targets file; `-` reads standard input to its end.
 pub fn read_targets(path: &Path) -> Result<Vec<TargetLine>, TargetsError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| TargetsError {
+    let unreadable = |e: std::io::Error| TargetsError {
         file: name.clone(),
         line: 0,
         column: 0,
-        message: e.to_string(),
-    })?;
-    parse_targets(&text, &name)
+        message: format!("cannot read the targets: {e}"),
+    };
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(unreadable)?;
+        buf
+    } else {
+        std::fs::read(path).map_err(unreadable)?
+    };
+    parse_target_bytes(&bytes, &name)
+}
+
+/// [`parse_targets`] on raw bytes: bytes that are not UTF-8 are named by line and column.
+pub fn parse_target_bytes(bytes: &[u8], file: &str) -> Result<Vec<TargetLine>, TargetsError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_targets(text, file),
+        Err(e) => {
+            let before = &bytes[..e.valid_up_to()];
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            Err(TargetsError {
+                file: file.to_owned(),
+                line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+                column: e.valid_up_to() - line_start + 1,
+                message: "not UTF-8 text".to_owned(),
+            })
+        }
+    }
 }
 
 /// One shard of a target list: target `k` (0-based, in file order) belongs to shard
@@ -220,6 +267,9 @@ pub struct Summary {
     pub clean: u64,
     /// Verdicts with a cause, by cause id.
     pub by_cause: BTreeMap<&'static str, u64>,
+    /// Targets whose visitor gets the origin's complete, non-5xx response
+    /// ([`Verdict::delivered`](originlens_wire::Verdict::delivered), `curl --fail`'s rule).
+    pub delivered: u64,
     /// Targets the edge would answer with its own error.
     pub edge_errors: u64,
     /// Targets that could not be probed.
@@ -236,6 +286,9 @@ impl Summary {
                     None => self.clean += 1,
                     Some(c) => *self.by_cause.entry(c.as_str()).or_default() += 1,
                 }
+                if p.judged.verdict.delivered() {
+                    self.delivered += 1;
+                }
                 if p.judged.verdict.is_edge_error() {
                     self.edge_errors += 1;
                 }
@@ -244,9 +297,9 @@ impl Summary {
         }
     }
 
-    /// Any verdict with a cause, or any target that could not be probed.
-    pub fn any_problem(&self) -> bool {
-        self.probed != self.clean || self.failed > 0
+    /// Every target was probed and every visitor got the origin's response: the batch's exit 0.
+    pub fn all_delivered(&self) -> bool {
+        self.failed == 0 && self.delivered == self.probed
     }
 
     /// The causes seen, most frequent first.
@@ -263,6 +316,10 @@ impl Summary {
 
 /// Probes every target, at most `concurrency` at once, sending each result on as soon as it
 /// is in. Returns when every target is done or the receiver is dropped.
+///
+/// A probe keeps its slot until its result is handed over, so a slow reader slows the batch
+/// down instead of piling up finished exchanges: at most `concurrency` results plus the
+/// channel's capacity are held at any time.
 pub async fn run(
     targets: Vec<TargetLine>,
     opts: BatchOptions,
@@ -282,8 +339,8 @@ pub async fn run(
         let results = results.clone();
         tasks.spawn(async move {
             let result = probe_one(target, &opts).await;
-            drop(slot);
             let _ = results.send(result).await;
+            drop(slot);
         });
         // Reap finished tasks as we go so the set stays at most `concurrency` long.
         while tasks.try_join_next().is_some() {}
@@ -338,6 +395,29 @@ mod tests {
         assert_eq!(e.column, 24);
         let e = parse_targets("{\"url\": 1}\n", "t.txt").unwrap_err();
         assert_eq!(e.line, 1);
+        let e = parse_target_bytes(b"http://a.test/\nhttp://b\xe9.test/\n", "t.txt").unwrap_err();
+        assert_eq!(e.to_string(), "t.txt:2:9: not UTF-8 text");
+        let e = read_targets(Path::new("/nonexistent/targets.txt")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/targets.txt: cannot read the targets: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_delivered_apart_from_clean() {
+        let mut s = Summary::default();
+        assert!(s.all_delivered());
+        s.probed = 2;
+        s.delivered = 2;
+        s.clean = 1;
+        assert!(
+            s.all_delivered(),
+            "a delivered response with a cause still counts"
+        );
+        s.failed = 1;
+        assert!(!s.all_delivered());
     }
 
     #[test]

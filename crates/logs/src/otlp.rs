@@ -7,7 +7,7 @@
 //! `body` the line, attributes the cause id, the program that wrote it, the file and line. The
 //! resource names the host. After the events, one record per incident (`event.name`
 //! `originlens.incident`, body the story). The resource attribute `originlens.schema` is
-//! [`SCHEMA`]; `schemas/logs-otlp.json` describes a line.
+//! [`SCHEMA`]; `crates/cli/tests/logs_otlp.rs` checks the shape of a line.
 
 use std::collections::HashMap;
 use std::io::{self, Write};

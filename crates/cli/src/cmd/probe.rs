@@ -14,6 +14,7 @@ use originlens_wire::Profile;
 use crate::args::{self, Color, Format};
 use crate::exit::Exit;
 
+mod batch;
 mod document;
 mod lab_tour;
 mod progress;
@@ -25,7 +26,9 @@ mod text;
     after_help = "Exit status (like curl --fail): 0 the visitor gets the origin's complete, \
 non-5xx response; 1 the edge answers with its own error, the body is cut or broken, or the \
 origin answers 5xx; 2 usage or local error; 130 stopped by Ctrl-C (what was received so far is \
-shown, with the verdict the edge would give if it stopped waiting then)."
+shown, with the verdict the edge would give if it stopped waiting then). With --targets: 0 when \
+that holds for every target, 1 when it fails for any, 2 usage (a bad targets line is named \
+FILE:LINE:COL)."
 )]
 pub struct Args {
     /// The site URL: its host is sent as Host and SNI. With --lab: a lab route such as /empty,
@@ -37,6 +40,22 @@ pub struct Args {
     /// Probe the embedded lab origin (started on a free loopback port) instead of a URL.
     #[arg(long)]
     pub lab: bool,
+    /// Probe every target of FILE (`-`: standard input): one `URL [HOST[:PORT]]` a line, or
+    /// JSON lines `{"url": ..., "connect_to": ...}`; `#` comments. Prints one JSON document a
+    /// line as each probe ends, then a summary by cause on stderr.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "lab", "connect_to"])]
+    pub targets: Option<std::path::PathBuf>,
+    /// With --targets: probes at once.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = concurrency)]
+    pub concurrency: usize,
+    /// With --targets: probe only shard I of N (I from 0 to N-1); target k of the file, in
+    /// order, belongs to shard k mod N.
+    #[arg(long, value_name = "I/N", value_parser = originlens_fleet::batch::Shard::parse)]
+    pub shard: Option<originlens_fleet::batch::Shard>,
+    /// With --targets: N shards, this one's index from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job sets it).
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<usize>,
     /// Request method (default GET, or POST with --data).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
@@ -59,9 +78,9 @@ pub struct Args {
     /// profile's).
     #[arg(long, value_name = "DURATION", value_parser = args::seconds)]
     pub read_timeout: Option<Duration>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    /// Output format [default: text; with --targets: json, one document a line].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t)]
     pub color: Color,
@@ -110,6 +129,25 @@ impl Args {
     /// The body sent (`-d`), empty for none.
     pub fn body(&self) -> Vec<u8> {
         self.data.as_ref().map(|b| b.0.clone()).unwrap_or_default()
+    }
+}
+
+/// `--concurrency`: at least 1.
+fn concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}`: give a number of probes from 1 to 100000")),
+    }
+}
+
+impl Args {
+    /// `--format`, or its default: text for one probe, JSON lines for `--targets`.
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or(if self.targets.is_some() {
+            Format::Json
+        } else {
+            Format::Text
+        })
     }
 }
 
@@ -226,6 +264,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let connect_timeout = args.connect_timeout.unwrap_or(limits.connect_timeout);
     let read_timeout = args.read_timeout.unwrap_or(limits.read_timeout);
 
+    if let Some(path) = args.targets.as_deref() {
+        return batch::run(&args, path, headers, connect_timeout, read_timeout);
+    }
+    // Checked here, not with clap's `requires`: clap lets a requirement pass when the required
+    // flag conflicts with one present (the URL).
+    if args.shard.is_some() || args.shards.is_some() {
+        bail!("--shard and --shards split a --targets file: give --targets FILE");
+    }
     if args.lab {
         return lab_tour::run(&args, headers, connect_timeout, read_timeout);
     }
@@ -254,7 +300,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         connect_timeout,
         read_timeout,
     };
-    let progress = args.format == Format::Text && std::io::stdout().is_terminal();
+    let progress = args.format() == Format::Text && std::io::stdout().is_terminal();
     let probed = run_probe_watched(opts, &tls, args.profile, progress)?;
     report(&args, &probed)?;
     Ok(exit_for(&probed))
@@ -263,7 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 /// Prints one probe in the chosen format.
 pub fn report(args: &Args, p: &Judged) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
-    match args.format {
+    match args.format() {
         Format::Json => {
             let doc = document::build(p, args.raw);
             serde_json::to_writer_pretty(&mut out, &doc)?;

@@ -8,8 +8,11 @@
 pub mod cli;
 pub mod curl;
 pub mod edge;
+pub mod lab;
 pub mod net;
 pub mod nginx;
 pub mod php_stack;
+pub mod postgres;
+pub mod schema;
 pub mod tls_lab;
 pub mod watch;

@@ -234,7 +234,7 @@ pub fn run(
         .filter(|(s, v)| agrees(s, v))
         .count();
     let mut out = anstream::stdout().lock();
-    if args.format == Format::Json {
+    if args.format() == Format::Json {
         let rows = stops
             .iter()
             .zip(&verdicts)
