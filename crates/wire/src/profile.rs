@@ -221,12 +221,19 @@ macro_rules! nginx_head_rules {
             // `upstream sent invalid header`.
             (Kind::FieldNameTrailingWs, Reject),
             (Kind::FieldObsFold, Reject),
-            // The upstream path ignores invalid names and keeps CTLs; IIS duplicate status
-            // lines are skipped.
+            // The upstream path ignores invalid names and keeps CTLs in values; IIS duplicate
+            // status lines are skipped. A space or control byte in a name is `upstream sent
+            // invalid header` (observed with nginx 1.22.1), and a line without a colon is a
+            // name with an empty value.
             (Kind::FieldNameNonToken, Pass),
+            (Kind::FieldMissingColon, Pass),
             (Kind::FieldValueCtl, Pass),
+            // CR CR LF ends a line like CRLF (a CR elsewhere in the line is refused).
+            (Kind::FieldValueCrBeforeCrlf, Pass),
             (Kind::FieldStatusLineInHead, Pass),
             (Kind::ChunkSizeTrailingWs, Pass),
+            // What follows whitespace behind the chunk-size is skipped as an extension.
+            (Kind::ChunkSizeJunk, Pass),
             (Kind::ChunkTrailerInvalid, Pass),
             (Kind::TeInHttp10, Pass),
             $($extra)*
@@ -299,7 +306,11 @@ pub static NGINX_1_22: Profile = Profile {
         (Kind::TeUnknown, Pass),
         (Kind::TeChunkedParams, Pass),
         (Kind::TeChunkedTwice, Pass),
+        (Kind::TeEmpty, Pass),
         (Kind::ChunkBareLf, Pass),
+        // `chunked` anywhere means chunked: a body that is not valid chunked framing is
+        // `upstream sent invalid chunked response` (empty reply, observed with nginx 1.22.1).
+        (Kind::TeNotFinalChunkedInvalid, Reject),
     ],
 };
 
@@ -356,6 +367,8 @@ pub static HAPROXY: Profile = Profile {
         (Kind::FramingClDuplicateSame, Normalize),
         (Kind::FramingClList, Normalize),
         (Kind::TeUnsupportedCoding, Reject),
+        // An empty value is ignored; a list of empty elements (`,`) is refused.
+        (Kind::TeEmpty, Pass),
         (Kind::TeInHttp10, Pass),
         (Kind::ChunkSizeTrailingWs, Pass),
         (Kind::ChunkTrailerInvalid, Reject),
@@ -370,7 +383,8 @@ pub static HAPROXY: Profile = Profile {
 /// tokens; CTLs in values are refused; any repeated Content-Length, CL+TE, non-`chunked`
 /// Transfer-Encoding and CL/TE on 1xx/204 are refused. Failures before the head are answered
 /// 503 (`upstream connect error or disconnect/reset before headers`); the route timeout
-/// (15 s for the whole response) gives 504.
+/// (15 s for the whole response) gives 504. A status code is converted as a number and one
+/// above 999 is a protocol error, answered 502 like other head defects.
 pub static ENVOY: Profile = Profile {
     name: "envoy",
     title: "Envoy (defaults)",
@@ -401,7 +415,6 @@ pub static ENVOY: Profile = Profile {
     rules: &[
         (Kind::StartLineLeadingCrlf, Reject),
         (Kind::VersionUnsupportedMajor, Pass),
-        (Kind::StatusNot3Digits, Pass),
         (Kind::StatusTooFewDigits, Pass),
         (Kind::FieldObsFold, Normalize),
         (Kind::FieldNameTrailingWs, Reject),
@@ -417,7 +430,9 @@ pub static ENVOY: Profile = Profile {
 ///
 /// # Background
 /// Where the RFC lets a recipient either reject or repair, this profile rejects. Valid but
-/// unusual messages (HTTP/1.2, `gzip, chunked`, close-delimited bodies) pass.
+/// unusual messages (HTTP/1.2, close-delimited bodies) pass. A transfer coding before
+/// `chunked` (`gzip, chunked`) is valid but refused: nginx, HAProxy and Envoy refuse it, and
+/// the body could not be checked past it.
 pub static STRICT: Profile = Profile {
     name: "strict",
     title: "strict RFC 9112",
@@ -437,7 +452,6 @@ pub static STRICT: Profile = Profile {
     rules: &[
         (Kind::HeadLarge, Warn),
         (Kind::VersionUnknownMinor, Warn),
-        (Kind::TeUnsupportedCoding, Warn),
         (Kind::BodyTrailingGarbage, Warn),
         (Kind::BodyExcessAfterCl, Warn),
         (Kind::BodyOnBodilessStatus, Warn),
