@@ -5,49 +5,13 @@
 
 mod common;
 
-use common::net::free_port;
+use common::peers::{self, require};
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use originlens_lab::{routes, LabHandle, Route};
-
-/// A peer process, stopped when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn require(program: &str) -> String {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
-        let path = format!("{dir}/{program}");
-        if Path::new(&path).exists() {
-            return path;
-        }
-    }
-    panic!("{program} is not installed: run scripts/setup-debian.sh (Debian packages nginx, haproxy, curl)");
-}
-
-fn wait_listening(port: u16, peer: &mut Peer) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = peer.0.try_wait() {
-            panic!("the peer exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port} after 10 s");
-}
 
 /// Routes that answer at once (no deliberate stall or slow trickle).
 fn prompt_routes() -> Vec<&'static Route> {
@@ -118,37 +82,10 @@ fn compare(profile: &str, lab: SocketAddr, port: u16) {
 
 #[test]
 fn nginx_1_22_profile_predicts_real_nginx() {
-    let nginx = require("nginx");
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let port = free_port();
-    let conf = format!(
-        "worker_processes 1;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\ndaemon off;\n\
-         events {{ worker_connections 128; }}\n\
-         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-           proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
-           scgi_temp_path {d}/scgi;\n\
-           server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
-               proxy_pass http://{lab};\n      proxy_http_version 1.1;\n\
-               proxy_set_header Connection \"\";\n      proxy_read_timeout 5s;\n    }}\n  }}\n}}\n",
-        lab = lab.addr()
-    );
-    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let mut peer = Peer(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    wait_listening(port, &mut peer);
-    compare("nginx-1.22", lab.addr(), port);
-    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+    let peer = peers::nginx(lab.addr());
+    compare("nginx-1.22", lab.addr(), peer.port);
+    let log = peer.error_log();
     assert!(
         log.contains("upstream sent no valid HTTP/1.0 header")
             && log.contains("upstream sent too big header"),
@@ -158,28 +95,7 @@ fn nginx_1_22_profile_predicts_real_nginx() {
 
 #[test]
 fn haproxy_profile_predicts_real_haproxy() {
-    let haproxy = require("haproxy");
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf = format!(
-        "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 10s\n\
-         timeout server 5s\nfrontend edge\n  bind 127.0.0.1:{port}\n  default_backend origin\n\
-         backend origin\n  server lab {lab}\n",
-        lab = lab.addr()
-    );
-    let cfg = dir.path().join("haproxy.cfg");
-    std::fs::write(&cfg, conf).unwrap();
-    let mut peer = Peer(
-        Command::new(haproxy)
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-db")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
-    wait_listening(port, &mut peer);
-    compare("haproxy", lab.addr(), port);
+    let peer = peers::haproxy(lab.addr());
+    compare("haproxy", lab.addr(), peer.port);
 }

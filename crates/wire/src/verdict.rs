@@ -198,11 +198,20 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
     let limits = &profile.limits;
     if let Some(head) = &report.head {
         let size = head.len();
+        let counted = size + limits.field_overhead * head.fields.len();
         match (limits.max_head_bytes, limits.warn_head_bytes) {
-            (Some(max), _) if size > max => out.push(Finding::at(
+            (Some(max), _) if counted > max => out.push(Finding::at(
                 Kind::HeadTooLarge,
-                head.offset + max as u64,
-                format!("the head is {size} bytes; {} accepts {max}", profile.name),
+                head.offset + max.min(size) as u64,
+                if counted == size {
+                    format!("the head is {size} bytes; {} accepts {max}", profile.name)
+                } else {
+                    format!(
+                        "the head is {size} bytes in {} field lines, {counted} as {} counts them; it accepts {max}",
+                        head.fields.len(),
+                        profile.name
+                    )
+                },
             )),
             (_, Some(warn)) if size > warn => out.push(Finding::at(
                 Kind::HeadLarge,

@@ -9,4 +9,5 @@ pub mod cli;
 pub mod curl;
 pub mod edge;
 pub mod net;
+pub mod peers;
 pub mod tls_lab;
