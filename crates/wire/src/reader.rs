@@ -789,8 +789,9 @@ impl Reader {
     }
 
     fn excess(&mut self, n: u64, at: u64) {
-        // After a fatal defect the rest of the stream is not a body: it is not counted.
-        if n == 0 || self.report.end == Some(End::Fatal) {
+        // After a fatal defect or an oversized head the rest of the stream is not a body: it
+        // is not counted (whatever the read boundaries were).
+        if n == 0 || matches!(self.report.end, Some(End::Fatal | End::HeadLimit)) {
             return;
         }
         let first = self.report.body.excess == 0;

@@ -323,3 +323,19 @@ fn nginx_1_22_reads_chunked_anywhere_in_the_value_as_chunked() {
         assert_eq!(status(&report, &profile::NGINX_1_22), 0, "{te}");
     }
 }
+
+/// Found by the `wire_reader` fuzz target: bytes after a head that is over the limit were
+/// counted as excess when they arrived in a later read, and not when they came with the head.
+#[test]
+fn bytes_after_an_oversized_head_count_the_same_in_any_split() {
+    let opts = ReaderOptions {
+        max_head_bytes: 64,
+        ..ReaderOptions::default()
+    };
+    let mut bytes = b"HTTP/1.1 200 O\x01K\r\nContent-Length: ".to_vec();
+    bytes.extend_from_slice(&[0xff; 48]);
+    bytes.extend_from_slice(b"2\r\n\r\nok");
+    let report = read(&bytes, End::Eof, opts);
+    assert!(report.has(Kind::HeadTooLarge));
+    assert_eq!(report.body.excess, 0);
+}
