@@ -7,39 +7,17 @@
 
 mod common;
 
-use common::net::free_port;
+use common::peers::{self, require};
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use originlens_lab::{routes, LabHandle, Route};
 
-/// A peer process, stopped when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn require(program: &str) -> String {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
-        let path = format!("{dir}/{program}");
-        if Path::new(&path).exists() {
-            return path;
-        }
-    }
-    panic!("{program} is not installed: run scripts/setup-debian.sh (Debian packages nginx, haproxy, curl)");
-}
-
 /// The version a program prints (`nginx -v`, `haproxy -v`), from stdout or stderr.
 fn installed_version(program: &str, marker: &str) -> String {
-    let out = Command::new(program)
+    let out = Command::new(require(program))
         .arg("-v")
         .output()
         .unwrap_or_else(|e| panic!("{program} -v: {e}"));
@@ -94,20 +72,6 @@ fn installed_versions_map_to_their_profiles() {
     assert!(haproxy_profile("3.0.11")
         .unwrap_err()
         .contains("HAProxy 2.6"));
-}
-
-fn wait_listening(port: u16, peer: &mut Peer) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = peer.0.try_wait() {
-            panic!("the peer exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port} after 10 s");
 }
 
 /// Routes that answer at once (no deliberate stall or slow trickle).
@@ -179,39 +143,12 @@ fn compare(profile: &str, lab: SocketAddr, port: u16) {
 
 #[test]
 fn nginx_profile_predicts_real_nginx() {
-    let nginx = require("nginx");
-    let version = installed_version(&nginx, "nginx/");
-    let profile = nginx_profile(&version).unwrap_or_else(|e| panic!("{e}"));
+    let profile =
+        nginx_profile(&installed_version("nginx", "nginx/")).unwrap_or_else(|e| panic!("{e}"));
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let port = free_port();
-    let conf = format!(
-        "worker_processes 1;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\ndaemon off;\n\
-         events {{ worker_connections 128; }}\n\
-         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-           proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
-           scgi_temp_path {d}/scgi;\n\
-           server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
-               proxy_pass http://{lab};\n      proxy_http_version 1.1;\n\
-               proxy_set_header Connection \"\";\n      proxy_read_timeout 5s;\n    }}\n  }}\n}}\n",
-        lab = lab.addr()
-    );
-    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let mut peer = Peer(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    wait_listening(port, &mut peer);
-    compare(profile, lab.addr(), port);
-    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+    let peer = peers::nginx(lab.addr());
+    compare(profile, lab.addr(), peer.port);
+    let log = peer.error_log();
     assert!(
         log.contains("upstream sent no valid HTTP/1.0 header")
             && log.contains("upstream sent too big header"),
@@ -221,30 +158,9 @@ fn nginx_profile_predicts_real_nginx() {
 
 #[test]
 fn haproxy_profile_predicts_real_haproxy() {
-    let haproxy = require("haproxy");
-    let version = installed_version(&haproxy, "HAProxy version ");
-    let profile = haproxy_profile(&version).unwrap_or_else(|e| panic!("{e}"));
+    let profile = haproxy_profile(&installed_version("haproxy", "HAProxy version "))
+        .unwrap_or_else(|e| panic!("{e}"));
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf = format!(
-        "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 10s\n\
-         timeout server 5s\nfrontend edge\n  bind 127.0.0.1:{port}\n  default_backend origin\n\
-         backend origin\n  server lab {lab}\n",
-        lab = lab.addr()
-    );
-    let cfg = dir.path().join("haproxy.cfg");
-    std::fs::write(&cfg, conf).unwrap();
-    let mut peer = Peer(
-        Command::new(haproxy)
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-db")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
-    wait_listening(port, &mut peer);
-    compare(profile, lab.addr(), port);
+    let peer = peers::haproxy(lab.addr());
+    compare(profile, lab.addr(), peer.port);
 }

@@ -8,7 +8,7 @@
 //! ```
 //! CRLF only: a bare LF in chunk framing is invalid (RFC errata 7633).
 
-use crate::bytes::is_token;
+use crate::bytes::{is_ows, is_token};
 use crate::finding::{Finding, Kind};
 
 /// More hex digits than this cannot fit a u64 chunk size.
@@ -65,6 +65,13 @@ pub struct ChunkedDecoder {
     trailer: Vec<u8>,
     trailer_start: u64,
     warned_ws: bool,
+    /// The current line's chunk extension, from its `;` (bounded by [`CHUNK_EXT_LIMIT`]);
+    /// `None` when the line has none to check.
+    ext: Option<Vec<u8>>,
+    ext_start: u64,
+    warned_ext: bool,
+    /// The line's "extension" is bytes after whitespace, skipped to the CR as nginx does.
+    ext_junk: bool,
     /// Number of data chunks seen (the last chunk excluded).
     pub chunks: u64,
 }
@@ -80,6 +87,10 @@ impl Default for ChunkedDecoder {
             trailer: Vec::new(),
             trailer_start: 0,
             warned_ws: false,
+            ext: None,
+            ext_start: 0,
+            warned_ext: false,
+            ext_junk: false,
             chunks: 0,
         }
     }
@@ -120,6 +131,11 @@ impl ChunkedDecoder {
                 State::Ext | State::ExtQuoted | State::ExtQuotedEscape
             ) {
                 self.ext_len += 1;
+                if let Some(ext) = &mut self.ext {
+                    if b != b'\r' || self.state != State::Ext {
+                        ext.push(b);
+                    }
+                }
             }
             match self.state {
                 State::Done | State::Failed => return i,
@@ -138,6 +154,7 @@ impl ChunkedDecoder {
                         self.size = d;
                         self.digits = u32::from(d != 0);
                         self.ext_len = 0;
+                        self.ext_junk = false;
                         self.state = State::Size;
                     }
                     None if b == b'\r' || b == b'\n' => {
@@ -161,12 +178,22 @@ impl ChunkedDecoder {
                     }
                     None => self.after_size(b, i, at, out),
                 },
-                State::SizeWs => {
-                    if b == b' ' || b == b'\t' {
-                    } else {
-                        self.after_size(b, i, at, out);
+                State::SizeWs => match b {
+                    b' ' | b'\t' => {}
+                    b'\r' | b'\n' | b';' => self.after_size(b, i, at, out),
+                    _ => {
+                        // nginx reads what follows the whitespace as an extension and skips
+                        // it; the decoder goes on the same way so that peer can be judged.
+                        out.push(Finding::at(
+                            Kind::ChunkSizeJunk,
+                            at,
+                            format!("{} after whitespace behind the chunk-size", show(b)),
+                        ));
+                        self.ext = None;
+                        self.ext_junk = true;
+                        self.state = State::Ext;
                     }
-                }
+                },
                 State::Ext | State::ExtQuoted | State::ExtQuotedEscape
                     if self.ext_len > CHUNK_EXT_LIMIT =>
                 {
@@ -179,7 +206,7 @@ impl ChunkedDecoder {
                         let msg = "LF inside a chunk extension";
                         return self.fail(i, at, Kind::ChunkExtNewline, msg, out);
                     }
-                    b'"' => self.state = State::ExtQuoted,
+                    b'"' if !self.ext_junk => self.state = State::ExtQuoted,
                     _ => {}
                 },
                 State::ExtQuoted | State::ExtQuotedEscape => {
@@ -199,6 +226,7 @@ impl ChunkedDecoder {
                         let msg = "CR not followed by LF after the chunk-size";
                         return self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
                     }
+                    self.check_ext(out);
                     self.start_data();
                 }
                 State::DataCr => match b {
@@ -279,6 +307,15 @@ impl ChunkedDecoder {
                 );
             }
             b';' => {
+                if self.warned_ext {
+                    self.ext = None;
+                } else {
+                    let mut ext = self.ext.take().unwrap_or_default();
+                    ext.clear();
+                    ext.push(b';');
+                    self.ext = Some(ext);
+                    self.ext_start = at;
+                }
                 self.state = State::Ext;
             }
             b' ' | b'\t' => {
@@ -297,6 +334,25 @@ impl ChunkedDecoder {
                 self.fail(i, at, Kind::ChunkSizeInvalid, msg, out);
             }
         }
+    }
+
+    /// Reports the first chunk extension of the body that is not `;name[=value]`.
+    fn check_ext(&mut self, out: &mut Vec<Finding>) {
+        let Some(ext) = &self.ext else {
+            return;
+        };
+        if !valid_ext(ext) {
+            self.warned_ext = true;
+            out.push(Finding::at(
+                Kind::ChunkExtInvalid,
+                self.ext_start,
+                format!(
+                    "chunk extension `{}` is not `;name[=value]`",
+                    crate::escape::escape(&ext[..ext.len().min(40)])
+                ),
+            ));
+        }
+        self.ext = None;
     }
 
     fn start_data(&mut self) {
@@ -338,6 +394,59 @@ impl ChunkedDecoder {
         out.push(Finding::at(kind, at, msg));
         self.state = State::Failed;
         i
+    }
+}
+
+/// `chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`, `ext-name = token`,
+/// `ext-val = token / quoted-string` (RFC 9112 §7.1.1); whitespace at the end is let pass.
+fn valid_ext(ext: &[u8]) -> bool {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while *i < ext.len() && is_ows(ext[*i]) {
+            *i += 1;
+        }
+    };
+    let token = |i: &mut usize| {
+        let start = *i;
+        while *i < ext.len() && is_token(ext[*i]) {
+            *i += 1;
+        }
+        *i > start
+    };
+    loop {
+        skip_ws(&mut i);
+        if i == ext.len() {
+            return i > 0;
+        }
+        if ext[i] != b';' {
+            return false;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if !token(&mut i) {
+            return false;
+        }
+        skip_ws(&mut i);
+        if ext.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if ext.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                match ext.get(i) {
+                    None => return false,
+                    Some(b'"') => break,
+                    Some(b'\\') => i += 2,
+                    Some(&b) if b == b'\t' || b >= b' ' && b != 0x7f => i += 1,
+                    Some(_) => return false,
+                }
+            }
+            i += 1;
+        } else if !token(&mut i) {
+            return false;
+        }
     }
 }
 

@@ -196,10 +196,16 @@ kinds! {
     FieldNameEmpty => "field-name.empty", FieldInvalid, Error;
     /// A field name with a byte outside `tchar`.
     FieldNameNonToken => "field-name.non-token", FieldInvalid, Error;
+    /// A space, control byte or DEL in a field name (nginx refuses these, unlike other
+    /// non-`tchar` bytes).
+    FieldNameCtl => "field-name.ctl", FieldInvalid, Error;
     /// NUL in a field value.
     FieldValueNul => "field-value.nul", FieldInvalid, Error;
     /// Bare CR in a field value.
     FieldValueBareCr => "field-value.bare-cr", FieldInvalid, Error;
+    /// A field line ending in CR CR LF: the extra CRs sit at the end of the value (nginx reads
+    /// them as part of the line end).
+    FieldValueCrBeforeCrlf => "field-value.cr-before-crlf", FieldInvalid, Error;
     /// Another control byte in a field value.
     FieldValueCtl => "field-value.ctl", FieldInvalid, Warning;
     /// Non-ASCII bytes in a field value (valid, opaque).
@@ -232,12 +238,19 @@ kinds! {
     TeUnsupportedCoding => "te.unsupported-coding", FramingInvalid, Warning;
     /// `chunked` present but not the final coding.
     TeChunkedNotFinal => "te.chunked-not-final", FramingInvalid, Error;
+    /// Transfer-Encoding names `chunked` somewhere (`chunked, gzip`, `xchunked`) but the body
+    /// runs to close, and it is not valid chunked framing either: a peer that reads any
+    /// `chunked` as chunked (nginx ≤ 1.22) fails on it.
+    TeNotFinalChunkedInvalid => "te.not-final-chunked-invalid", ChunkedInvalid, Info;
     /// A Transfer-Encoding without `chunked` (`identity`, empty, unknown).
     TeUnknown => "te.unknown", FramingInvalid, Error;
     /// Parameters on `chunked`.
     TeChunkedParams => "te.chunked-params", FramingInvalid, Error;
     /// `chunked` applied twice.
     TeChunkedTwice => "te.chunked-twice", FramingInvalid, Error;
+    /// A Transfer-Encoding field with an empty value: it names no coding (nginx ≥ 1.23 refuses
+    /// it; nginx 1.22 and HAProxy 2.6 ignore it).
+    TeEmpty => "te.empty", FramingInvalid, Error;
     /// Transfer-Encoding in an HTTP/1.0 response.
     TeInHttp10 => "te.in-http10", FramingInvalid, Warning;
 
@@ -254,6 +267,11 @@ kinds! {
     ChunkExtNewline => "chunk.ext-newline", ChunkedInvalid, Error;
     /// Whitespace after the chunk-size without `;`.
     ChunkSizeTrailingWs => "chunk.size-trailing-ws", ChunkedInvalid, Warning;
+    /// Whitespace after the chunk-size, then bytes that are no extension (`2 abc`): nginx
+    /// skips them as an extension, HAProxy refuses them.
+    ChunkSizeJunk => "chunk.size-junk", ChunkedInvalid, Error;
+    /// A chunk extension that is not `;name[=value]` (`2;`, `2;=x`, `2;a b`, `2;a@b`).
+    ChunkExtInvalid => "chunk.ext-invalid", ChunkedInvalid, Warning;
     /// Chunk data longer than its size.
     ChunkDataOverrun => "chunk.data-overrun", ChunkedInvalid, Error;
     /// A malformed trailer field.

@@ -60,8 +60,17 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
             _ => {}
         }
     }
-    let (cl_fields, te_fields) = (cl.as_slice(), te.as_slice());
+    let (cl_fields, mut te_fields) = (cl.as_slice(), te.as_slice());
     let span_of = |f: &Field| head.abs(f.line.start)..head.abs(f.line.end);
+    // An empty Transfer-Encoding names no coding: it is reported and left out.
+    if !te_fields.is_empty() && te_fields.iter().all(|f| head.value(f).is_empty()) {
+        out.push(Finding::new(
+            Kind::TeEmpty,
+            span_of(te_fields[0]),
+            "Transfer-Encoding with an empty value (ignored)",
+        ));
+        te_fields = &[];
+    }
 
     // 1. HEAD, 1xx, 204 and 304 end at the empty line.
     if (100..200).contains(&code) || code == 204 {
@@ -83,6 +92,9 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
         return Framing::Tunnel;
     }
     if req.head || code == 304 {
+        // No body follows, but the value still describes one (RFC 9110 §8.6): peers that
+        // check it (HAProxy) refuse a bad or conflicting one here as well.
+        check_content_length_values(head, cl_fields, out);
         return Framing::NoBody;
     }
     // 2. A 2xx answer to CONNECT is a tunnel.
@@ -97,6 +109,8 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
                 span_of(cl),
                 "Content-Length together with Transfer-Encoding (Transfer-Encoding wins)",
             ));
+            // Ignored for framing, but peers that drop it (HAProxy) refuse a bad one first.
+            check_content_length_values(head, cl_fields, out);
         }
         if head.version.is_some_and(|v| v.major == 1 && v.minor == 0) {
             out.push(Finding::new(
@@ -159,7 +173,10 @@ fn decide_transfer_coding(head: &Head, fields: &[&Field], out: &mut Vec<Finding>
         let base = head.abs(f.value.start);
         let mut pos = 0;
         for part in value.split(|&b| b == b',') {
-            codings.push((trim_ows(part), base + pos as u64));
+            // Empty list elements are ignored (RFC 9110 §5.6.1).
+            if !trim_ows(part).is_empty() {
+                codings.push((trim_ows(part), base + pos as u64));
+            }
             pos += part.len() + 1;
         }
     }
@@ -218,6 +235,22 @@ fn decide_transfer_coding(head: &Head, fields: &[&Field], out: &mut Vec<Finding>
         ));
     }
     Framing::CloseDelimited
+}
+
+/// Reports a Content-Length that is not a number, or values that disagree, where it does not
+/// decide the framing (a bodiless response, or Transfer-Encoding wins).
+fn check_content_length_values(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) {
+    if fields.is_empty() {
+        return;
+    }
+    let mut found = Vec::new();
+    decide_content_length(head, fields, &mut found);
+    out.extend(found.into_iter().filter(|f| {
+        matches!(
+            f.id,
+            Kind::FramingClInvalid | Kind::FramingClOverflow | Kind::FramingClConflict
+        )
+    }));
 }
 
 fn decide_content_length(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {

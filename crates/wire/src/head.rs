@@ -516,6 +516,11 @@ fn parse_unusual_field_line(
             at(0)..at(line.len()),
             "field line without a colon",
         ));
+        // A peer that reads the whole line as a name with an empty value (nginx) still
+        // refuses one with a space or control byte in it.
+        if let Some(bad) = line.iter().position(|&b| is_name_ctl(b)) {
+            out.push(name_ctl(at(bad), line[bad]));
+        }
         return;
     };
     if colon == 0 {
@@ -546,17 +551,38 @@ fn parse_unusual_field_line(
         ));
     }
     if let Some(bad) = (token_len < name_end).then_some(token_len) {
-        out.push(Finding::at(
-            Kind::FieldNameNonToken,
-            at(bad),
-            format!("byte {:#04x} is not allowed in a field name", name[bad]),
-        ));
+        match name[bad..].iter().position(|&b| is_name_ctl(b)) {
+            Some(ctl) => out.push(name_ctl(at(bad + ctl), name[bad + ctl])),
+            None => out.push(Finding::at(
+                Kind::FieldNameNonToken,
+                at(bad),
+                format!("byte {:#04x} is not allowed in a field name", name[bad]),
+            )),
+        }
     }
     let after = colon + 1;
     if !plain {
         check_value(&line[after..], at(after), out);
     }
     push_field(head, span, line, name_end, colon);
+}
+
+/// A space, control byte or DEL: what nginx (1.21.1 and later) refuses in a field name, where
+/// other bytes outside `tchar` are only ignored.
+fn is_name_ctl(b: u8) -> bool {
+    b <= b' ' || b == 0x7f
+}
+
+fn name_ctl(at: u64, b: u8) -> Finding {
+    Finding::at(
+        Kind::FieldNameCtl,
+        at,
+        if b == b' ' {
+            "a space in a field name".to_owned()
+        } else {
+            format!("control byte {b:#04x} in a field name")
+        },
+    )
 }
 
 /// Adds the field on `line` (its bytes, at `span` in the head), whose name ends at `name_end`
@@ -596,11 +622,16 @@ fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
         ));
     }
     if let Some(i) = first(&|b| b == b'\r') {
-        out.push(Finding::at(
-            Kind::FieldValueBareCr,
-            offset + i as u64,
-            "bare CR in a field value",
-        ));
+        // CRs that only run up to the line's CRLF are a doubled line end, not a CR inside.
+        let (kind, msg) = if value[i..].iter().all(|&b| b == b'\r') {
+            (
+                Kind::FieldValueCrBeforeCrlf,
+                "the field line ends in CR CR LF",
+            )
+        } else {
+            (Kind::FieldValueBareCr, "bare CR in a field value")
+        };
+        out.push(Finding::at(kind, offset + i as u64, msg));
     }
     if let Some(i) = first(&|b| b != 0 && b != b'\r' && !is_field_content(b)) {
         out.push(Finding::at(

@@ -196,6 +196,9 @@ pub struct Reader {
     lines: Vec<Line>,
     head_base: u64,
     chunked: ChunkedDecoder,
+    /// With `chunked` listed but not final the body runs to close; this reads it as chunked
+    /// as well, to tell whether a peer that does so (nginx ≤ 1.22) would fail on it.
+    shadow_chunked: Option<ChunkedDecoder>,
     coding: Option<Coding>,
     capture: Vec<u8>,
     capture_overflow: bool,
@@ -213,6 +216,7 @@ impl Reader {
             lines: Vec::new(),
             head_base: 0,
             chunked: ChunkedDecoder::default(),
+            shadow_chunked: None,
             coding: None,
             capture: Vec::new(),
             capture_overflow: false,
@@ -657,6 +661,9 @@ impl Reader {
                     None
                 }
             });
+        if framing == Framing::CloseDelimited && lists_chunked_anywhere(&head) {
+            self.shadow_chunked = Some(ChunkedDecoder::default());
+        }
         self.report.head = Some(head);
         self.report.head_complete = true;
         self.report.framing = Some(framing);
@@ -714,6 +721,12 @@ impl Reader {
             Framing::CloseDelimited | Framing::Tunnel => {
                 if !bytes.is_empty() {
                     body(bytes);
+                }
+                if let Some(shadow) = &mut self.shadow_chunked {
+                    shadow_chunked(shadow, bytes, base, &mut self.report.findings);
+                    if shadow.is_done() || shadow.is_failed() {
+                        self.shadow_chunked = None;
+                    }
                 }
                 self.capture_data(bytes);
                 self.report.body.data += bytes.len() as u64;
@@ -776,8 +789,9 @@ impl Reader {
     }
 
     fn excess(&mut self, n: u64, at: u64) {
-        // After a fatal defect the rest of the stream is not a body: it is not counted.
-        if n == 0 || self.report.end == Some(End::Fatal) {
+        // After a fatal defect or an oversized head the rest of the stream is not a body: it
+        // is not counted (whatever the read boundaries were).
+        if n == 0 || matches!(self.report.end, Some(End::Fatal | End::HeadLimit)) {
             return;
         }
         let first = self.report.body.excess == 0;
@@ -804,6 +818,36 @@ impl Reader {
             msg.to_owned()
         };
         self.report.findings.push(Finding::at(kind, at, msg));
+    }
+}
+
+/// Does a Transfer-Encoding value contain `chunked` anywhere, ASCII case ignored? nginx up to
+/// 1.22 reads such a body as chunked (`chunked, gzip`, `xchunked`, `chunked;q=1`).
+fn lists_chunked_anywhere(head: &Head) -> bool {
+    head.fields_named("transfer-encoding").any(|f| {
+        head.value(f)
+            .windows(7)
+            .any(|w| w.eq_ignore_ascii_case(b"chunked"))
+    })
+}
+
+/// Feeds the close-delimited body to the decoder that reads it as chunked; its first failure
+/// becomes one finding.
+fn shadow_chunked(shadow: &mut ChunkedDecoder, bytes: &[u8], base: u64, out: &mut Vec<Finding>) {
+    let mut failed = Vec::new();
+    shadow.feed(bytes, base, &mut |_| {}, &mut failed);
+    if !shadow.is_failed() {
+        return;
+    }
+    if let Some(f) = failed.last() {
+        out.push(Finding::at(
+            Kind::TeNotFinalChunkedInvalid,
+            f.offset,
+            format!(
+                "read as chunked (as `chunked` is listed), the body is broken: {}",
+                f.message
+            ),
+        ));
     }
 }
 

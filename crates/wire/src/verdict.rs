@@ -178,6 +178,17 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
             }
         }
     }
+    // Only a finding the profile acts on decides; one it merely warns about (or repairs) never
+    // sets the status, the cause or the finding.
+    debug_assert!(
+        verdict.disposition.is_none_or(Disposition::is_decisive)
+            && verdict.finding.is_none_or(|k| {
+                profile.disposition(k).is_decisive() || k == Kind::StatusOrigin5xx
+            }),
+        "{}: {:?} decided the verdict without being acted on",
+        profile.name,
+        verdict.finding
+    );
     verdict.limit_findings = limit_findings;
     verdict
 }
@@ -192,11 +203,20 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
     let limits = &profile.limits;
     if let Some(head) = &report.head {
         let size = head.len();
+        let counted = size + limits.field_overhead * head.fields.len();
         match (limits.max_head_bytes, limits.warn_head_bytes) {
-            (Some(max), _) if size > max => out.push(Finding::at(
+            (Some(max), _) if counted > max => out.push(Finding::at(
                 Kind::HeadTooLarge,
-                head.offset + max as u64,
-                format!("the head is {size} bytes; {} accepts {max}", profile.name),
+                head.offset + max.min(size) as u64,
+                if counted == size {
+                    format!("the head is {size} bytes; {} accepts {max}", profile.name)
+                } else {
+                    format!(
+                        "the head is {size} bytes in {} field lines, {counted} as {} counts them; it accepts {max}",
+                        head.fields.len(),
+                        profile.name
+                    )
+                },
             )),
             (_, Some(warn)) if size > warn => out.push(Finding::at(
                 Kind::HeadLarge,
@@ -276,4 +296,73 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+    use crate::profile::ALL;
+    use crate::reader::Report;
+
+    /// A complete 200 whose only finding is `kind`.
+    fn report_with(kind: Kind) -> Report {
+        let mut report = crate::read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            End::Complete,
+            crate::ReaderOptions::default(),
+        );
+        assert!(report.findings.is_empty());
+        report.findings.push(Finding::at(kind, 20, "test"));
+        report
+    }
+
+    #[test]
+    fn a_finding_only_warned_about_never_decides() {
+        let mut warned = 0;
+        for profile in ALL {
+            for &kind in Kind::ALL {
+                let d = profile.disposition(kind);
+                if d.is_decisive() {
+                    continue;
+                }
+                if kind.severity() == Severity::Warning {
+                    warned += 1;
+                }
+                let v = judge(&report_with(kind), profile, JudgeContext::default());
+                assert_eq!(v.cause, None, "{} {kind}", profile.name);
+                assert_eq!(v.finding, None, "{} {kind}", profile.name);
+                assert_eq!(v.status, Some(200), "{} {kind}", profile.name);
+                assert_eq!(
+                    v.generated_by,
+                    GeneratedBy::Origin,
+                    "{} {kind}",
+                    profile.name
+                );
+                assert!(v.delivered(), "{} {kind}", profile.name);
+            }
+        }
+        assert!(warned > 50, "only {warned} warning cases");
+    }
+
+    #[test]
+    fn warning_severity_decides_only_where_the_profile_rejects_it() {
+        for profile in ALL {
+            for &kind in Kind::ALL {
+                if kind.severity() != Severity::Warning {
+                    continue;
+                }
+                let v = judge(&report_with(kind), profile, JudgeContext::default());
+                match profile.disposition(kind) {
+                    Disposition::Warn | Disposition::Pass | Disposition::Normalize => {
+                        assert_eq!(v.cause, None, "{} {kind}", profile.name)
+                    }
+                    d => {
+                        assert_eq!(v.finding, Some(kind), "{} {kind}", profile.name);
+                        assert_eq!(v.disposition, Some(d), "{} {kind}", profile.name);
+                    }
+                }
+            }
+        }
+    }
 }

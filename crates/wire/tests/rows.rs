@@ -245,7 +245,7 @@ row!(r44_cl_leading_zeros, Case::new(b"HTTP/1.1 200 OK\r\nContent-Length: 0002\r
     (Some(200), Origin, NONE), NGINX => Some(200), STRICT => Some(200));
 row!(r45_gzip_then_chunked, Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", Done),
     Some(Kind::TeUnsupportedCoding), (Some(200), Origin, NONE),
-    NGINX => Some(502), NGINX_1_22 => Some(200), HAPROXY => Some(502), ENVOY => Some(502), STRICT => Some(200));
+    NGINX => Some(502), NGINX_1_22 => Some(200), HAPROXY => Some(502), ENVOY => Some(502), STRICT => Some(502));
 row!(r46_chunked_not_final, Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nok\r\n0\r\n\r\n", Eof),
     Some(Kind::TeChunkedNotFinal), (Some(520), Edge, c(Cause::FramingInvalid)), NGINX => Some(502), HAPROXY => Some(502));
 row!(r46_identity, Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nok", Eof),
@@ -253,7 +253,7 @@ row!(r46_identity, Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\
 row!(
     r46_empty_te,
     Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nok", Eof),
-    Some(Kind::TeUnknown),
+    Some(Kind::TeEmpty),
     (Some(520), Edge, c(Cause::FramingInvalid))
 );
 row!(r46_chunked_params, Case::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked;foo=bar\r\n\r\n2\r\nok\r\n0\r\n\r\n", Eof),

@@ -11,6 +11,7 @@ pub mod edge;
 pub mod lab;
 pub mod net;
 pub mod nginx;
+pub mod peers;
 pub mod php_stack;
 pub mod postgres;
 pub mod schema;
