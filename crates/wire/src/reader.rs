@@ -545,6 +545,12 @@ impl Reader {
                 self.check_head_limit();
                 return;
             };
+            // A line longer than the limit is over it whether or not its LF came in the same
+            // read: read in pieces, the limit would have stopped it before the LF.
+            if lf > self.opts.max_head_bytes {
+                self.check_head_limit();
+                return;
+            }
             let content_end = if lf > line_start && self.head_buf[lf - 1] == b'\r' {
                 lf - 1
             } else {

@@ -339,3 +339,18 @@ fn bytes_after_an_oversized_head_count_the_same_in_any_split() {
     assert!(report.has(Kind::HeadTooLarge));
     assert_eq!(report.body.excess, 0);
 }
+
+/// Found by the `wire_reader` fuzz target: a first line longer than the head limit was judged
+/// as no status line when its LF came in the same read, and as a head over the limit otherwise.
+#[test]
+fn a_first_line_over_the_head_limit_is_over_it_in_any_split() {
+    let opts = ReaderOptions {
+        max_head_bytes: 64,
+        ..ReaderOptions::default()
+    };
+    let mut bytes = vec![0xce; 16];
+    bytes.extend_from_slice(&[b'!'; 120]);
+    bytes.extend_from_slice(b"\n\r\n");
+    let report = read(&bytes, End::Eof, opts);
+    assert_eq!(kinds(&report), [Kind::HeadTooLarge]);
+}
