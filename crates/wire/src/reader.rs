@@ -646,7 +646,8 @@ impl Reader {
                 "101 Switching Protocols, but the request asked for no upgrade",
             ));
         }
-        if head.code.is_some_and(|c| c >= 500) {
+        // 600-999 are not server errors but invalid codes (`status.above-599`).
+        if head.code.is_some_and(|c| (500..=599).contains(&c)) {
             self.report.findings.push(Finding::new(
                 Kind::StatusOrigin5xx,
                 base..base + head.status_line.end as u64,

@@ -160,10 +160,21 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         }
     }
     if verdict.disposition.is_none() {
-        if let Some(code) = report.status().filter(|&c| c >= 500) {
-            verdict.cause = Some(Cause::OriginError);
-            verdict.finding = Some(Kind::StatusOrigin5xx);
-            verdict.status = Some(code);
+        match report.status() {
+            Some(code @ 500..=599) => {
+                verdict.cause = Some(Cause::OriginError);
+                verdict.finding = Some(Kind::StatusOrigin5xx);
+                verdict.status = Some(code);
+            }
+            // Forwarded as it is, but not a code clients know: RFC 9110 §15 says to treat it as
+            // the 5xx class, so the visitor's client sees a server error.
+            Some(code @ 600..) => {
+                verdict.note = Some(format!(
+                    "{code} is outside 100-599: {} forwards it, and clients treat it as a 5xx (RFC 9110 §15)",
+                    profile.name
+                ));
+            }
+            _ => {}
         }
     }
     if report.end == Some(End::Timeout) {

@@ -151,7 +151,7 @@ row!(r11_iis_sub_status, Case::new(status(b"HTTP/1.1 403.1 Forbidden"), Done), S
 row!(r12_status_below_100, Case::new(status(b"HTTP/1.1 000 Zero"), Done), Some(Kind::StatusBelow100),
     (Some(520), Edge, c(Cause::StartLineInvalid)), NGINX => Some(0), HAPROXY => Some(0));
 row!(r13_status_above_599, Case::new(status(b"HTTP/1.1 600 High"), Done), Some(Kind::StatusAbove599),
-    (Some(600), Origin, c(Cause::OriginError)), NGINX => Some(600));
+    (Some(600), Origin, NONE), NGINX => Some(600), HAPROXY => Some(600), STRICT => Some(502));
 row!(r14_no_reason_no_sp, Case::new(status(b"HTTP/1.1 200"), Done), Some(Kind::StatusLineMissingSp),
     (Some(200), Origin, NONE), NGINX => Some(200), STRICT => Some(502));
 row!(r15_extra_space, Case::new(status(b"HTTP/1.1  200 OK"), Done), Some(Kind::StatusLineExtraWs),
