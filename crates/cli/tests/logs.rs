@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::net::free_port;
+use common::php_stack::{PhpStack, FAILING_SCRIPTS};
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -351,107 +350,6 @@ fn literals_and_catalogue() {
 // ---------------------------------------------------------------------------------------------
 // Real nginx + php-fpm.
 
-fn find_binary(candidates: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(PathBuf::from).find(|p| p.is_file())
-}
-
-fn fpm_binary() -> Option<PathBuf> {
-    if let Some(p) = find_binary(&["/usr/sbin/php-fpm8.2"]) {
-        return Some(p);
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/sbin")
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("php-fpm"))
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-/// A process stopped with SIGTERM (then SIGKILL) when dropped.
-struct Peer {
-    name: &'static str,
-    child: Option<Child>,
-}
-
-impl Peer {
-    fn start(name: &'static str, cmd: &mut Command) -> Peer {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Peer {
-            name,
-            child: Some(child),
-        }
-    }
-
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// One HTTP/1.0 request; returns the status code (0 when the connection ended without one).
-fn get(port: u16, path: &str) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not become ready within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -461,96 +359,30 @@ fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn explains_a_real_nginx_and_php_fpm_failure_run() {
     let started = Instant::now();
-    let nginx = find_binary(&["/usr/sbin/nginx", "/usr/local/sbin/nginx"]).unwrap_or_else(|| {
-        panic!("nginx is not installed; run scripts/setup-debian.sh (it installs nginx, php-fpm and ripgrep)")
-    });
-    let fpm = fpm_binary().unwrap_or_else(|| {
-        panic!("php-fpm is not installed; run scripts/setup-debian.sh (it installs nginx, php-fpm and ripgrep)")
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let www = d.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::create_dir_all(d.join("tmp")).unwrap();
     // (a) past request_terminate_timeout, (b) headers larger than fastcgi_buffer_size,
     // (c) the worker dies abruptly, and a healthy page.
-    write_file(&www, "slow.php", "<?php sleep(10); echo 'late';");
-    write_file(&www, "big.php", "<?php for ($i = 0; $i < 16; $i++) header(\"X-Big-$i: \" . str_repeat('a', 1000)); echo 'ok';");
-    write_file(
-        &www,
-        "crash.php",
-        "<?php posix_kill(posix_getpid(), 11); echo 'unreachable';",
+    let mut stack = PhpStack::start(FAILING_SCRIPTS);
+    let (error_log, fpm_log, access_log) = (
+        stack.error_log.clone(),
+        stack.fpm_log.clone(),
+        stack.access_log.clone(),
     );
-    write_file(&www, "ok.php", "<?php echo 'hi';");
-
-    let sock = d.join("fpm.sock");
-    let fpm_log = d.join("php-fpm.log");
-    let error_log = d.join("error.log");
-    let access_log = d.join("access.log");
-    let fpm_conf = write_file(
-        d,
-        "php-fpm.conf",
-        &format!(
-            "[global]\nerror_log = {}\nlog_level = notice\ndaemonize = no\npid = {}\n\n[www]\nlisten = {}\npm = static\npm.max_children = 2\nrequest_terminate_timeout = 1s\ncatch_workers_output = yes\n",
-            fpm_log.display(),
-            d.join("fpm.pid").display(),
-            sock.display()
-        ),
-    );
-    let port = free_port();
-    let t = d.join("tmp");
-    let nginx_conf = write_file(
-        d,
-        "nginx.conf",
-        &format!(
-            "daemon off;\n{user}pid {pid};\nerror_log {err} error;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {acc};\n  client_body_temp_path {t}/b; proxy_temp_path {t}/p; fastcgi_temp_path {t}/f; uwsgi_temp_path {t}/u; scgi_temp_path {t}/s;\n  server {{\n    listen 127.0.0.1:{port};\n    root {www};\n    location ~ \\.php$ {{\n      fastcgi_pass unix:{sock};\n      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n      fastcgi_param REQUEST_METHOD $request_method;\n      fastcgi_param REQUEST_URI $request_uri;\n      fastcgi_param QUERY_STRING $query_string;\n      fastcgi_buffer_size 4k;\n      fastcgi_read_timeout 20s;\n    }}\n  }}\n}}\n",
-            user = if is_root() { "user root;\n" } else { "" },
-            pid = d.join("nginx.pid").display(),
-            err = error_log.display(),
-            acc = access_log.display(),
-            t = t.display(),
-            www = www.display(),
-            sock = sock.display(),
-        ),
-    );
-
-    let mut fpm_cmd = Command::new(&fpm);
-    fpm_cmd
-        .args(["-n", "-d", "extension=posix", "-y"])
-        .arg(&fpm_conf);
-    if is_root() {
-        fpm_cmd.arg("-R");
-    }
-    let mut fpm_peer = Peer::start("php-fpm", &mut fpm_cmd);
-    let _nginx_peer = Peer::start(
-        "nginx",
-        Command::new(&nginx)
-            .arg("-p")
-            .arg(d)
-            .arg("-c")
-            .arg(&nginx_conf)
-            .arg("-e")
-            .arg(&error_log),
-    );
-    wait_for("php-fpm", || sock.exists());
-    wait_for("nginx", || TcpStream::connect(("127.0.0.1", port)).is_ok());
-    assert_eq!(get(port, "/ok.php"), 200, "the setup serves PHP");
+    assert_eq!(stack.get("/ok.php"), 200, "the setup serves PHP");
 
     // Incidents are spaced further apart than the correlation window (2 s).
     let gap = Duration::from_millis(3500);
-    assert_eq!(get(port, "/slow.php"), 502, "(a) request_terminate_timeout");
+    assert_eq!(stack.get("/slow.php"), 502, "(a) request_terminate_timeout");
     std::thread::sleep(gap);
     assert_eq!(
-        get(port, "/big.php"),
+        stack.get("/big.php"),
         502,
         "(b) headers larger than fastcgi_buffer_size"
     );
     std::thread::sleep(gap);
-    assert_eq!(get(port, "/crash.php"), 502, "(c) the worker dies");
+    assert_eq!(stack.get("/crash.php"), 502, "(c) the worker dies");
     std::thread::sleep(gap);
-    fpm_peer.stop();
-    assert_eq!(get(port, "/ok.php"), 502, "(d) php-fpm stopped");
-    drop(_nginx_peer);
+    stack.stop_fpm();
+    assert_eq!(stack.get("/ok.php"), 502, "(d) php-fpm stopped");
 
     let args = [
         error_log.to_str().unwrap(),
