@@ -193,3 +193,25 @@ fn a_closed_stdout_is_a_quiet_exit_0() {
         );
     }
 }
+
+/// Every command says in `--help` what its exit statuses mean.
+#[test]
+fn every_command_documents_its_exit_status() {
+    for cmd in [
+        "probe",
+        "keepalive",
+        "lab",
+        "logs",
+        "lint",
+        "edge",
+        "incidents",
+        "load",
+        "exporter",
+        "diagnose",
+        "verify",
+    ] {
+        let out = originlens().args([cmd, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Exit status"), "{cmd} --help:\n{help}");
+    }
+}

@@ -21,6 +21,10 @@ const DEFAULT_STORE: &str = "incidents.db";
 /// Arguments of `originlens edge`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
+Exit status: 0 when stopped with Ctrl-C (queued incidents are written first) or --check-config
+found the file valid; 2 usage or local error (an address that cannot be bound, a store that cannot
+be opened, an invalid configuration named with file:line:col).
+
 With --config FILE: --listen, --admin, --no-admin, --store, --no-store and the switches
 (--no-retry, --no-reuse-check, --no-redact, --max-request-body) given on the command line
 override the file; the per-origin flags (--origin, --profile, timeouts, --host-header, --sni,

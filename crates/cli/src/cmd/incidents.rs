@@ -15,6 +15,10 @@ use crate::exit::Exit;
 
 /// Arguments of `originlens incidents`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 the incidents were printed (none is not an error), 2 usage \
+or local error (no such store, an unreadable one, an unknown incident id)."
+)]
 pub struct Args {
     /// The incident store written by `originlens edge --store`: a SQLite file or a
     /// `postgres://` URL.

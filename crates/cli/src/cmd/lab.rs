@@ -14,6 +14,10 @@ use crate::exit::Exit;
 
 /// Arguments of `originlens lab`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 after --list, or when stopped with Ctrl-C; 2 usage or local \
+error (the address cannot be bound, a public address without --allow-public)."
+)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8520")]

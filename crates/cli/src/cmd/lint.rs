@@ -15,6 +15,11 @@ use crate::exit::Exit;
 
 /// Arguments of `originlens lint`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 no error-level finding, 1 an error-level finding (a setting \
+that causes 5xx at the edge), 2 usage error or a file that cannot be read or parsed (named with \
+file:line:col)."
+)]
 pub struct Args {
     /// Configuration files: nginx (includes are followed), PHP-FPM pools and Apache httpd, in any
     /// order; the language is guessed from each file's first line.
