@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use std::io::IsTerminal;
 
-use originlens_probe::judged::{probe_and_judge, probe_and_judge_watched, Judged};
+use originlens_probe::judged::{probe_and_judge_watched, Judged};
 use originlens_probe::tls_check::load_ca_pem;
 use originlens_probe::{ProbeOptions, SslMode, Target, TlsOptions, Watch};
 use originlens_wire::Profile;
@@ -241,19 +241,6 @@ pub fn run_probe_watched(
     });
     bar.clear();
     Ok(judged?)
-}
-
-/// Probes once and judges under every profile: one library call on a one-thread runtime.
-pub fn run_probe_with(
-    opts: ProbeOptions,
-    tls: &TlsOptions,
-    chosen: &'static Profile,
-) -> anyhow::Result<Judged> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    Ok(rt.block_on(probe_and_judge(opts, tls, chosen))?)
 }
 
 /// Runs the subcommand.

@@ -3,7 +3,6 @@
 //! profile's verdict. Failures come back by cause, with how many were on reused connections (a
 //! keep-alive race shows there) and the first few with their time for the timeline.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -94,7 +93,7 @@ fn record(report: &LoadReport, burst: Burst) -> BurstRecord {
             .status_counts
             .iter()
             .map(|(s, n)| (s.clone(), count(*n)))
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
         engine: format!(
             "the load engine: {} keep-alive connections reused as the edge's pool, {} opened",
             burst.concurrency, report.connections_opened

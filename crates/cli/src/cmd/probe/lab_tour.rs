@@ -1,7 +1,7 @@
 //! `originlens probe --lab`: start the embedded lab and probe one route, or every HTTP route and
 //! every TLS and HTTP/2 listener.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use originlens_wire::{profile, Cause, GeneratedBy, Kind, Verdict};
 use serde::Serialize;
 
 use super::document::VerdictDoc;
-use super::{exit_for, report, run_probe_with, text::peer_cell, Args};
+use super::{exit_for, report, run_probe_watched, text::peer_cell, Args};
 use crate::args::Format;
 use crate::exit::Exit;
 
@@ -182,10 +182,12 @@ pub fn run(
         let path = path.strip_prefix(&format!("http://{addr}")).unwrap_or(path);
         let route = originlens_lab::route(path)
             .with_context(|| format!("no lab route `{path}` (see `originlens lab --list`)"))?;
-        let probed = run_probe_with(
+        let progress = args.format() == Format::Text && std::io::stdout().is_terminal();
+        let probed = run_probe_watched(
             route_options(addr, route, args, &headers, connect, read)?,
             &TlsOptions::default(),
             args.profile,
+            progress,
         )?;
         report(args, &probed)?;
         return Ok(exit_for(&probed));
