@@ -140,7 +140,8 @@ fn parse_source(
     let mut stack: Vec<(String, Span, Vec<String>, Vec<ApacheDirective>)> =
         vec![(String::new(), Span::new(file, 1, 1), Vec::new(), Vec::new())];
     for line in logical_lines(src, file) {
-        let text = line.text.as_str();
+        // A continuation of blank lines joins to spaces alone.
+        let text = line.text.trim();
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
@@ -184,6 +185,9 @@ fn parse_source(
             continue;
         }
         let mut words = split_args(text);
+        if words.is_empty() {
+            continue;
+        }
         let name = words.remove(0);
         let is_include =
             name.eq_ignore_ascii_case("Include") || name.eq_ignore_ascii_case("IncludeOptional");
@@ -305,5 +309,15 @@ mod tests {
         assert!(err.message.contains("was not closed"));
         let err = parse("</VirtualHost>\n").unwrap_err();
         assert_eq!(err.span.unwrap().line, 1);
+    }
+
+    #[test]
+    fn blank_continuations_and_lone_quotes_are_no_directive() {
+        // Found by the lint_fpm_apache fuzz target: these once panicked.
+        for src in ["\\\n\n", " \\\n \\\n\t\n", "Timeout 5\n\\\n\u{a0}\n"] {
+            let config = parse(src).unwrap();
+            assert!(config.directives.len() <= 1, "{src:?}");
+        }
+        assert_eq!(parse("\"\n").unwrap().directives.len(), 1);
     }
 }
