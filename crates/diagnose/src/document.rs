@@ -596,7 +596,7 @@ pub struct EdgeHit {
     /// Ray id or incident id.
     pub id: String,
     /// Cause, when the store knows it.
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 /// The edge's view.

@@ -174,14 +174,10 @@ pub fn build(
                     h.hit.status,
                     h.hit.request,
                     h.hit.id,
-                    h.hit
-                        .cause
-                        .as_deref()
-                        .map(|c| format!(", {c}"))
-                        .unwrap_or_default()
+                    h.hit.cause.map(|c| format!(", {c}")).unwrap_or_default()
                 ),
                 place: None,
-                cause: h.hit.cause.as_deref().and_then(|c| c.parse().ok()),
+                cause: h.hit.cause,
                 joined: Vec::new(),
             },
             probe: None,

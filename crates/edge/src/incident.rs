@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use originlens_wire::escape;
+use originlens_wire::{escape, Cause, End, GeneratedBy, Severity};
 use serde::{Deserialize, Serialize};
 
 /// One finding as stored.
@@ -13,9 +13,9 @@ pub struct FindingRecord {
     /// Fine id (`field.obs-fold`).
     pub id: String,
     /// Cause id.
-    pub cause: String,
-    /// `info`, `warning` or `error`.
-    pub severity: String,
+    pub cause: Cause,
+    /// How serious it is by the RFC.
+    pub severity: Severity,
     /// Stream offset of the defect.
     pub offset: u64,
     /// What was seen.
@@ -26,8 +26,8 @@ impl From<&originlens_wire::Finding> for FindingRecord {
     fn from(f: &originlens_wire::Finding) -> Self {
         FindingRecord {
             id: f.id.as_str().to_owned(),
-            cause: f.cause.as_str().to_owned(),
-            severity: f.severity.as_str().to_owned(),
+            cause: f.cause,
+            severity: f.severity,
             offset: f.offset,
             message: f.message.clone(),
         }
@@ -51,8 +51,8 @@ pub struct Incident {
     pub origin: String,
     /// The emulated profile.
     pub profile: String,
-    /// The cause id.
-    pub cause: String,
+    /// The cause.
+    pub cause: Cause,
     /// The finding that decided.
     pub finding: Option<String>,
     /// Every finding of the exchange.
@@ -61,10 +61,10 @@ pub struct Incident {
     pub origin_status: Option<u16>,
     /// The status the visitor got.
     pub visitor_status: u16,
-    /// `edge` (the edge answered its own error) or `origin` (the origin's status went through).
-    pub generated_by: String,
-    /// How reading ended (`complete`, `eof`, `reset`, `timeout`, ...), if it did.
-    pub end: Option<String>,
+    /// The edge answered its own error, or the origin's status went through.
+    pub generated_by: GeneratedBy,
+    /// How reading ended, if it did.
+    pub end: Option<End>,
     /// Time to open the connection, ms (none for a reused one).
     pub connect_ms: Option<f64>,
     /// Time from the request to the first response byte, ms.

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use originlens_wire::encoding::Coding;
 use originlens_wire::{
-    judge, Cause, End, Finding, Framing, JudgeContext, ReaderOptions, Report, RequestInfo, Verdict,
+    judge, Cause, End, Finding, Framing, GeneratedBy, JudgeContext, ReaderOptions, Report,
+    RequestInfo, Verdict,
 };
 
 use crate::config::{EdgeConfig, OriginConfig};
@@ -292,12 +293,17 @@ fn record(
 ) {
     let report = evidence.report;
     let cause = verdict.cause;
+    let generated_by = if edge_generated {
+        GeneratedBy::Edge
+    } else {
+        GeneratedBy::Origin
+    };
     shared.metrics.response(
         draft.worker,
         ResponseLabels {
             status: visitor_status,
             cause: cause.map_or("none", Cause::as_str),
-            generated_by: if edge_generated { "edge" } else { "origin" },
+            generated_by: generated_by.as_str(),
         },
     );
     let Some(cause) = cause else {
@@ -322,13 +328,13 @@ fn record(
         host: draft.host().to_owned(),
         origin: shared.origins[origin].cfg.url.authority(),
         profile: verdict.profile.to_owned(),
-        cause: cause.as_str().to_owned(),
+        cause,
         finding: verdict.finding.map(|k| k.as_str().to_owned()),
         findings,
         origin_status: report.status(),
         visitor_status,
-        generated_by: if edge_generated { "edge" } else { "origin" }.to_owned(),
-        end: report.end.map(|e| e.as_str().to_owned()),
+        generated_by,
+        end: report.end,
         connect_ms: facts.connect_ms,
         first_byte_ms: report.gaps.first_byte.map(ms),
         total_ms: ms(draft.started.elapsed()),

@@ -7,11 +7,14 @@
 //! can lose the last transactions. The schema version lives in `PRAGMA user_version`.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use originlens_wire::{Cause, End};
+use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::incident::{FindingRecord, Incident};
@@ -130,13 +133,13 @@ fn insert(tx: &rusqlite::Transaction<'_>, i: &Incident) -> rusqlite::Result<usiz
         i.host,
         i.origin,
         i.profile,
-        i.cause,
+        i.cause.as_str(),
         i.finding,
         findings,
         i.origin_status,
         i.visitor_status,
-        i.generated_by,
-        i.end,
+        i.generated_by.as_str(),
+        i.end.map(End::as_str),
         i.connect_ms,
         i.first_byte_ms,
         i.total_ms,
@@ -228,8 +231,8 @@ fn write_loop(mut conn: Connection, rx: Receiver<Incident>, metrics: &Metrics, p
 pub struct Query {
     /// Only incidents at or after this Unix time, ms.
     pub since_ms: Option<i64>,
-    /// Only this cause id.
-    pub cause: Option<String>,
+    /// Only this cause.
+    pub cause: Option<Cause>,
     /// At most this many, newest first (None: all, oldest first for export).
     pub limit: Option<u32>,
 }
@@ -240,9 +243,27 @@ pub(crate) const COLUMNS: &str =
     origin_status, visitor_status, generated_by, end_event, connect_ms, first_byte_ms, total_ms,
     reused, conn_uses, conn_age_ms, retried, bytes, raw, raw_truncated, redacted";
 
+/// A text column parsed into its type; a value this build does not know is an error naming the
+/// column, not a silent default.
+fn parsed<T>(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = r.get(idx)?;
+    text.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
     let findings: String = r.get(9)?;
-    let findings: Vec<FindingRecord> = serde_json::from_str(&findings).unwrap_or_default();
+    let findings: Vec<FindingRecord> = serde_json::from_str(&findings)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e)))?;
+    let end: Option<String> = r.get(13)?;
+    let end = end
+        .map(|e| e.parse::<End>())
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(13, Type::Text, Box::new(e)))?;
     Ok(Incident {
         id: r.get(0)?,
         at_ms: r.get(1)?,
@@ -251,13 +272,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
         host: r.get(4)?,
         origin: r.get(5)?,
         profile: r.get(6)?,
-        cause: r.get(7)?,
+        cause: parsed(r, 7)?,
         finding: r.get(8)?,
         findings,
         origin_status: r.get(10)?,
         visitor_status: r.get(11)?,
-        generated_by: r.get(12)?,
-        end: r.get(13)?,
+        generated_by: parsed(r, 12)?,
+        end,
         connect_ms: r.get(14)?,
         first_byte_ms: r.get(15)?,
         total_ms: r.get(16)?,
@@ -283,7 +304,7 @@ pub fn list(conn: &Connection, q: &Query) -> rusqlite::Result<Vec<Incident>> {
     let rows = stmt.query_map(
         params![
             q.since_ms.unwrap_or(i64::MIN),
-            q.cause,
+            q.cause.map(Cause::as_str),
             q.limit.map_or(-1, i64::from)
         ],
         row,
@@ -330,6 +351,7 @@ pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use originlens_wire::{GeneratedBy, Severity};
 
     pub(crate) fn sample(id: &str, at_ms: i64, cause: &str) -> Incident {
         Incident {
@@ -340,19 +362,19 @@ mod tests {
             host: "lab".into(),
             origin: "127.0.0.1:9".into(),
             profile: "cloudflare".into(),
-            cause: cause.into(),
+            cause: cause.parse().unwrap(),
             finding: Some(cause.into()),
             findings: vec![FindingRecord {
                 id: cause.into(),
-                cause: cause.into(),
-                severity: "error".into(),
+                cause: cause.parse().unwrap(),
+                severity: Severity::Error,
                 offset: 0,
                 message: "m".into(),
             }],
             origin_status: None,
             visitor_status: 520,
-            generated_by: "edge".into(),
-            end: Some("eof".into()),
+            generated_by: GeneratedBy::Edge,
+            end: Some(End::Eof),
             connect_ms: Some(0.5),
             first_byte_ms: None,
             total_ms: 1.0,
@@ -409,14 +431,35 @@ mod tests {
         .unwrap();
         assert_eq!(since.len(), 1);
         let by_cause = Query {
-            cause: Some("response.empty".into()),
+            cause: Some(Cause::ResponseEmpty),
             ..Query::default()
         };
         assert_eq!(list(&conn, &by_cause).unwrap().len(), 1);
-        assert_eq!(find(&conn, "BBBB").unwrap().cause, "head.truncated");
+        assert_eq!(find(&conn, "BBBB").unwrap().cause, Cause::HeadTruncated);
         assert!(find(&conn, "cccc").is_err());
         assert!(find(&conn, "ab").is_err());
         assert_eq!(count(&conn).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_value_this_build_does_not_know_is_an_error_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.db");
+        let (w, handle) = Writer::start(&path, Arc::new(Metrics::new(1))).unwrap();
+        w.send(sample("aaaa000000000001", 1000, "response.empty"));
+        drop(w);
+        handle.join().unwrap();
+        let conn = open(&path).unwrap();
+        conn.execute("UPDATE incidents SET cause = 'no.such'", [])
+            .unwrap();
+        let err = list(&conn, &Query::default()).unwrap_err().to_string();
+        assert!(err.contains("unknown cause id `no.such`"), "{err}");
+        conn.execute(
+            "UPDATE incidents SET cause = 'response.empty', findings = '[{\"id\":1}]'",
+            [],
+        )
+        .unwrap();
+        assert!(find(&conn, "aaaa").is_err());
     }
 
     #[test]

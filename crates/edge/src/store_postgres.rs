@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use originlens_wire::Cause;
 use postgres::{Client, NoTls, Row};
 
 use crate::incident::{FindingRecord, Incident};
@@ -271,7 +272,8 @@ fn parse<T: std::str::FromStr>(column: &str, s: String) -> Result<T, StoreError>
 
 fn row(r: &Row) -> Result<Incident, StoreError> {
     let findings: String = r.get("findings");
-    let findings: Vec<FindingRecord> = serde_json::from_str(&findings).unwrap_or_default();
+    let findings: Vec<FindingRecord> = serde_json::from_str(&findings)
+        .map_err(|e| StoreError::Lookup(format!("column findings: {e}")))?;
     let finding: Option<String> = r.get("finding");
     let end: Option<String> = r.get("end_event");
     Ok(Incident {
@@ -283,7 +285,7 @@ fn row(r: &Row) -> Result<Incident, StoreError> {
         origin: r.get("origin"),
         profile: r.get("profile"),
         cause: parse("cause", r.get("cause"))?,
-        finding: finding.map(|f| parse("finding", f)).transpose()?,
+        finding,
         findings,
         origin_status: r
             .get::<_, Option<i32>>("origin_status")
@@ -314,7 +316,14 @@ pub fn list(client: &mut Client, q: &Query) -> Result<Vec<Incident>, StoreError>
     );
     let limit: Option<i64> = q.limit.map(i64::from);
     let rows = client
-        .query(&sql, &[&q.since_ms.unwrap_or(i64::MIN), &q.cause, &limit])
+        .query(
+            &sql,
+            &[
+                &q.since_ms.unwrap_or(i64::MIN),
+                &q.cause.map(Cause::as_str),
+                &limit,
+            ],
+        )
         .map_err(|e| StoreError::Lookup(e.to_string()))?;
     rows.iter().map(row).collect()
 }

@@ -273,14 +273,7 @@ fn record(
     idle: Option<Duration>,
     response: &[u8],
 ) {
-    let message = verdict.finding.and_then(|kind| {
-        report
-            .findings
-            .iter()
-            .chain(&verdict.limit_findings)
-            .find(|f| f.id == kind)
-            .map(|f| f.message.as_str())
-    });
+    let message = verdict.deciding.as_ref().map(|f| f.message.as_str());
     let sample = Sample {
         route,
         done: at.done,

@@ -51,10 +51,9 @@ impl Judged {
         all
     }
 
-    /// The finding that decided the chosen verdict: the first (by offset) of its kind.
+    /// The finding that decided the chosen verdict.
     pub fn deciding(&self) -> Option<&Finding> {
-        let kind = self.verdict.finding?;
-        self.findings().into_iter().find(|f| f.id == kind)
+        self.verdict.deciding.as_ref()
     }
 
     /// The bytes a finding's offsets point into: the raw stream, or for a response that came

@@ -1,7 +1,7 @@
 //! What the visitor gets: the status and who generated it.
 
 /// Who produced the status the visitor sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GeneratedBy {
     /// The origin's own status was forwarded.

@@ -65,7 +65,7 @@ pub enum Progress {
 }
 
 /// How reading ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum End {
     /// The response was complete by its framing.

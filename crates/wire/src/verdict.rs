@@ -27,8 +27,12 @@ pub struct Verdict {
     pub generated_by: GeneratedBy,
     /// The cause, or `None` for a clean exchange.
     pub cause: Option<Cause>,
-    /// The finding that decided.
+    /// The kind of the finding that decided.
     pub finding: Option<Kind>,
+    /// The finding that decided, with its offset and message (none for a plain origin 5xx,
+    /// which no finding describes).
+    #[serde(skip)]
+    pub deciding: Option<Finding>,
     /// How the profile treated the deciding finding.
     pub disposition: Option<Disposition>,
     /// Whether the visitor gets the whole body.
@@ -81,6 +85,7 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         generated_by: GeneratedBy::Origin,
         cause: None,
         finding: None,
+        deciding: None,
         disposition: None,
         body_complete: report.body.complete,
         normalized: Vec::new(),
@@ -112,6 +117,7 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
             continue;
         }
         verdict.finding = Some(f.id);
+        verdict.deciding = Some((*f).clone());
         verdict.disposition = Some(d);
         match d {
             Disposition::Reject => match profile.status_for(f.cause) {
@@ -375,5 +381,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_verdict_carries_the_finding_that_decided_not_another_of_its_kind() {
+        // Two NUL-valued fields: the first in the stream decides, and the verdict holds that
+        // one (its offset and message), not a later finding of the same kind.
+        let report = crate::read_all(
+            b"HTTP/1.1 200 OK\r\nX-B: a\0b\r\nX-A: \0\r\nContent-Length: 0\r\n\r\n",
+            End::Complete,
+            crate::ReaderOptions::default(),
+        );
+        let nul: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.id == Kind::FieldValueNul)
+            .collect();
+        assert_eq!(nul.len(), 2, "{:?}", report.findings);
+        let v = judge(
+            &report,
+            &crate::profile::CLOUDFLARE,
+            JudgeContext::default(),
+        );
+        let deciding = v.deciding.as_ref().expect("a deciding finding");
+        assert_eq!(v.finding, Some(deciding.id));
+        assert_eq!(deciding, nul[0]);
+        // A plain origin 5xx is decided by no finding.
+        let report = crate::read_all(
+            b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+            End::Complete,
+            crate::ReaderOptions::default(),
+        );
+        let v = judge(
+            &report,
+            &crate::profile::CLOUDFLARE,
+            JudgeContext::default(),
+        );
+        assert_eq!(v.finding, Some(Kind::StatusOrigin5xx));
+        assert!(v.deciding.is_none());
     }
 }

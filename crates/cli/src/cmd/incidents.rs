@@ -8,6 +8,7 @@ use originlens_edge::incident::{format_time, render_raw};
 use originlens_edge::incident_source::Source;
 use originlens_edge::store::Query;
 use originlens_edge::Incident;
+use originlens_wire::{Cause, End};
 use serde::Serialize;
 
 use crate::args::{self, Format};
@@ -43,7 +44,7 @@ enum Command {
         since: Option<Timestamp>,
         /// Only this cause id (e.g. response.empty).
         #[arg(long, value_name = "CAUSE")]
-        cause: Option<String>,
+        cause: Option<Cause>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -70,7 +71,7 @@ enum Command {
         since: Option<Timestamp>,
         /// Only this cause id.
         #[arg(long, value_name = "CAUSE")]
-        cause: Option<String>,
+        cause: Option<Cause>,
     },
 }
 
@@ -190,7 +191,7 @@ fn show(out: &mut impl Write, i: &Incident, raw: bool) -> anyhow::Result<()> {
     )?;
     writeln!(out, "cause      {}", i.cause)?;
     writeln!(out, "finding    {}", i.finding.as_deref().unwrap_or("-"))?;
-    writeln!(out, "end        {}", i.end.as_deref().unwrap_or("-"))?;
+    writeln!(out, "end        {}", i.end.map_or("-", End::as_str))?;
     writeln!(
         out,
         "timings    connect {}, first byte {}, total {:.1} ms",

@@ -176,7 +176,7 @@ pub fn store(path: &Path, since: Timestamp, record: &mut EdgeRecord, hits: &mut 
                 origin_status: i.origin_status,
                 request: format!("{}{}", i.host, i.target),
                 id: i.id.clone(),
-                cause: Some(i.cause.clone()),
+                cause: Some(i.cause),
             },
         );
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use originlens_probe::{Exchange, ProbeOptions};
 use originlens_wire::escape::{escape, excerpt};
-use originlens_wire::{Kind, Verdict};
+use originlens_wire::Verdict;
 
 use crate::adapters;
 use crate::document::{Excerpt, ExchangeRecord, PhaseTimes, TlsRecord};
@@ -147,16 +147,9 @@ fn ms(d: Option<Duration>) -> Option<f64> {
     d.map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
 }
 
-/// The deciding finding: the verdict's, else the first decisive-looking one.
+/// The finding that decided the verdict.
 pub fn deciding(p: &Probed) -> Option<&originlens_wire::Finding> {
-    let kind: Option<Kind> = p.verdict.finding;
-    let findings = &p.exchange.report.findings;
-    kind.and_then(|k| {
-        findings
-            .iter()
-            .chain(&p.verdict.limit_findings)
-            .find(|f| f.id == k)
-    })
+    p.verdict.deciding.as_ref()
 }
 
 /// The escaped bytes around the deciding defect.
