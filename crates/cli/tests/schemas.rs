@@ -306,7 +306,7 @@ fn edge_health_document_validates() {
         )
         .unwrap(),
     );
-    let shared = originlens_edge::proxy::Shared::new(
+    let shared = originlens_edge::shared::Shared::new(
         config,
         std::sync::Arc::new(originlens_edge::metrics::Metrics::new(1)),
         None,

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::proxy::Afterwards;
+use crate::record::Afterwards;
 use originlens_net::Exchange;
 
 /// Why a streamed body ended early.
@@ -138,7 +138,7 @@ impl Body for EdgeBody {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    let cause = crate::proxy::body_cause(report);
+                    let cause = crate::record::body_cause(report);
                     s.finish(complete);
                     *this = Kind::Done;
                     return Poll::Ready(if complete {

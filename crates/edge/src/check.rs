@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, EdgeConfig};
 use crate::metrics::Metrics;
-use crate::proxy::Shared;
+use crate::shared::Shared;
 
 /// Loads `path`, validates it and builds every origin's connector (TLS names, CA files and
 /// profiles are checked there). Returns the configuration that would be served.
 pub fn check_file(path: &Path) -> Result<EdgeConfig, ConfigError> {
-    let config = crate::config::load_file(path)?;
+    let config = crate::file::load(path)?;
     check(&config)?;
     Ok(config)
 }

@@ -1,6 +1,6 @@
 //! What the edge is told: where to listen, which origins to forward to and with which limits.
 //!
-//! Flags cover the common case of one origin; [`crate::file`] reads a TOML file for several
+//! Flags cover the common case of one origin; `crate::file` reads a TOML file for several
 //! origins chosen by `Host`. Both end in an [`EdgeConfig`], checked by [`EdgeConfig::validate`].
 
 use std::net::{IpAddr, SocketAddr};
@@ -343,11 +343,6 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigE
 pub fn load_client_cert(cert: &Path, key: &Path) -> Result<ClientCert, ConfigError> {
     originlens_net::load_client_cert(cert, key)
         .map_err(|e| ConfigError::Invalid(format!("client certificate {e}")))
-}
-
-/// Reads a TOML configuration file (see [`crate::file`]).
-pub fn load_file(path: &std::path::Path) -> Result<EdgeConfig, ConfigError> {
-    crate::file::load(path)
 }
 
 /// `shop.example.` names the same host as `shop.example` (nginx drops the dot as well).

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::proxy::Shared;
+use crate::shared::Shared;
 
 /// The schema id; bump the number on an incompatible change.
 pub const SCHEMA: &str = "originlens.edge-health/1";

@@ -6,8 +6,10 @@
 //! connections ([`pool`], [`connect`]). Every byte the origin sends goes through
 //! `originlens_wire::Reader`, and `originlens_wire::judge` decides, under the origin's profile,
 //! whether the visitor gets the origin's response ([`response`]; [`body`] for h2) or the edge's
-//! own error ([`page`]). Bad exchanges become incidents ([`incident`]) written to SQLite
-//! off the request path ([`store`]); counters go to Prometheus ([`metrics`]).
+//! own error ([`page`]). What every request shares lives in [`shared`]; what an exchange
+//! leaves behind ([`record`]) is counted for Prometheus ([`metrics`]) and, when it went wrong,
+//! becomes an incident ([`incident`]) written to SQLite or PostgreSQL off the request path
+//! ([`store`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,9 +25,11 @@ pub mod metrics;
 pub mod page;
 pub mod pool;
 pub mod proxy;
+pub mod record;
 pub mod request;
 pub mod response;
 pub mod server;
+pub mod shared;
 pub mod store;
 pub mod store_postgres;
 pub mod visitor;

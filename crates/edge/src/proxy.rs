@@ -4,23 +4,21 @@
 //! exchange when it was bad.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use originlens_net::Exchange;
 use originlens_wire::encoding::Coding;
 use originlens_wire::{
-    judge, Cause, End, Finding, Framing, GeneratedBy, JudgeContext, ReaderOptions, Report,
+    judge, Cause, End, Finding, Framing, GeneratedBy, JudgeContext, Profile, ReaderOptions, Report,
     RequestInfo, Verdict,
 };
 
-use crate::config::{EdgeConfig, OriginConfig};
-use crate::connect::Connector;
-use crate::incident::{redact, FindingRecord, Id, IdGen, Incident};
-use crate::metrics::{EventLabels, Metrics, ResponseLabels};
+use crate::incident::Id;
+use crate::metrics::EventLabels;
 use crate::page::{self, Failure, Format, Page};
-use crate::pool::{Pool, Pooled};
+use crate::record::{ms, Afterwards, ConnFacts, Draft, Evidence, Exchanged};
 use crate::request::{self, Fields, Forwarding};
-use crate::store::Writer;
-use originlens_net::Exchange;
+use crate::shared::Shared;
 
 /// Proxy write timeout (Cloudflare: 30 s, then 524).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,355 +27,6 @@ const CAPTURE_LIMIT: usize = 256 * 1024;
 /// A content-coded body up to this size is read whole before the head is sent, so that a body
 /// that does not fit its coding becomes the edge's 502, as Cloudflare documents.
 const CODED_BUFFER_LIMIT: usize = 1024 * 1024;
-
-/// An origin with its connector and pool.
-#[derive(Debug)]
-pub struct OriginRuntime {
-    /// Its configuration.
-    pub cfg: OriginConfig,
-    /// Opens connections.
-    pub connector: Connector,
-    /// Idle connections, one pool per worker thread: a connection is only ever used on the
-    /// thread whose runtime registered it, so its readiness never crosses threads.
-    pub pools: Vec<Pool>,
-}
-
-impl OriginRuntime {
-    /// The pool of worker `worker`.
-    pub fn pool(&self, worker: usize) -> &Pool {
-        &self.pools[worker % self.pools.len()]
-    }
-}
-
-/// State shared by every request.
-#[derive(Debug)]
-pub struct Shared {
-    /// The configuration.
-    pub config: EdgeConfig,
-    /// One runtime per configured origin, same order.
-    pub origins: Vec<OriginRuntime>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// The incident writer, if a store is configured.
-    pub store: Option<Writer>,
-    /// Incident ids.
-    pub ids: IdGen,
-}
-
-impl Shared {
-    /// Builds the runtime state of `config` for `workers` worker threads.
-    pub fn new(
-        config: EdgeConfig,
-        metrics: Arc<Metrics>,
-        store: Option<Writer>,
-        workers: usize,
-    ) -> Result<Shared, crate::config::ConfigError> {
-        let workers = workers.max(1);
-        config.validate()?;
-        let origins = config
-            .origins
-            .iter()
-            .map(|o| {
-                Ok(OriginRuntime {
-                    connector: Connector::new(o)?,
-                    pools: (0..workers)
-                        .map(|_| {
-                            Pool::new(
-                                o.idle_timeout(),
-                                config.max_idle_per_origin.div_ceil(workers),
-                                config.reuse_check,
-                            )
-                        })
-                        .collect(),
-                    cfg: o.clone(),
-                })
-            })
-            .collect::<Result<_, crate::config::ConfigError>>()?;
-        Ok(Shared {
-            config,
-            origins,
-            metrics,
-            store,
-            ids: IdGen::default(),
-        })
-    }
-
-    /// Idle pooled connections over all origins.
-    pub fn idle_connections(&self) -> usize {
-        self.origins
-            .iter()
-            .flat_map(|o| &o.pools)
-            .map(Pool::idle_count)
-            .sum()
-    }
-}
-
-/// What the request looked like, for the incident.
-#[derive(Debug, Clone)]
-struct Draft {
-    id: Id,
-    /// The worker thread serving the request.
-    worker: usize,
-    at_ms: i64,
-    /// Method, target and host, one after the other (one allocation per request).
-    line: String,
-    method_end: usize,
-    target_end: usize,
-    started: Instant,
-}
-
-impl Draft {
-    fn new(req: &VisitorRequest<'_>) -> Draft {
-        let mut line = String::with_capacity(req.method.len() + req.target.len() + req.host.len());
-        line.push_str(req.method);
-        line.push_str(req.target);
-        line.push_str(req.host);
-        Draft {
-            id: req.id,
-            worker: req.worker,
-            at_ms: now_ms(),
-            line,
-            method_end: req.method.len(),
-            target_end: req.method.len() + req.target.len(),
-            started: req.started,
-        }
-    }
-
-    fn method(&self) -> &str {
-        &self.line[..self.method_end]
-    }
-
-    fn target(&self) -> &str {
-        &self.line[self.method_end..self.target_end]
-    }
-
-    fn host(&self) -> &str {
-        &self.line[self.target_end..]
-    }
-}
-
-/// Connection facts for the incident and the pool.
-#[derive(Debug, Clone, Copy)]
-struct ConnFacts {
-    opened: Instant,
-    uses: u32,
-    reused: bool,
-    retried: bool,
-    connect_ms: Option<f64>,
-}
-
-/// What to do once a forwarded response has ended: pool the connection, count, record.
-#[derive(Debug)]
-pub struct Afterwards {
-    shared: Arc<Shared>,
-    origin: usize,
-    draft: Draft,
-    facts: ConnFacts,
-    visitor_status: u16,
-    /// The verdict given when the head was judged, if the reader had already read everything
-    /// then: the report cannot have changed since.
-    final_verdict: Option<Verdict>,
-}
-
-impl Afterwards {
-    /// The exchange ended; `visitor_got_all` is false when the visitor's response was cut.
-    pub(crate) fn done(self, ex: Box<Exchange>, visitor_got_all: bool) {
-        let origin = &self.shared.origins[self.origin];
-        let report = ex.reader.report();
-        let verdict = match self.final_verdict {
-            Some(v) => v,
-            None => judge(report, &origin.cfg.profile, JudgeContext::default()),
-        };
-        let complete = report.end == Some(End::Complete);
-        if !complete && ex.reader.is_done() {
-            self.shared.metrics.bodies_aborted.inc();
-        }
-        let reuse = visitor_got_all
-            && complete
-            && verdict.cause.is_none_or(|c| c == Cause::OriginError)
-            && reusable(report);
-        record(
-            &self.shared,
-            self.origin,
-            &self.draft,
-            &self.facts,
-            Evidence::of(&ex),
-            &verdict,
-            self.visitor_status,
-            false,
-        );
-        if reuse {
-            let (conn, scratch) = ex.into_parts();
-            origin.pool(self.draft.worker).put(Pooled {
-                conn,
-                scratch: Some(scratch),
-                opened: self.facts.opened,
-                uses: self.facts.uses + 1,
-                idle_since: Instant::now(),
-            });
-        } else {
-            self.shared
-                .metrics
-                .upstream_event(self.draft.worker, "close");
-        }
-    }
-}
-
-/// May the connection carry another request after this response?
-fn reusable(report: &Report) -> bool {
-    let Some(head) = &report.head else {
-        return false;
-    };
-    if report.body.excess > 0 {
-        return false;
-    }
-    if !matches!(
-        report.framing,
-        Some(Framing::Length(_) | Framing::Chunked | Framing::NoBody)
-    ) {
-        return false;
-    }
-    head.keeps_connection_open()
-}
-
-/// The cause id of a broken body, for the error hyper logs.
-pub(crate) fn body_cause(report: &Report) -> &'static str {
-    report
-        .findings
-        .iter()
-        .find(|f| f.severity == originlens_wire::Severity::Error)
-        .map_or(Cause::BodyTruncated, |f| f.cause)
-        .as_str()
-}
-
-/// What the origin sent, as far as it got: the reader's report and the bytes kept as evidence.
-struct Evidence<'a> {
-    report: &'a Report,
-    capture: &'a [u8],
-    received: u64,
-    capture_truncated: bool,
-}
-
-impl<'a> Evidence<'a> {
-    fn of(ex: &'a Exchange) -> Evidence<'a> {
-        Evidence {
-            report: ex.reader.report(),
-            capture: ex.capture(),
-            received: ex.received(),
-            capture_truncated: ex.capture_truncated(),
-        }
-    }
-
-    /// No byte came: the connection was never opened.
-    fn none(report: &'a Report) -> Evidence<'a> {
-        Evidence {
-            report,
-            capture: &[],
-            received: 0,
-            capture_truncated: false,
-        }
-    }
-}
-
-/// Counts the response and, when the exchange had a cause, sends the incident to the store.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    shared: &Shared,
-    origin: usize,
-    draft: &Draft,
-    facts: &ConnFacts,
-    evidence: Evidence<'_>,
-    verdict: &Verdict,
-    visitor_status: u16,
-    edge_generated: bool,
-) {
-    let report = evidence.report;
-    let cause = verdict.cause;
-    let generated_by = if edge_generated {
-        GeneratedBy::Edge
-    } else {
-        GeneratedBy::Origin
-    };
-    shared.metrics.response(
-        draft.worker,
-        ResponseLabels {
-            status: visitor_status,
-            cause: cause.map_or("none", Cause::as_str),
-            generated_by: generated_by.as_str(),
-        },
-    );
-    let Some(cause) = cause else {
-        return;
-    };
-    let findings = report
-        .findings
-        .iter()
-        .chain(&verdict.limit_findings)
-        .map(FindingRecord::from)
-        .collect();
-    let mut raw = evidence.capture.to_vec();
-    let redacted = shared.config.redact;
-    if redacted {
-        redact(&mut raw);
-    }
-    let incident = Incident {
-        id: draft.id.to_string(),
-        at_ms: draft.at_ms,
-        method: draft.method().to_owned(),
-        target: draft.target().to_owned(),
-        host: draft.host().to_owned(),
-        origin: shared.origins[origin].cfg.url.authority(),
-        profile: verdict.profile.to_owned(),
-        cause,
-        finding: verdict.finding.map(|k| k.as_str().to_owned()),
-        findings,
-        origin_status: report.status(),
-        visitor_status,
-        generated_by,
-        end: report.end,
-        connect_ms: facts.connect_ms,
-        first_byte_ms: report.gaps.first_byte.map(ms),
-        total_ms: ms(draft.started.elapsed()),
-        reused: facts.reused,
-        conn_uses: facts.uses,
-        conn_age_ms: facts.opened.elapsed().as_millis() as u64,
-        retried: facts.retried,
-        bytes: evidence.received,
-        raw,
-        raw_truncated: evidence.capture_truncated,
-        redacted,
-    };
-    deliver(shared, incident);
-}
-
-/// Logs the incident on stderr and queues it for the store. A closed stderr is no reason to
-/// fail a request, so the write is not checked.
-fn deliver(shared: &Shared, incident: Incident) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "originlens edge: incident {} {} {} {} {} {}",
-        incident.id,
-        incident.visitor_status,
-        incident.cause,
-        incident.method,
-        incident.host,
-        incident.target
-    );
-    if let Some(store) = &shared.store {
-        store.send(incident);
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// A visitor's request, as either protocol hands it over (already checked for smuggling
 /// vectors, its body read whole).
@@ -486,7 +135,12 @@ pub async fn forward(
         (req.body_declared || !body.is_empty()).then_some(body.len()),
         scratch,
     );
-    let draft = Draft::new(req);
+    let draft = Draft::new(
+        req.id,
+        req.worker,
+        req.started,
+        [req.method, req.target, req.host],
+    );
     let opts = ReaderOptions {
         request: RequestInfo {
             head: req.method == "HEAD",
@@ -614,27 +268,14 @@ async fn exchange(
     let report = ex.reader.report();
     let verdict = judge(report, profile, JudgeContext::default());
     let framing = report.framing.unwrap_or(Framing::CloseDelimited);
-    let expressible = report
-        .head
-        .as_ref()
-        .and_then(|h| h.code)
-        .is_some_and(|c| (100..=999).contains(&c));
-    if !report.head_complete || verdict.is_edge_error() || !expressible {
-        let status = verdict
-            .status
-            .filter(|_| verdict.is_edge_error())
-            .unwrap_or(profile.error_status);
-        let cause = verdict.cause.unwrap_or(Cause::StartLineInvalid);
-        record(
+    if let Some((status, cause)) = edge_error(report, &verdict, profile) {
+        Exchanged {
             shared,
-            oi,
-            &draft,
-            &facts,
-            Evidence::of(&ex),
-            &verdict,
-            status,
-            true,
-        );
+            origin: oi,
+            draft: &draft,
+            facts: &facts,
+        }
+        .record(Evidence::of(&ex), &verdict, status, GeneratedBy::Edge);
         return edge_answer(shared, &draft, status, cause, format);
     }
     let visitor_status = report.status().unwrap_or(0);
@@ -651,6 +292,26 @@ async fn exchange(
         },
         framing,
     })
+}
+
+/// The status and cause of the edge's own answer, or `None` when the origin's head goes to the
+/// visitor. Besides the verdict's edge errors, this edge answers itself for what it cannot
+/// relay: a head that never completed, or one without a status code it can send (nginx relays
+/// such bytes raw, as HTTP/0.9; a proxy on hyper cannot), with the profile's error status.
+fn edge_error(report: &Report, verdict: &Verdict, profile: &Profile) -> Option<(u16, Cause)> {
+    let expressible = report
+        .head
+        .as_ref()
+        .and_then(|h| h.code)
+        .is_some_and(|c| (100..=999).contains(&c));
+    if report.head_complete && !verdict.is_edge_error() && expressible {
+        return None;
+    }
+    let status = verdict
+        .status
+        .filter(|_| verdict.is_edge_error())
+        .unwrap_or(profile.error_status);
+    Some((status, verdict.cause.unwrap_or(Cause::StartLineInvalid)))
 }
 
 fn is_coded(report: &Report) -> bool {
@@ -686,16 +347,13 @@ fn connect_failed(
         retried,
         connect_ms: Some(ms(draft.started.elapsed())),
     };
-    record(
+    Exchanged {
         shared,
-        oi,
+        origin: oi,
         draft,
-        &facts,
-        Evidence::none(&report),
-        &verdict,
-        status,
-        true,
-    );
+        facts: &facts,
+    }
+    .record(Evidence::none(&report), &verdict, status, GeneratedBy::Edge);
     edge_answer(shared, draft, status, cause, format)
 }
 
@@ -717,4 +375,72 @@ fn edge_answer(
         },
         format,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use originlens_wire::profile::{CLOUDFLARE, NGINX};
+
+    fn read(bytes: &[u8], end: End) -> Report {
+        originlens_wire::read_all(bytes, end, ReaderOptions::default())
+    }
+
+    #[test]
+    fn the_edge_answers_itself_only_for_what_it_cannot_relay() {
+        // (origin bytes, how the connection ended, profile, the edge's own answer)
+        type Case = (&'static [u8], End, &'static Profile, Option<(u16, Cause)>);
+        let table: &[Case] = &[
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                End::Complete,
+                &CLOUDFLARE,
+                None,
+            ),
+            // The origin's own 5xx goes through.
+            (
+                b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+                End::Complete,
+                &CLOUDFLARE,
+                None,
+            ),
+            (
+                b"",
+                End::Eof,
+                &CLOUDFLARE,
+                Some((520, Cause::ResponseEmpty)),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Le",
+                End::Eof,
+                &CLOUDFLARE,
+                Some((520, Cause::HeadTruncated)),
+            ),
+            (
+                b"",
+                End::Timeout,
+                &CLOUDFLARE,
+                Some((524, Cause::ResponseTimeout)),
+            ),
+            // nginx relays a head without a status line as HTTP/0.9; this edge cannot, so it
+            // answers the profile's error status with the verdict's cause.
+            (
+                b"hello\r\n\r\n",
+                End::Eof,
+                &NGINX,
+                Some((502, Cause::StartLineInvalid)),
+            ),
+        ];
+        for (bytes, end, profile, want) in table {
+            let report = read(bytes, *end);
+            let verdict = judge(&report, profile, JudgeContext::default());
+            assert_eq!(
+                edge_error(&report, &verdict, profile),
+                *want,
+                "{} {:?}",
+                profile.name,
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
 }

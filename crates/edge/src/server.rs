@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::config::EdgeConfig;
 use crate::health::Health;
 use crate::metrics::{self, Metrics};
-use crate::proxy::Shared;
+use crate::shared::Shared;
 use crate::store::{StoreError, Writer};
 use crate::visitor;
 
@@ -115,7 +115,7 @@ impl Edge {
     /// Serves until `shutdown` completes. This thread accepts; connections are dealt in turn to
     /// the workers: this thread's runtime and `workers - 1` more threads, each with its own
     /// single-threaded runtime. A connection stays on its worker, and so do the upstream
-    /// connections it uses (see [`crate::proxy::OriginRuntime::pools`]): no read ever wakes a
+    /// connections it uses (see [`crate::shared::OriginRuntime::pools`]): no read ever wakes a
     /// task on another thread. Connections still open when `shutdown` completes are dropped
     /// with their worker's runtime.
     pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {

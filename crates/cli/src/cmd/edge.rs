@@ -182,7 +182,7 @@ fn config_from_flags(args: &Args) -> anyhow::Result<EdgeConfig> {
                     path.display()
                 );
             }
-            originlens_edge::config::load_file(path)?
+            originlens_edge::file::load(path)?
         }
         None => {
             let mut c = EdgeConfig::single(default_addr(DEFAULT_LISTEN), origin_from_flags(args)?);

@@ -25,9 +25,10 @@ use super::head::{HeadView, Parse, RequestHead};
 use crate::incident::Id;
 use crate::metrics::Metrics;
 use crate::page::{push_field, Format, Page};
-use crate::proxy::{self, Answer, Forward, Shared, VisitorRequest};
+use crate::proxy::{self, Answer, Forward, VisitorRequest};
 use crate::request::{self, itoa_u64};
 use crate::response::{visitor_length, write_forwarded_fields};
+use crate::shared::Shared;
 
 /// Room kept free in the read buffer before each read.
 const READ_SIZE: usize = 16 * 1024;
@@ -479,7 +480,7 @@ impl Connection {
     async fn tunnel(
         &mut self,
         mut ex: Box<originlens_net::Exchange>,
-        after: proxy::Afterwards,
+        after: crate::record::Afterwards,
     ) -> io::Result<bool> {
         self.out.extend_from_slice(ex.pending());
         ex.clear_pending();

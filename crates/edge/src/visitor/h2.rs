@@ -17,9 +17,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::body::EdgeBody;
 use crate::page::{self, Failure, Format};
-use crate::proxy::{self, body_cause, Answer, Forward, Shared, VisitorRequest};
+use crate::proxy::{self, Answer, Forward, VisitorRequest};
+use crate::record::body_cause;
 use crate::request;
 use crate::response::forward_head;
+use crate::shared::Shared;
 
 /// Serves an h2 connection whose preface was already read.
 pub(super) async fn serve(
