@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::phpini::PhpIni;
 use crate::span::{LoadError, Span};
 
 /// One `key = value` line.
@@ -30,6 +31,9 @@ pub struct Pool {
     pub span: Span,
     /// Its entries, in order.
     pub entries: Vec<Entry>,
+    /// The `php.ini` its workers start with (found beside the FPM file or given with
+    /// `--php-ini`), whose settings the pool's `php_value[...]` entries override.
+    pub ini: Option<Arc<PhpIni>>,
 }
 
 impl Pool {
@@ -38,12 +42,27 @@ impl Pool {
         self.entries.iter().rev().find(|e| e.key == key)
     }
 
-    /// A PHP ini setting given to the pool's workers through `php_admin_value[name]`,
-    /// `php_value[name]` or their `_flag` forms (admin ones win, as in PHP-FPM).
+    /// The PHP setting the pool's workers run with: `php_admin_value[name]`,
+    /// `php_value[name]` or their `_flag` forms (admin ones win, as in PHP-FPM), else the
+    /// pool's `php.ini`. The entry's span says which file it comes from.
     pub fn php_setting(&self, name: &str) -> Option<&Entry> {
+        self.pool_php_setting(name)
+            .or_else(|| self.ini.as_deref().and_then(|ini| ini.get(name)))
+    }
+
+    /// A PHP setting given in the pool itself (`php_admin_value[name]` and friends), ignoring
+    /// `php.ini`.
+    pub fn pool_php_setting(&self, name: &str) -> Option<&Entry> {
         ["php_admin_value", "php_admin_flag", "php_value", "php_flag"]
             .iter()
             .find_map(|kind| self.get(&format!("{kind}[{name}]")))
+    }
+
+    /// Whether `entry` was read from the pool's `php.ini` (or its scan directory).
+    pub fn from_ini(&self, entry: &Entry) -> bool {
+        self.ini
+            .as_deref()
+            .is_some_and(|ini| ini.files.contains(&entry.span.file))
     }
 }
 
@@ -213,6 +232,7 @@ fn parse_into(
                     name,
                     span,
                     entries: Vec::new(),
+                    ini: None,
                 });
                 Section::Pool(config.pools.len() - 1)
             };

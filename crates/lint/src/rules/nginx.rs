@@ -455,11 +455,20 @@ fn fastcgi_vs_fpm(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
         None => (DEFAULT_READ_TIMEOUT_MS, site.pass.span().clone()),
     };
     for pool in pools_for(ctx.fpm, pass) {
-        let Some(entry) = pool.get("request_terminate_timeout") else {
-            continue;
-        };
-        let Some(secs) = fpm_seconds(&entry.value).filter(|s| *s > 0) else {
-            continue;
+        // How long the pool lets a request run: request_terminate_timeout, else PHP's own
+        // max_execution_time (the pool's php_admin_value or its php.ini).
+        let terminate = pool
+            .get("request_terminate_timeout")
+            .and_then(|e| Some((e, fpm_seconds(&e.value).filter(|s| *s > 0)?)));
+        let (entry, secs, what) = match terminate {
+            Some((e, secs)) => (e, secs, "request_terminate_timeout"),
+            None => match pool
+                .php_setting("max_execution_time")
+                .and_then(|e| Some((e, e.value.trim().parse::<u64>().ok().filter(|s| *s > 0)?)))
+            {
+                Some((e, secs)) => (e, secs, "max_execution_time"),
+                None => continue,
+            },
         };
         if ms < secs * 1000 {
             ctx.out.push(
@@ -468,11 +477,12 @@ fn fastcgi_vs_fpm(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
                     &span,
                     format!(
                         "fastcgi_read_timeout is {} but pool [{}] lets a request run {secs}s \
-                         ({}:{}): nginx answers 504 first",
+                         ({what}, {}:{}:{}): nginx answers 504 first",
                         format_secs(ms),
                         pool.name,
                         entry.span.file.display(),
-                        entry.span.line
+                        entry.span.line,
+                        entry.span.col
                     ),
                 )
                 .with_fix(format!(
