@@ -75,6 +75,8 @@ pub struct FpmConfig {
     pub global: Vec<Entry>,
     /// The pools, includes expanded.
     pub pools: Vec<Pool>,
+    /// Every file read: the main file, then each included one.
+    pub files: Vec<Arc<Path>>,
 }
 
 /// Whether an INI value means "on" (`1`, `on`, `yes`, `true`).
@@ -172,6 +174,7 @@ pub fn parse_file(path: &Path) -> Result<FpmConfig, LoadError> {
         file: Arc::clone(&file),
         global: Vec::new(),
         pools: Vec::new(),
+        files: vec![Arc::clone(&file)],
     };
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     parse_into(&mut config, &String::from_utf8_lossy(&src), &file, &dir, 0)?;
@@ -185,6 +188,7 @@ pub fn parse_str(src: &str, name: &Path) -> Result<FpmConfig, LoadError> {
         file: Arc::clone(&file),
         global: Vec::new(),
         pools: Vec::new(),
+        files: vec![Arc::clone(&file)],
     };
     let dir = name.parent().unwrap_or(Path::new(".")).to_path_buf();
     parse_into(&mut config, src, &file, &dir, 0)?;
@@ -353,6 +357,7 @@ fn include(
             )
         })?;
         let sub_dir = path.parent().unwrap_or(dir).to_path_buf();
+        config.files.push(Arc::clone(&file));
         parse_into(
             config,
             &String::from_utf8_lossy(&src),

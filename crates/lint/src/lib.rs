@@ -221,9 +221,9 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
             },
             ConfigKind::Fpm => match fpm::parse_file(path) {
                 Ok(config) => {
-                    report
-                        .files
-                        .push((Arc::clone(&config.file), ConfigKind::Fpm));
+                    for f in &config.files {
+                        report.files.push((Arc::clone(f), ConfigKind::Fpm));
+                    }
                     fpm_configs.push(config);
                 }
                 Err(err) => report.errors.push(err),
