@@ -220,7 +220,7 @@ fn cases() -> Vec<Case> {
             fires: (site!("", "", "allow 203.0.113.7; deny all;"), ""),
             quiet: (
                 site!(
-                    "set_real_ip_from 173.245.48.0/20; real_ip_header CF-Connecting-IP;",
+                    "set_real_ip_from 0.0.0.0/0; real_ip_header CF-Connecting-IP;",
                     "",
                     "allow 203.0.113.7; deny all;"
                 ),
@@ -756,4 +756,45 @@ fn php_ini_syntax_error_is_a_load_error_with_its_place() {
             ini_path.display()
         )
     );
+}
+
+#[test]
+fn realip_must_trust_every_edge_range_the_list_refuses() {
+    let with = |realip: &str| {
+        lint_text(&format!(
+            "events {{}}\nhttp {{\n {realip}\n server {{\n  listen 8080;\n  location / {{\n   \
+             allow 203.0.113.7;\n   deny all;\n  }}\n }}\n}}\n"
+        ))
+        .findings
+        .into_iter()
+        .find(|f| f.rule.id == "nginx-deny-edge")
+    };
+    // One range trusted: connections from the other 14 still carry the edge's address.
+    let partial = with("set_real_ip_from 173.245.48.0/20; real_ip_header CF-Connecting-IP;")
+        .expect("a partial realip list leaves edge ranges refused");
+    assert!(
+        partial.message.contains("103.21.244.0/22"),
+        "{}",
+        partial.message
+    );
+    assert!(
+        !partial.message.contains("173.245.48.0/20"),
+        "{}",
+        partial.message
+    );
+    assert!(
+        partial.message.contains("does not trust"),
+        "{}",
+        partial.message
+    );
+    // The catalogue's snippet lists every range, and pasted in it clears the rule.
+    let fix = catalog::by_id("nginx-deny-edge").unwrap().fix;
+    for range in originlens_lint::rules::CLOUDFLARE_IPV4 {
+        assert!(
+            fix.contains(&format!("set_real_ip_from {range};")),
+            "{range}"
+        );
+    }
+    assert!(with(fix).is_none());
+    assert_eq!(partial.fix(), fix);
 }

@@ -466,7 +466,7 @@ pub static APACHE_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     summary: "Apache's Timeout is longer than the edge's 125 s read timeout",
     why: "Timeout bounds how long Apache (and mod_proxy, without ProxyTimeout) waits; past 125 s the edge has \
           already answered 524 and hung up, and Apache logs the request with nobody to receive it",
-    fix: "Timeout 120",
+    fix: "Timeout 100",
 };
 
 /// Apache: `ProxyTimeout` longer than the edge waits.
@@ -478,7 +478,7 @@ pub static APACHE_PROXY_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     visitor: "524",
     summary: "ProxyTimeout is longer than the edge's 125 s read timeout",
     why: "mod_proxy waits ProxyTimeout for the backend; the edge stops waiting at 125 s and answers 524 first",
-    fix: "ProxyTimeout 120",
+    fix: "ProxyTimeout 100",
 };
 
 /// Apache: keep-alive closed before the edge stops reusing the connection.

@@ -84,10 +84,20 @@ fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
                         entry.span.line
                     ),
                 )
+            } else if max_execution + 30 < options.read_limit() {
+                // Replaces the request_terminate_timeout line: 30 s above PHP's own limit.
+                (
+                    &entry.span,
+                    format!("request_terminate_timeout = {}s", max_execution + 30),
+                    String::new(),
+                )
             } else {
                 (
                     &entry.span,
-                    format!("php_admin_value[max_execution_time] = {lower}"),
+                    format!(
+                        "php_admin_value[max_execution_time] = {lower}\n\
+                         request_terminate_timeout = {secs}s"
+                    ),
                     String::new(),
                 )
             };
