@@ -607,11 +607,9 @@ fn every_fix_applied_as_written_is_accepted_and_clears_its_rule() {
                 "{} ({which} fix {fix:?}, replacing {:?})",
                 case.rule, case.bad
             );
-            if let Some(ran) = run_template_command(dir.path(), &case, &fix) {
-                if let Err(e) = ran {
-                    problems.push(format!("{what}: the command fails: {e}"));
-                    continue;
-                }
+            if let Some(Err(e)) = run_template_command(dir.path(), &case, &fix) {
+                problems.push(format!("{what}: the command fails: {e}"));
+                continue;
             }
             if let Err(e) = real_verdict(dir.path(), &after) {
                 problems.push(format!("{what}: the real program refuses it:\n{e}"));

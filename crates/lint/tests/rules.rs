@@ -635,7 +635,7 @@ fn php_ini_beside_the_pool_is_read_and_findings_point_into_it() {
                 pm.max_children = 4\nrequest_terminate_timeout = 30s\n";
     let (_dir, ini_path, pool_path) = fpm_layout(ini, pool);
     let report = lint(
-        &[pool_path.clone()],
+        std::slice::from_ref(&pool_path),
         &LoadOptions::default(),
         &Options::default(),
     );
@@ -721,7 +721,7 @@ fn php_ini_from_the_flag_or_on_its_own() {
         php_ini: Some(ini_path.clone()),
         ..LoadOptions::default()
     };
-    let report = lint(&[pool_path.clone()], &load, &Options::default());
+    let report = lint(std::slice::from_ref(&pool_path), &load, &Options::default());
     let f = finding(&report, "fpm-memory-unbounded").expect("--php-ini is read");
     assert_eq!((&*f.span.file, f.span.line), (ini_path.as_path(), 1));
     // Without the flag nothing is beside this pool.
@@ -729,7 +729,7 @@ fn php_ini_from_the_flag_or_on_its_own() {
     assert!(finding(&report, "fpm-memory-unbounded").is_none());
     // php.ini named alone is judged on its own.
     let report = lint(
-        &[ini_path.clone()],
+        std::slice::from_ref(&ini_path),
         &LoadOptions::default(),
         &Options::default(),
     );
