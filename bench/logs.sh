@@ -9,14 +9,18 @@
 #
 # Usage: bench/logs.sh            (needs rg: apt-get install ripgrep, GNU time: apt-get install time)
 #        BENCH_MB=256 BENCH_DIR=/tmp/x bench/logs.sh
+#        BENCH_MB=100 BENCH_EVERY=40 bench/logs.sh   (one catalogue line in 40 instead of 4000:
+#                                                     many incidents, for memory with --format json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mb=${BENCH_MB:-1024}
 runs=${BENCH_RUNS:-3}
+every=${BENCH_EVERY:-4000}
 dir=${BENCH_DIR:-/tmp/originlens-bench}
 mkdir -p "$dir"
 log="$dir/mixed-${mb}M.log"
+[ "$every" = 4000 ] || log="$dir/mixed-${mb}M-every${every}.log"
 
 for tool in rg /usr/bin/time awk; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/setup-debian.sh (ripgrep) and apt-get install time" >&2; exit 2; }
@@ -29,7 +33,7 @@ if [ ! -s "$log" ]; then
   echo "generating $log ..." >&2
   block="$dir/block.log"
   # One 8 MiB block of varied lines (fixed seed), repeated to the requested size.
-  awk -v target=$((8 << 20)) 'BEGIN {
+  awk -v target=$((8 << 20)) -v every="$every" 'BEGIN {
     srand(42);
     split("/ /index.php /api/orders /cart /static/app.js /img/logo.png /login /search?q=x /wp-login.php /feed", paths, " ");
     split("200 200 200 200 200 304 301 404 200 200", codes, " ");
@@ -40,8 +44,8 @@ if [ ! -s "$log" ]; then
       h = int(sec / 3600); m = int(sec % 3600 / 60); s = sec % 60;
       ip = sprintf("%d.%d.%d.%d", 1 + int(rand() * 222), int(rand() * 255), int(rand() * 255), 1 + int(rand() * 253));
       r = rand();
-      if (n % 4000 == 0) {
-        k = int(n / 4000) % 8;
+      if (n % every == 0) {
+        k = int(n / every) % 8;
         if (k == 0) line = sprintf("2024/01/02 %02d:%02d:%02d [error] 2211#2211: *%d upstream prematurely closed connection while reading response header from upstream, client: %s, server: example.com, request: \"GET /api/orders HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"example.com\"", h, m, s, n, ip);
         else if (k == 1) line = sprintf("[02-Jan-2024 %02d:%02d:%02d] WARNING: [pool www] child %d exited on signal 11 (SIGSEGV - core dumped) after 912.503112 seconds from start", h, m, s, 40000 + n % 9999);
         else if (k == 2) line = sprintf("%s - - [02/Jan/2024:%02d:%02d:%02d +0000] \"GET /api/orders HTTP/1.1\" 502 166 \"-\" \"Mozilla/5.0\"", ip, h, m, s);

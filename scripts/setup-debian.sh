@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks talk to: a C compiler and linker for the
-# crates that build C (SQLite, ring), real peers (nginx, HAProxy, PHP-FPM), curl as a client,
+# crates that build C (SQLite, ring), real peers (nginx, HAProxy, PHP-FPM; Apache's binary alone,
+# no service, for `apache2 -t`), curl as a client,
 # ripgrep and wrk for the side-by-side benchmarks, GNU time and jq for bench/fleet.sh,
 # Prometheus and PostgreSQL for the fleet tests, Chromium for the HTML report. Works as root, or
 # through sudo otherwise.
 set -euo pipefail
 
 packages=(build-essential pkg-config nginx libnginx-mod-stream libnginx-mod-mail
-  libnginx-mod-http-headers-more-filter php-fpm haproxy curl ripgrep wrk iproute2 time jq
+  libnginx-mod-http-headers-more-filter php-fpm apache2-bin haproxy curl ripgrep wrk iproute2 time jq
   prometheus postgresql chromium)
 missing=()
 for p in "${packages[@]}"; do

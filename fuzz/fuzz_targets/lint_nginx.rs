@@ -17,7 +17,7 @@ fuzz_target!(|input: &[u8]| {
     ) {
         Ok(config) => {
             let _ = nginx::check::check(&config);
-            let _ = rules::check(&[config], &[], &[], &Options::default());
+            let _ = rules::check(&[config], &[], &[], &[], &Options::default());
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }

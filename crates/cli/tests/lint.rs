@@ -801,3 +801,311 @@ fn nginx_tokenizer_agrees_on_generated_inputs() {
         started.elapsed()
     );
 }
+
+/// A Debian `/etc` in a temporary directory: the corpus's Debian nginx layout as `etc/nginx`,
+/// and `etc/php/8.2/fpm` with `php-fpm.conf`, `pool.d/www.conf` and `php.ini`.
+fn debian_etc() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc");
+    copy_tree(&corpus().join("nginx/02-debian-layout"), &etc.join("nginx"));
+    let fpm = etc.join("php/8.2/fpm");
+    fs::create_dir_all(fpm.join("pool.d")).unwrap();
+    fs::create_dir_all(fpm.join("conf.d")).unwrap();
+    fs::write(
+        fpm.join("php-fpm.conf"),
+        "[global]\npid = /run/php/php8.2-fpm.pid\nerror_log = /var/log/php8.2-fpm.log\n\
+         include = pool.d/*.conf\n",
+    )
+    .unwrap();
+    fs::write(
+        fpm.join("pool.d/www.conf"),
+        "[www]\nuser = www-data\ngroup = www-data\nlisten = /run/php/php8.2-fpm.sock\n\
+         pm = dynamic\npm.max_children = 5\npm.start_servers = 2\npm.min_spare_servers = 1\n\
+         pm.max_spare_servers = 3\n",
+    )
+    .unwrap();
+    fs::write(
+        fpm.join("php.ini"),
+        "[PHP]\nengine = On\nexpose_php = Off\nmax_execution_time = 300\nmemory_limit = 128M\n",
+    )
+    .unwrap();
+    fs::write(
+        fpm.join("conf.d/10-opcache.ini"),
+        "zend_extension=opcache.so\n",
+    )
+    .unwrap();
+    root
+}
+
+/// `(rule, file, line)` of every finding in `--format json` output.
+fn finding_places(out: &Run) -> Vec<(String, String, u64)> {
+    let mut places: Vec<_> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "finding")
+        .map(|v| {
+            let d = &v["data"];
+            (
+                d["rule"].as_str().unwrap().to_string(),
+                d["file"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    places.sort();
+    places
+}
+
+#[test]
+fn lint_dir_finds_nginx_and_the_fpm_pools_as_if_named_one_by_one() {
+    let root = debian_etc();
+    let etc = root.path().join("etc");
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    let nginx_conf = s(etc.join("nginx/nginx.conf"));
+    let fpm_conf = s(etc.join("php/8.2/fpm/php-fpm.conf"));
+    let php_ini = s(etc.join("php/8.2/fpm/php.ini"));
+
+    // /etc/nginx alone: nginx.conf and everything it includes.
+    let dir = originlens(&["--format", "json", &s(etc.join("nginx"))]);
+    let one = originlens(&["--format", "json", &nginx_conf]);
+    assert_eq!(dir.code, one.code, "{}{}", dir.stdout, dir.stderr);
+    assert!(!finding_places(&dir).is_empty());
+    assert_eq!(finding_places(&dir), finding_places(&one));
+
+    // /etc: nginx.conf, the pools through php-fpm.conf, and their php.ini; the rules that relate
+    // them (fastcgi_read_timeout against PHP's 300 s) fire as when the files are named.
+    let all = originlens(&["--format", "json", &s(etc.clone())]);
+    let named = originlens(&["--format", "json", &nginx_conf, &fpm_conf]);
+    assert_eq!(all.code, named.code, "{}{}", all.stdout, all.stderr);
+    let places = finding_places(&all);
+    assert_eq!(places, finding_places(&named));
+    assert!(
+        places
+            .iter()
+            .any(|(rule, file, _)| rule == "fpm-php-time-limit-beyond-edge" && *file == php_ini),
+        "{places:?}"
+    );
+    assert!(
+        places
+            .iter()
+            .any(|(rule, _, _)| rule == "nginx-fastcgi-timeout-before-fpm"),
+        "{places:?}"
+    );
+    // php.ini says expose_php = Off, so PHP's X-Powered-By is not flagged for the PHP site.
+    assert!(!places
+        .iter()
+        .any(|(rule, file, line)| rule == "nginx-x-powered-by"
+            && file.ends_with("sites-enabled/default")
+            && *line > 0));
+    // /etc/php: the pools only, the same PHP-FPM findings.
+    let php = originlens(&["--format", "json", &s(etc.join("php"))]);
+    let fpm_only = originlens(&["--format", "json", &fpm_conf]);
+    assert_eq!(finding_places(&php), finding_places(&fpm_only));
+    assert!(!finding_places(&php).is_empty());
+
+    // The text output says what was found and read.
+    let text = originlens(&[&s(etc.clone())]);
+    let head: Vec<&str> = text.stdout.lines().take(5).collect();
+    assert_eq!(
+        head,
+        [
+            format!("originlens lint: found in {}:", etc.display()).as_str(),
+            "  nginx/nginx.conf (nginx)",
+            "  php/8.2/fpm/php-fpm.conf (fpm)",
+            "  php/8.2/fpm/php.ini (php.ini, read with the pools beside it)",
+            head[4],
+        ],
+        "{}",
+        text.stdout
+    );
+    assert!(head[4].starts_with("  and through them: "), "{}", head[4]);
+    for file in [
+        "nginx/sites-enabled/default",
+        "nginx/snippets/fastcgi-php.conf",
+        "nginx/mime.types",
+        "php/8.2/fpm/pool.d/www.conf",
+        "php/8.2/fpm/conf.d/10-opcache.ini",
+    ] {
+        assert!(head[4].contains(file), "{file} not listed: {}", head[4]);
+    }
+    assert!(text.stdout.contains("files checked"), "{}", text.stdout);
+}
+
+#[test]
+fn lint_dir_with_nothing_lintable_exits_2() {
+    let root = debian_etc();
+    let sites = root.path().join("etc/nginx/sites-enabled");
+    let out = originlens(&[sites.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{}: error: nothing to lint in this directory: no nginx.conf",
+            sites.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("1 file could not be read or parsed"),
+        "{}",
+        out.stdout
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = originlens(&["--format", "json", empty.path().to_str().unwrap()]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stdout.contains("nothing to lint"), "{}", out.stdout);
+}
+
+#[test]
+fn php_ini_flag_and_its_errors_through_the_binary() {
+    let root = debian_etc();
+    let fpm = root.path().join("etc/php/8.2/fpm");
+    let pool = fpm.join("pool.d/www.conf");
+    let custom = root.path().join("custom.ini");
+    fs::write(&custom, "; ours\nmemory_limit = -1\n").unwrap();
+    let out = originlens(&[
+        "--format",
+        "json",
+        "--php-ini",
+        custom.to_str().unwrap(),
+        pool.to_str().unwrap(),
+    ]);
+    let places = finding_places(&out);
+    assert!(
+        places.contains(&(
+            "fpm-memory-unbounded".into(),
+            custom.display().to_string(),
+            2
+        )),
+        "{places:?}"
+    );
+    // Without the flag, the php.ini beside pool.d/ is used (300 s, no memory -1).
+    let places = finding_places(&originlens(&["--format", "json", pool.to_str().unwrap()]));
+    assert!(!places.iter().any(|p| p.0 == "fpm-memory-unbounded"));
+    assert!(places
+        .iter()
+        .any(|p| p.0 == "fpm-php-time-limit-beyond-edge"));
+
+    // A php.ini PHP cannot parse is an error with its place, exit 2.
+    fs::write(
+        fpm.join("php.ini"),
+        "[PHP]\nmemory_limit = 256M\nmax_execution_time = \"30\n",
+    )
+    .unwrap();
+    let out = originlens(&[pool.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{}:3:22: error: syntax error, unterminated quoted string",
+            fpm.join("php.ini").display()
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+/// php.ini syntax, both ways, against PHP-FPM's own reading of it (`php-fpm -t -c FILE`):
+/// what PHP reports as a syntax error is refused on the same line (PHP names the line after the
+/// token for an error at the end of a line or file), and what PHP reads is read.
+#[test]
+fn php_ini_syntax_agrees_with_php_fpm() {
+    let php_fpm = program(&["php-fpm8.2", "php-fpm8.3", "php-fpm8.4", "php-fpm"]);
+    // (text, None for accepted or Some(line:col) for the first error).
+    const CASES: &[(&str, Option<(u32, u32)>)] = &[
+        (
+            "[PHP]\nmemory_limit = 256M\nmax_execution_time = 45\n",
+            None,
+        ),
+        ("memory_limit = 64M ; comment\n", None),
+        ("memory_limit = '64M'\nmax_execution_time = \"30\"\n", None),
+        ("memory_limit = ${PHP_MEMORY_LIMIT}\n", None),
+        (
+            "error_reporting = E_ALL & ~E_DEPRECATED & ~E_STRICT\n",
+            None,
+        ),
+        (
+            "[PATH=/var/www/app]\nmemory_limit = 64M\n[HOST=example.com]\nx = 1\n",
+            None,
+        ),
+        ("bare_key\nmemory_limit=2M\n", None),
+        ("  indented = 1\n\t\ttabbed = 2\n", None),
+        ("# a hash line\nmemory_limit = 2M\n", None),
+        ("disable_functions = exec,passthru,shell_exec\n", None),
+        ("session.save_path = \"/var/lib/php/sessions\"\n", None),
+        ("extension[] = a\nextension[] = b\n", None),
+        ("x = (1 | 2)\n", None),
+        ("[PHP]\r\nmemory_limit = 1G\r\n", None),
+        ("[PHP]\nmemory_limit = 256M = 3\n", Some((2, 21))),
+        ("[PHP\nmemory_limit = 256M\n", Some((1, 1))),
+        ("x(1) = 2\n", Some((1, 2))),
+        ("= 3\n", Some((1, 1))),
+        ("yes = 1\n", Some((1, 1))),
+        ("Off = 1\n", Some((1, 1))),
+        ("a = ${FOO\n", Some((1, 5))),
+        ("a.b = !\n", Some((1, 8))),
+        ("a = 1 |\n", Some((1, 8))),
+        ("a = (1\n", Some((1, 7))),
+        ("a = 1)\n", Some((1, 6))),
+        ("a[ = 1\n", Some((1, 2))),
+        (
+            "[PHP]\nmemory_limit = \"256M\nmax_execution_time = 45\n",
+            Some((2, 16)),
+        ),
+        ("a = 'open\n", Some((1, 5))),
+        ("k{ey} = 1\n", Some((1, 2))),
+        ("a = b\nc = d = e\n", Some((2, 7))),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let pool = work.path().join("pool.conf");
+    fs::write(
+        &pool,
+        format!(
+            "[www]\nuser = nobody\nlisten = {}/php.sock\npm = static\npm.max_children = 1\n",
+            work.path().display()
+        ),
+    )
+    .unwrap();
+    let mut problems = Vec::new();
+    for (i, (text, expected)) in CASES.iter().enumerate() {
+        let ini = work.path().join(format!("case{i}.ini"));
+        fs::write(&ini, text).unwrap();
+        let mut cmd = Command::new(&php_fpm);
+        cmd.arg("-t").arg("-c").arg(&ini).arg("-y").arg(&pool);
+        let real = run(cmd);
+        let all = format!("{}{}", real.stdout, real.stderr);
+        let php_line = all.lines().find(|l| l.contains("syntax error")).map(|l| {
+            let n: u32 = l.rsplit("on line ").next().unwrap().trim().parse().unwrap();
+            (n, l.contains("END_OF_LINE") || l.contains("end of file"))
+        });
+        let ours = originlens(&["--format", "json", ini.to_str().unwrap()]);
+        let (verdict, _) = our_verdict(&ours);
+        let our_place = verdict.as_ref().map(|(_, _, line)| line.unwrap());
+        let our_col = ours
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["type"] == "error")
+            .and_then(|v| v["data"]["col"].as_u64())
+            .map(|c| c as u32);
+        let ours_full = our_place.zip(our_col);
+        if ours_full != *expected {
+            problems.push(format!(
+                "{text:?}: expected {expected:?}, originlens {ours_full:?}"
+            ));
+        }
+        match (php_line, expected) {
+            (None, None) => {}
+            (Some((line, at_end)), Some((want, _))) => {
+                let agrees = line == *want || (at_end && line > *want);
+                if !agrees {
+                    problems.push(format!("{text:?}: PHP says line {line}, we say {want}"));
+                }
+            }
+            (php, ours) => {
+                problems.push(format!("{text:?}: PHP {php:?}, expected {ours:?}: {all}"))
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

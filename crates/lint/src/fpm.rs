@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::phpini::PhpIni;
 use crate::span::{LoadError, Span};
 
 /// One `key = value` line.
@@ -30,6 +31,9 @@ pub struct Pool {
     pub span: Span,
     /// Its entries, in order.
     pub entries: Vec<Entry>,
+    /// The `php.ini` its workers start with (found beside the FPM file or given with
+    /// `--php-ini`), whose settings the pool's `php_value[...]` entries override.
+    pub ini: Option<Arc<PhpIni>>,
 }
 
 impl Pool {
@@ -38,12 +42,27 @@ impl Pool {
         self.entries.iter().rev().find(|e| e.key == key)
     }
 
-    /// A PHP ini setting given to the pool's workers through `php_admin_value[name]`,
-    /// `php_value[name]` or their `_flag` forms (admin ones win, as in PHP-FPM).
+    /// The PHP setting the pool's workers run with: `php_admin_value[name]`,
+    /// `php_value[name]` or their `_flag` forms (admin ones win, as in PHP-FPM), else the
+    /// pool's `php.ini`. The entry's span says which file it comes from.
     pub fn php_setting(&self, name: &str) -> Option<&Entry> {
+        self.pool_php_setting(name)
+            .or_else(|| self.ini.as_deref().and_then(|ini| ini.get(name)))
+    }
+
+    /// A PHP setting given in the pool itself (`php_admin_value[name]` and friends), ignoring
+    /// `php.ini`.
+    pub fn pool_php_setting(&self, name: &str) -> Option<&Entry> {
         ["php_admin_value", "php_admin_flag", "php_value", "php_flag"]
             .iter()
             .find_map(|kind| self.get(&format!("{kind}[{name}]")))
+    }
+
+    /// Whether `entry` was read from the pool's `php.ini` (or its scan directory).
+    pub fn from_ini(&self, entry: &Entry) -> bool {
+        self.ini
+            .as_deref()
+            .is_some_and(|ini| ini.files.contains(&entry.span.file))
     }
 }
 
@@ -56,6 +75,8 @@ pub struct FpmConfig {
     pub global: Vec<Entry>,
     /// The pools, includes expanded.
     pub pools: Vec<Pool>,
+    /// Every file read: the main file, then each included one.
+    pub files: Vec<Arc<Path>>,
 }
 
 /// Whether an INI value means "on" (`1`, `on`, `yes`, `true`).
@@ -153,6 +174,7 @@ pub fn parse_file(path: &Path) -> Result<FpmConfig, LoadError> {
         file: Arc::clone(&file),
         global: Vec::new(),
         pools: Vec::new(),
+        files: vec![Arc::clone(&file)],
     };
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     parse_into(&mut config, &String::from_utf8_lossy(&src), &file, &dir, 0)?;
@@ -166,6 +188,7 @@ pub fn parse_str(src: &str, name: &Path) -> Result<FpmConfig, LoadError> {
         file: Arc::clone(&file),
         global: Vec::new(),
         pools: Vec::new(),
+        files: vec![Arc::clone(&file)],
     };
     let dir = name.parent().unwrap_or(Path::new(".")).to_path_buf();
     parse_into(&mut config, src, &file, &dir, 0)?;
@@ -213,6 +236,7 @@ fn parse_into(
                     name,
                     span,
                     entries: Vec::new(),
+                    ini: None,
                 });
                 Section::Pool(config.pools.len() - 1)
             };
@@ -333,6 +357,7 @@ fn include(
             )
         })?;
         let sub_dir = path.parent().unwrap_or(dir).to_path_buf();
+        config.files.push(Arc::clone(&file));
         parse_into(
             config,
             &String::from_utf8_lossy(&src),

@@ -13,8 +13,10 @@
 #![forbid(unsafe_code)]
 
 pub mod apache;
+pub mod discover;
 pub mod fpm;
 pub mod nginx;
+pub mod phpini;
 pub mod report;
 pub mod rules;
 pub mod span;
@@ -36,6 +38,8 @@ pub enum ConfigKind {
     Fpm,
     /// Apache httpd (`httpd.conf`, `apache2.conf`).
     Apache,
+    /// PHP's own `php.ini` (and the `*.ini` files of its scan directory).
+    PhpIni,
 }
 
 impl ConfigKind {
@@ -45,6 +49,7 @@ impl ConfigKind {
             ConfigKind::Nginx => "nginx",
             ConfigKind::Fpm => "fpm",
             ConfigKind::Apache => "apache",
+            ConfigKind::PhpIni => "php.ini",
         }
     }
 }
@@ -117,6 +122,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Files that could not be read or parsed.
     pub errors: Vec<LoadError>,
+    /// The main files found in the directories named (`originlens lint /etc/nginx`).
+    pub found: Vec<discover::Found>,
 }
 
 impl Report {
@@ -136,16 +143,55 @@ pub struct LoadOptions {
     pub nginx_prefix: Option<PathBuf>,
     /// Read every file as this language instead of guessing.
     pub kind: Option<ConfigKind>,
+    /// The `php.ini` of every PHP-FPM pool (default: the one beside each FPM file, see
+    /// [`phpini::beside`]).
+    pub php_ini: Option<PathBuf>,
+}
+
+/// Whether a path names a PHP ini file (`php.ini`, `conf.d/*.ini`): read as [`ConfigKind::PhpIni`].
+pub fn is_php_ini(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ini"))
 }
 
 /// Reads, parses and checks `paths`. Rules that relate files (nginx's `fastcgi_read_timeout`
-/// and a pool's `request_terminate_timeout`) see every file given.
+/// and a pool's `request_terminate_timeout`, a pool and its `php.ini`) see every file given.
 pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report {
     let mut report = Report::default();
     let mut nginx_configs = Vec::new();
     let mut fpm_configs = Vec::new();
     let mut apache_configs = Vec::new();
+    let mut inis = IniCache::default();
+    // A php.ini named on the command line applies to every pool.
+    let mut explicit_ini = None;
+    if let Some(path) = &load.php_ini {
+        explicit_ini = inis.load(path, &mut report);
+    }
+    let mut named_inis = Vec::new();
+    // Directories stand for the main files found in them, linted as if named one by one.
+    let mut files: Vec<(PathBuf, Option<ConfigKind>)> = Vec::new();
     for path in paths {
+        if !path.is_dir() {
+            files.push((path.clone(), load.kind));
+            continue;
+        }
+        let found = discover::discover(path);
+        if found.is_empty() {
+            report.errors.push(LoadError {
+                file: Arc::from(path.as_path()),
+                span: None,
+                message: discover::nothing_found(path),
+            });
+        }
+        for f in &found {
+            // The php.ini is read with the pools beside it, not for every pool.
+            if f.kind != ConfigKind::PhpIni {
+                files.push((f.path.clone(), Some(load.kind.unwrap_or(f.kind))));
+            }
+        }
+        report.found.extend(found);
+    }
+    for (path, kind) in &files {
         let file: Arc<Path> = Arc::from(path.as_path());
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -154,7 +200,14 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
                 continue;
             }
         };
-        match load.kind.unwrap_or_else(|| detect(&text)) {
+        let kind = kind.unwrap_or_else(|| {
+            if is_php_ini(path) {
+                ConfigKind::PhpIni
+            } else {
+                detect(&text)
+            }
+        });
+        match kind {
             ConfigKind::Nginx => match nginx::parse_file(path, load.nginx_prefix.as_deref()) {
                 Ok(config) => {
                     for f in &config.files {
@@ -168,9 +221,9 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
             },
             ConfigKind::Fpm => match fpm::parse_file(path) {
                 Ok(config) => {
-                    report
-                        .files
-                        .push((Arc::clone(&config.file), ConfigKind::Fpm));
+                    for f in &config.files {
+                        report.files.push((Arc::clone(f), ConfigKind::Fpm));
+                    }
                     fpm_configs.push(config);
                 }
                 Err(err) => report.errors.push(err),
@@ -184,10 +237,71 @@ pub fn lint(paths: &[PathBuf], load: &LoadOptions, options: &Options) -> Report 
                 }
                 Err(err) => report.errors.push(err),
             },
+            ConfigKind::PhpIni => {
+                if let Some(ini) = inis.load(path, &mut report) {
+                    explicit_ini.get_or_insert_with(|| Arc::clone(&ini));
+                    named_inis.push(ini);
+                }
+            }
         }
     }
-    report.findings = rules::check(&nginx_configs, &fpm_configs, &apache_configs, options);
+    let mut used_inis: Vec<Arc<phpini::PhpIni>> = Vec::new();
+    for config in &mut fpm_configs {
+        let ini = match &explicit_ini {
+            Some(ini) => Some(Arc::clone(ini)),
+            None => phpini::beside(&config.file).and_then(|p| inis.load(&p, &mut report)),
+        };
+        if let Some(ini) = &ini {
+            if !used_inis.iter().any(|u| Arc::ptr_eq(u, ini)) {
+                used_inis.push(Arc::clone(ini));
+            }
+        }
+        for pool in &mut config.pools {
+            pool.ini = ini.clone();
+        }
+    }
+    // A php.ini linted without any pool is judged on its own.
+    let lone_inis: Vec<Arc<phpini::PhpIni>> = named_inis
+        .into_iter()
+        .filter(|ini| !used_inis.iter().any(|u| Arc::ptr_eq(u, ini)))
+        .collect();
+    report.findings = rules::check(
+        &nginx_configs,
+        &fpm_configs,
+        &apache_configs,
+        &lone_inis,
+        options,
+    );
     report
+}
+
+/// Each php.ini read once, however many pools use it.
+#[derive(Default)]
+struct IniCache {
+    loaded: Vec<(PathBuf, Option<Arc<phpini::PhpIni>>)>,
+}
+
+impl IniCache {
+    fn load(&mut self, path: &Path, report: &mut Report) -> Option<Arc<phpini::PhpIni>> {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some((_, ini)) = self.loaded.iter().find(|(p, _)| *p == key) {
+            return ini.clone();
+        }
+        let ini = match phpini::load(path) {
+            Ok(ini) => {
+                for f in &ini.files {
+                    report.files.push((Arc::clone(f), ConfigKind::PhpIni));
+                }
+                Some(Arc::new(ini))
+            }
+            Err(err) => {
+                report.errors.push(err);
+                None
+            }
+        };
+        self.loaded.push((key, ini.clone()));
+        ini
+    }
 }
 
 #[cfg(test)]

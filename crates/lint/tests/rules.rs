@@ -220,7 +220,7 @@ fn cases() -> Vec<Case> {
             fires: (site!("", "", "allow 203.0.113.7; deny all;"), ""),
             quiet: (
                 site!(
-                    "set_real_ip_from 173.245.48.0/20; real_ip_header CF-Connecting-IP;",
+                    "set_real_ip_from 0.0.0.0/0; real_ip_header CF-Connecting-IP;",
                     "",
                     "allow 203.0.113.7; deny all;"
                 ),
@@ -300,6 +300,15 @@ fn cases() -> Vec<Case> {
             quiet: (
                 "",
                 "[www]\nrequest_terminate_timeout = 90\nphp_admin_value[max_execution_time] = 60\n",
+            ),
+            options: opts(),
+        },
+        Case {
+            rule: "fpm-php-time-limit-beyond-edge",
+            fires: ("", "[www]\nphp_admin_value[max_execution_time] = 300\n"),
+            quiet: (
+                "",
+                "[www]\nphp_admin_value[max_execution_time] = 300\nrequest_terminate_timeout = 90s\n",
             ),
             options: opts(),
         },
@@ -598,4 +607,194 @@ fn header_hygiene_is_info_counting_bytes() {
         "{}",
         tokens.rule.visitor
     );
+}
+
+/// Debian's layout in a temporary directory: `fpm/php.ini` beside `fpm/pool.d/www.conf`.
+fn fpm_layout(ini: &str, pool: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let fpm = dir.path().join("fpm");
+    std::fs::create_dir_all(fpm.join("pool.d")).unwrap();
+    let ini_path = fpm.join("php.ini");
+    std::fs::write(&ini_path, ini).unwrap();
+    let pool_path = fpm.join("pool.d/www.conf");
+    std::fs::write(&pool_path, pool).unwrap();
+    (dir, ini_path, pool_path)
+}
+
+fn finding<'r>(
+    report: &'r originlens_lint::Report,
+    id: &str,
+) -> Option<&'r originlens_lint::Finding> {
+    report.findings.iter().find(|f| f.rule.id == id)
+}
+
+#[test]
+fn php_ini_beside_the_pool_is_read_and_findings_point_into_it() {
+    let ini = "[PHP]\nengine = On\n; limits\nmax_execution_time = 30\n  memory_limit = -1\n";
+    let pool = "[www]\nuser = www-data\nlisten = /run/php/www.sock\npm = static\n\
+                pm.max_children = 4\nrequest_terminate_timeout = 30s\n";
+    let (_dir, ini_path, pool_path) = fpm_layout(ini, pool);
+    let report = lint(
+        std::slice::from_ref(&pool_path),
+        &LoadOptions::default(),
+        &Options::default(),
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report
+        .files
+        .iter()
+        .any(|(f, k)| { **f == *ini_path && *k == originlens_lint::ConfigKind::PhpIni }));
+    let unbounded = finding(&report, "fpm-memory-unbounded").expect("memory_limit -1 in php.ini");
+    assert_eq!(
+        (
+            &*unbounded.span.file,
+            unbounded.span.line,
+            unbounded.span.col
+        ),
+        (ini_path.as_path(), 5, 3)
+    );
+    // The fix is written for the file it points into.
+    assert_eq!(unbounded.fix(), "memory_limit = 256M");
+    let order = finding(&report, "fpm-terminate-before-php-limit")
+        .expect("request_terminate_timeout 30s is not above php.ini's 30 s");
+    assert_eq!(
+        (&*order.span.file, order.span.line),
+        (ini_path.as_path(), 4)
+    );
+    assert!(order.message.contains("www.conf:6"), "{}", order.message);
+    assert_eq!(order.fix(), "max_execution_time = 20");
+
+    // The pool's php_admin_value / php_value override php.ini.
+    let pool =
+        format!("{pool}php_admin_value[memory_limit] = 256M\nphp_value[max_execution_time] = 20\n");
+    let (_dir, _, pool_path) = fpm_layout(ini, &pool);
+    let report = lint(&[pool_path], &LoadOptions::default(), &Options::default());
+    assert!(finding(&report, "fpm-memory-unbounded").is_none());
+    assert!(finding(&report, "fpm-terminate-before-php-limit").is_none());
+}
+
+#[test]
+fn php_ini_time_limit_against_the_edge_and_nginx() {
+    let ini = "[PHP]\nmax_execution_time = 300\nmemory_limit = 128M\n";
+    let pool =
+        "[www]\nuser = www-data\nlisten = /run/php/www.sock\npm = static\npm.max_children = 4\n";
+    let (dir, ini_path, pool_path) = fpm_layout(ini, pool);
+    let nginx = dir.path().join("nginx.conf");
+    std::fs::write(
+        &nginx,
+        "events {}\nhttp {\n server {\n  listen 8080;\n  location / {\n   \
+         fastcgi_pass unix:/run/php/www.sock;\n   fastcgi_read_timeout 100s;\n  }\n }\n}\n",
+    )
+    .unwrap();
+    let report = lint(
+        &[nginx, pool_path],
+        &LoadOptions::default(),
+        &Options::default(),
+    );
+    let beyond = finding(&report, "fpm-php-time-limit-beyond-edge").expect("300 s > the edge");
+    assert_eq!(
+        (&*beyond.span.file, beyond.span.line, beyond.span.col),
+        (ini_path.as_path(), 2, 1)
+    );
+    assert!(beyond.message.contains("125 s"), "{}", beyond.message);
+    assert_eq!(beyond.fix(), "max_execution_time = 60");
+    // nginx gives up at 100 s while PHP may run 300 s.
+    let nginx_first =
+        finding(&report, "nginx-fastcgi-timeout-before-fpm").expect("nginx 504s first");
+    assert!(
+        nginx_first
+            .message
+            .contains(&format!("max_execution_time, {}:2:1", ini_path.display())),
+        "{}",
+        nginx_first.message
+    );
+}
+
+#[test]
+fn php_ini_from_the_flag_or_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini_path = dir.path().join("custom.ini");
+    std::fs::write(&ini_path, "memory_limit=-1\nmax_execution_time = 600\n").unwrap();
+    let pool_path = dir.path().join("www.conf");
+    std::fs::write(&pool_path, "[www]\nrequest_terminate_timeout = 60s\n").unwrap();
+    let load = LoadOptions {
+        php_ini: Some(ini_path.clone()),
+        ..LoadOptions::default()
+    };
+    let report = lint(std::slice::from_ref(&pool_path), &load, &Options::default());
+    let f = finding(&report, "fpm-memory-unbounded").expect("--php-ini is read");
+    assert_eq!((&*f.span.file, f.span.line), (ini_path.as_path(), 1));
+    // Without the flag nothing is beside this pool.
+    let report = lint(&[pool_path], &LoadOptions::default(), &Options::default());
+    assert!(finding(&report, "fpm-memory-unbounded").is_none());
+    // php.ini named alone is judged on its own.
+    let report = lint(
+        std::slice::from_ref(&ini_path),
+        &LoadOptions::default(),
+        &Options::default(),
+    );
+    let ids: Vec<_> = report.findings.iter().map(|f| f.rule.id).collect();
+    assert_eq!(
+        ids,
+        ["fpm-memory-unbounded", "fpm-php-time-limit-beyond-edge"]
+    );
+}
+
+#[test]
+fn php_ini_syntax_error_is_a_load_error_with_its_place() {
+    let (_dir, ini_path, pool_path) = fpm_layout(
+        "[PHP]\nmemory_limit = 256M\nmax_execution_time = 30 = 60\n",
+        "[www]\nuser = www-data\n",
+    );
+    let report = lint(&[pool_path], &LoadOptions::default(), &Options::default());
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    let err = &report.errors[0];
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:3:25: syntax error, unexpected '=': PHP does not apply this file as written",
+            ini_path.display()
+        )
+    );
+}
+
+#[test]
+fn realip_must_trust_every_edge_range_the_list_refuses() {
+    let with = |realip: &str| {
+        lint_text(&format!(
+            "events {{}}\nhttp {{\n {realip}\n server {{\n  listen 8080;\n  location / {{\n   \
+             allow 203.0.113.7;\n   deny all;\n  }}\n }}\n}}\n"
+        ))
+        .findings
+        .into_iter()
+        .find(|f| f.rule.id == "nginx-deny-edge")
+    };
+    // One range trusted: connections from the other 14 still carry the edge's address.
+    let partial = with("set_real_ip_from 173.245.48.0/20; real_ip_header CF-Connecting-IP;")
+        .expect("a partial realip list leaves edge ranges refused");
+    assert!(
+        partial.message.contains("103.21.244.0/22"),
+        "{}",
+        partial.message
+    );
+    assert!(
+        !partial.message.contains("173.245.48.0/20"),
+        "{}",
+        partial.message
+    );
+    assert!(
+        partial.message.contains("does not trust"),
+        "{}",
+        partial.message
+    );
+    // The catalogue's snippet lists every range, and pasted in it clears the rule.
+    let fix = catalog::by_id("nginx-deny-edge").unwrap().fix;
+    for range in originlens_lint::rules::CLOUDFLARE_IPV4 {
+        assert!(
+            fix.contains(&format!("set_real_ip_from {range};")),
+            "{range}"
+        );
+    }
+    assert!(with(fix).is_none());
+    assert_eq!(partial.fix(), fix);
 }

@@ -21,9 +21,11 @@ that causes 5xx at the edge), 2 usage error or a file that cannot be read or par
 file:line:col)."
 )]
 pub struct Args {
-    /// Configuration files: nginx (includes are followed), PHP-FPM pools and Apache httpd, in any
-    /// order; the language is guessed from each file's first line.
-    #[arg(required = true, value_name = "FILE")]
+    /// Configuration files: nginx (includes are followed), PHP-FPM pools, php.ini and Apache
+    /// httpd, in any order; the language is guessed from each file's name and first line. A
+    /// directory (`/etc/nginx`, `/etc/php`, `/etc`) stands for the nginx.conf, apache2.conf or
+    /// httpd.conf and the PHP-FPM pools found in it.
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
     /// Response head size in bytes measured by `originlens probe`; the upstream head buffers are
     /// judged against it (default: against the 16 KB budget).
@@ -47,6 +49,11 @@ pub struct Args {
     /// Read every file as this language instead of guessing from its contents.
     #[arg(long, value_enum)]
     pub kind: Option<Kind>,
+    /// The php.ini the PHP-FPM pools run with, for memory_limit and max_execution_time (pool
+    /// php_admin_value[...] / php_value[...] override it; default: the php.ini beside each FPM
+    /// file, as Debian's /etc/php/<ver>/fpm/php.ini is beside pool.d/).
+    #[arg(long, value_name = "FILE")]
+    pub php_ini: Option<PathBuf>,
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -72,6 +79,8 @@ pub enum Kind {
     Fpm,
     /// Apache httpd configuration.
     Apache,
+    /// PHP's php.ini.
+    PhpIni,
 }
 
 /// `--color`.
@@ -102,7 +111,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             Kind::Nginx => ConfigKind::Nginx,
             Kind::Fpm => ConfigKind::Fpm,
             Kind::Apache => ConfigKind::Apache,
+            Kind::PhpIni => ConfigKind::PhpIni,
         }),
+        php_ini: args.php_ini.clone(),
     };
     let options = Options {
         head_bytes: args.head_bytes,

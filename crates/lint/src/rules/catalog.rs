@@ -30,6 +30,7 @@ pub static ALL: &[&Rule] = &[
     &FPM_TERMINATE_TIMEOUT_UNSET,
     &FPM_TERMINATE_TIMEOUT_BEYOND_EDGE,
     &FPM_TERMINATE_BEFORE_PHP_LIMIT,
+    &FPM_PHP_TIME_LIMIT_BEYOND_EDGE,
     &FPM_CATCH_WORKERS_OUTPUT_OFF,
     &FPM_MEMORY_UNBOUNDED,
     &FPM_MEMORY_EXCEEDS_HOST,
@@ -212,7 +213,7 @@ pub static DENY_EDGE: Rule = Rule {
     why: "behind the edge every connection comes from the edge's ranges; without the realip module \
           (set_real_ip_from + real_ip_header CF-Connecting-IP) an allow-list of visitor addresses never \
           matches and a deny of an edge range refuses everyone",
-    fix: "set_real_ip_from 173.245.48.0/20;   # ... every edge range\nreal_ip_header CF-Connecting-IP;",
+    fix: "# the edge's ranges (cloudflare.com/ips-v4; add ips-v6 if the origin has IPv6)\nset_real_ip_from 173.245.48.0/20;\nset_real_ip_from 103.21.244.0/22;\nset_real_ip_from 103.22.200.0/22;\nset_real_ip_from 103.31.4.0/22;\nset_real_ip_from 141.101.64.0/18;\nset_real_ip_from 108.162.192.0/18;\nset_real_ip_from 190.93.240.0/20;\nset_real_ip_from 188.114.96.0/20;\nset_real_ip_from 197.234.240.0/22;\nset_real_ip_from 198.41.128.0/17;\nset_real_ip_from 162.158.0.0/15;\nset_real_ip_from 104.16.0.0/13;\nset_real_ip_from 104.24.0.0/14;\nset_real_ip_from 172.64.0.0/13;\nset_real_ip_from 131.0.72.0/22;\nreal_ip_header CF-Connecting-IP;",
 };
 
 /// HTTP/2 header limits too small for large cookies.
@@ -334,7 +335,7 @@ pub static FPM_TERMINATE_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     summary: "request_terminate_timeout is longer than the edge's 125 s read timeout",
     why: "the edge answers 524 at 125 s while the worker keeps running; the visitor retries and the pool fills \
           with work nobody waits for",
-    fix: "request_terminate_timeout = 120s",
+    fix: "request_terminate_timeout = 100s",
 };
 
 /// FPM: the hard kill comes before PHP's own limit.
@@ -348,6 +349,21 @@ pub static FPM_TERMINATE_BEFORE_PHP_LIMIT: Rule = Rule {
     why: "PHP-FPM kills the worker (SIGTERM, \"execution timed out ... terminating\") before PHP can stop the \
           script with a \"Maximum execution time\" fatal error; nginx sees the connection drop and answers 502",
     fix: "php_admin_value[max_execution_time] = 60\nrequest_terminate_timeout = 90s",
+};
+
+/// FPM: PHP's own time limit lets a script run past the edge's read timeout.
+pub static FPM_PHP_TIME_LIMIT_BEYOND_EDGE: Rule = Rule {
+    id: "fpm-php-time-limit-beyond-edge",
+    severity: Severity::Warning,
+    target: Target::Fpm,
+    cause: Some(Cause::ResponseTimeout),
+    visitor: "524",
+    summary: "max_execution_time (php.ini or the pool's php_admin_value) is 120 s or more and no \
+              request_terminate_timeout ends the request sooner",
+    why: "the edge answers 524 after its read timeout (the cloudflare profile: 125 s, documented as 120-125 s); \
+          PHP stops a script only at max_execution_time, which on Linux counts CPU time, so a slower script \
+          keeps its worker long after the visitor got the 524",
+    fix: "php_admin_value[max_execution_time] = 60",
 };
 
 /// FPM: catch_workers_output off.
@@ -450,7 +466,7 @@ pub static APACHE_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     summary: "Apache's Timeout is longer than the edge's 125 s read timeout",
     why: "Timeout bounds how long Apache (and mod_proxy, without ProxyTimeout) waits; past 125 s the edge has \
           already answered 524 and hung up, and Apache logs the request with nobody to receive it",
-    fix: "Timeout 120",
+    fix: "Timeout 100",
 };
 
 /// Apache: `ProxyTimeout` longer than the edge waits.
@@ -462,7 +478,7 @@ pub static APACHE_PROXY_TIMEOUT_BEYOND_EDGE: Rule = Rule {
     visitor: "524",
     summary: "ProxyTimeout is longer than the edge's 125 s read timeout",
     why: "mod_proxy waits ProxyTimeout for the backend; the edge stops waiting at 125 s and answers 524 first",
-    fix: "ProxyTimeout 120",
+    fix: "ProxyTimeout 100",
 };
 
 /// Apache: keep-alive closed before the edge stops reusing the connection.

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use super::catalog::*;
 use super::{Finding, Options};
-use crate::fpm::{is_true, FpmConfig, Pool};
+use crate::fpm::{is_true, Entry, FpmConfig, Pool};
+use crate::phpini::PhpIni;
 use crate::units::{format_size, fpm_seconds, php_size, PhpSize};
 
 /// Below this a listen backlog overflows on an ordinary burst.
@@ -31,6 +32,10 @@ fn seconds(pool: &Pool, key: &str) -> Option<u64> {
 fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
     let entry = pool.get("request_terminate_timeout");
     let secs = seconds(pool, "request_terminate_timeout").unwrap_or(0);
+    let max_execution = pool
+        .php_setting("max_execution_time")
+        .and_then(|e| Some((e, e.value.trim().parse::<u64>().ok()?)))
+        .filter(|(_, s)| *s > 0);
     if secs == 0 {
         let span = entry.map_or(&pool.span, |e| &e.span);
         out.push(Finding::new(
@@ -41,6 +46,9 @@ fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
                 pool.name
             ),
         ));
+        if let Some((met, limit)) = max_execution {
+            time_limit_beyond_edge(met, limit, pool.from_ini(met), options, out);
+        }
         return;
     }
     let Some(entry) = entry else { return };
@@ -61,27 +69,112 @@ fn terminate_timeout(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
             )),
         );
     }
-    let max_execution = pool
-        .php_setting("max_execution_time")
-        .and_then(|e| e.value.trim().parse::<u64>().ok())
-        .filter(|s| *s > 0);
-    if let Some(max_execution) = max_execution {
+    if let Some((met, max_execution)) = max_execution {
         if secs <= max_execution {
+            let lower = (secs * 2 / 3).max(1);
+            // Reported where the fix goes: the php.ini line when the limit comes from there.
+            let (span, fix, place) = if pool.from_ini(met) {
+                (
+                    &met.span,
+                    format!("max_execution_time = {lower}"),
+                    format!(
+                        " (pool [{}], {}:{})",
+                        pool.name,
+                        entry.span.file.display(),
+                        entry.span.line
+                    ),
+                )
+            } else if max_execution + 30 < options.read_limit() {
+                // Replaces the request_terminate_timeout line: 30 s above PHP's own limit.
+                (
+                    &entry.span,
+                    format!("request_terminate_timeout = {}s", max_execution + 30),
+                    String::new(),
+                )
+            } else {
+                (
+                    &entry.span,
+                    format!(
+                        "php_admin_value[max_execution_time] = {lower}\n\
+                         request_terminate_timeout = {secs}s"
+                    ),
+                    String::new(),
+                )
+            };
             out.push(
                 Finding::new(
                     &FPM_TERMINATE_BEFORE_PHP_LIMIT,
-                    &entry.span,
+                    span,
                     format!(
-                        "request_terminate_timeout ({secs}s) is not above max_execution_time \
-                         ({max_execution}s): PHP-FPM kills the worker before PHP can fail the request"
+                        "request_terminate_timeout ({secs}s{place}) is not above max_execution_time \
+                         ({max_execution}s, {}): PHP-FPM kills the worker before PHP can fail the \
+                         request",
+                        met.span
                     ),
                 )
-                .with_fix(format!(
-                    "php_admin_value[max_execution_time] = {}",
-                    (secs * 2 / 3).max(1)
-                )),
+                .with_fix(fix),
             );
         }
+    }
+}
+
+/// `max_execution_time` at or past the edge's read timeout, with no `request_terminate_timeout`
+/// to end the request sooner.
+fn time_limit_beyond_edge(
+    met: &Entry,
+    limit: u64,
+    in_ini: bool,
+    options: &Options,
+    out: &mut Vec<Finding>,
+) {
+    if limit < options.read_limit() {
+        return;
+    }
+    let safe = (options.safe_read_timeout() * 3 / 5).max(1);
+    let fix = if in_ini {
+        format!("max_execution_time = {safe}")
+    } else {
+        format!("php_admin_value[max_execution_time] = {safe}")
+    };
+    out.push(
+        Finding::new(
+            &FPM_PHP_TIME_LIMIT_BEYOND_EDGE,
+            &met.span,
+            format!(
+                "max_execution_time is {limit}s, at or past the edge's read timeout ({}), and no \
+                 request_terminate_timeout ends the request sooner: the edge answers 524 while PHP \
+                 keeps running",
+                options.edge_source()
+            ),
+        )
+        .with_fix(fix),
+    );
+}
+
+/// The rules a `php.ini` linted without any pool can be judged by.
+pub(super) fn check_ini(ini: &PhpIni, options: &Options, out: &mut Vec<Finding>) {
+    if let Some(met) = ini.get("max_execution_time") {
+        if let Some(limit) = met.value.trim().parse::<u64>().ok().filter(|s| *s > 0) {
+            time_limit_beyond_edge(met, limit, true, options, out);
+        }
+    }
+    if let Some(entry) = ini.get("memory_limit") {
+        if php_size(&entry.value) == Some(PhpSize::Unlimited) {
+            out.push(memory_unbounded(entry, true));
+        }
+    }
+}
+
+fn memory_unbounded(entry: &Entry, in_ini: bool) -> Finding {
+    let finding = Finding::new(
+        &FPM_MEMORY_UNBOUNDED,
+        &entry.span,
+        "memory_limit is -1: a runaway request is stopped by the OOM killer, not by PHP",
+    );
+    if in_ini {
+        finding.with_fix("memory_limit = 256M")
+    } else {
+        finding
     }
 }
 
@@ -103,18 +196,13 @@ fn catch_workers_output(pool: &Pool, out: &mut Vec<Finding>) {
 
 fn memory(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
     let entry = pool.php_setting("memory_limit");
-    let limit = match entry.map(|e| php_size(&e.value)) {
-        Some(Some(PhpSize::Unlimited)) => {
-            let span = &entry.expect("checked above").span;
-            out.push(Finding::new(
-                &FPM_MEMORY_UNBOUNDED,
-                span,
-                "memory_limit is -1: a runaway request is stopped by the OOM killer, not by PHP",
-            ));
+    let limit = match entry.map(|e| (e, php_size(&e.value))) {
+        Some((e, Some(PhpSize::Unlimited))) => {
+            out.push(memory_unbounded(e, pool.from_ini(e)));
             return;
         }
-        Some(Some(PhpSize::Bytes(b))) => b,
-        Some(None) => return,
+        Some((_, Some(PhpSize::Bytes(b)))) => b,
+        Some((_, None)) => return,
         None => DEFAULT_MEMORY_LIMIT,
     };
     let (Some(host), Some(children_entry)) = (options.host_memory, pool.get("pm.max_children"))
@@ -126,10 +214,10 @@ fn memory(pool: &Pool, options: &Options, out: &mut Vec<Finding>) {
     };
     let total = limit.saturating_mul(children);
     if total > host {
-        let origin = if entry.is_some() {
-            ""
-        } else {
-            " (PHP default)"
+        let origin = match entry {
+            None => " (PHP default)".to_string(),
+            Some(e) if pool.from_ini(e) => format!(" ({})", e.span),
+            Some(_) => String::new(),
         };
         let fits = (host / limit.max(1)).max(1);
         out.push(

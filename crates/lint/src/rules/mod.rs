@@ -182,6 +182,7 @@ pub fn check(
     nginx: &[crate::nginx::Config],
     fpm: &[FpmConfig],
     apache: &[ApacheConfig],
+    inis: &[std::sync::Arc<crate::phpini::PhpIni>],
     options: &Options,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -193,6 +194,9 @@ pub fn check(
     }
     for config in apache {
         apache::check(config, options, &mut out);
+    }
+    for ini in inis {
+        fpm::check_ini(ini, options, &mut out);
     }
     out.sort_by(|a, b| (&a.span, a.rule.id, &a.message).cmp(&(&b.span, b.rule.id, &b.message)));
     out.dedup_by(|a, b| a.span == b.span && a.rule.id == b.rule.id && a.message == b.message);

@@ -195,16 +195,22 @@ fn placeholders(directives: &[Directive], out: &mut Vec<Finding>) {
         {
             let var = word.text.split("${").nth(1).unwrap_or_default();
             let var = var.split('}').next().unwrap_or_default();
-            out.push(Finding::new(
-                &UNFILLED_PLACEHOLDER,
-                &word.span,
-                format!(
-                    "\"{}\" holds the placeholder ${{{var}}}: nginx reads it as the variable ${var} and \
-                     refuses the configuration (unknown \"{}\" variable, or no host of that name)",
-                    word.text,
-                    var.to_ascii_lowercase()
-                ),
-            ));
+            out.push(
+                Finding::new(
+                    &UNFILLED_PLACEHOLDER,
+                    &word.span,
+                    format!(
+                        "\"{}\" holds the placeholder ${{{var}}}: nginx reads it as the variable ${var} \
+                         and refuses the configuration (unknown \"{}\" variable, or no host of that name)",
+                        word.text,
+                        var.to_ascii_lowercase()
+                    ),
+                )
+                .with_fix(format!(
+                    "# fill the template before nginx reads it, e.g.\n\
+                     # envsubst '${{{var}}}' < nginx.conf.template > nginx.conf   # with {var} set"
+                )),
+            );
         }
         placeholders(d.children(), out);
     }
@@ -455,11 +461,20 @@ fn fastcgi_vs_fpm(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
         None => (DEFAULT_READ_TIMEOUT_MS, site.pass.span().clone()),
     };
     for pool in pools_for(ctx.fpm, pass) {
-        let Some(entry) = pool.get("request_terminate_timeout") else {
-            continue;
-        };
-        let Some(secs) = fpm_seconds(&entry.value).filter(|s| *s > 0) else {
-            continue;
+        // How long the pool lets a request run: request_terminate_timeout, else PHP's own
+        // max_execution_time (the pool's php_admin_value or its php.ini).
+        let terminate = pool
+            .get("request_terminate_timeout")
+            .and_then(|e| Some((e, fpm_seconds(&e.value).filter(|s| *s > 0)?)));
+        let (entry, secs, what) = match terminate {
+            Some((e, secs)) => (e, secs, "request_terminate_timeout"),
+            None => match pool
+                .php_setting("max_execution_time")
+                .and_then(|e| Some((e, e.value.trim().parse::<u64>().ok().filter(|s| *s > 0)?)))
+            {
+                Some((e, secs)) => (e, secs, "max_execution_time"),
+                None => continue,
+            },
         };
         if ms < secs * 1000 {
             ctx.out.push(
@@ -468,11 +483,12 @@ fn fastcgi_vs_fpm(ctx: &mut Ctx<'_, '_>, site: &Site<'_>) {
                     &span,
                     format!(
                         "fastcgi_read_timeout is {} but pool [{}] lets a request run {secs}s \
-                         ({}:{}): nginx answers 504 first",
+                         ({what}, {}:{}:{}): nginx answers 504 first",
                         format_secs(ms),
                         pool.name,
                         entry.span.file.display(),
-                        entry.span.line
+                        entry.span.line,
+                        entry.span.col
                     ),
                 )
                 .with_fix(format!(
@@ -772,19 +788,25 @@ fn deny_edge(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
     {
         return;
     }
-    let real_ip = !ctx
-        .scopes
-        .effective_all(id, &["set_real_ip_from"])
-        .is_empty()
-        && ctx.scopes.effective(id, "real_ip_header").is_some();
-    if real_ip {
-        return;
-    }
+    // Connections from a trusted range get the visitor's address (realip); the others keep the
+    // edge's and meet the allow/deny list with it.
+    let trusted: Vec<Net> = if ctx.scopes.effective(id, "real_ip_header").is_some() {
+        ctx.scopes
+            .effective_all(id, &["set_real_ip_from"])
+            .iter()
+            .filter_map(|d| d.arg(0).and_then(Net::parse))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let rules = ctx.scopes.effective_all(id, &["allow", "deny"]);
     let has_allow = rules.iter().any(|d| d.name() == "allow");
     let mut denied = Vec::new();
     let mut blame: Option<&Directive> = None;
     for (range, edge) in edge_nets() {
+        if trusted.iter().any(|t| t.contains(edge)) {
+            continue;
+        }
         for rule in &rules {
             let arg = rule.arg(0).unwrap_or_default();
             let net = Net::parse(arg);
@@ -811,14 +833,29 @@ fn deny_edge(ctx: &mut Ctx<'_, '_>, id: ScopeId) {
         format!("edge ranges {}", denied.join(", "))
     };
     let span = blame.span().clone();
-    ctx.out.push(Finding::new(
-        &DENY_EDGE,
-        &span,
-        format!(
-            "this allow/deny list refuses {what}, and without set_real_ip_from/real_ip_header \
-             nginx sees the edge's address, not the visitor's"
-        ),
-    ));
+    let why = if trusted.is_empty() {
+        "without set_real_ip_from/real_ip_header nginx sees the edge's address, not the visitor's"
+    } else {
+        "set_real_ip_from does not trust those ranges, so connections from them keep the edge's \
+         address"
+    };
+    let fix = format!(
+        "# the edge's ranges (cloudflare.com/ips-v4; add ips-v6 if the origin has IPv6)\n{}\n\
+         real_ip_header CF-Connecting-IP;",
+        super::CLOUDFLARE_IPV4
+            .iter()
+            .map(|r| format!("set_real_ip_from {r};"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    ctx.out.push(
+        Finding::new(
+            &DENY_EDGE,
+            &span,
+            format!("this allow/deny list refuses {what}, and {why}"),
+        )
+        .with_fix(fix),
+    );
 }
 
 /// Rules about single directives wherever they are.

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use originlens_lint::report::{self, JsonError, JsonFinding, JsonLine, JsonSummary};
-use originlens_lint::{Finding, Report, Severity};
+use originlens_lint::{ConfigKind, Finding, Report, Severity};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -21,6 +21,7 @@ fn severity_style(severity: Severity) -> Style {
 /// `path:line:col: warning[rule-id]: message`, then the cause, why and fix indented below.
 /// Load errors go to `err`, in the same shape.
 pub fn text(report: &Report, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<()> {
+    found(report, out)?;
     for e in &report.errors {
         let style = severity_style(Severity::Error);
         writeln!(
@@ -56,6 +57,45 @@ pub fn text(report: &Report, out: &mut impl Write, err: &mut impl Write) -> std:
         summary.infos,
         plural(summary.infos),
     )
+}
+
+/// For each directory named: the main files found in it, then every other file read through
+/// their includes (and php.ini's scan directory).
+fn found(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    let mut dirs: Vec<&std::path::Path> = Vec::new();
+    for f in &report.found {
+        if !dirs.contains(&f.dir.as_path()) {
+            dirs.push(&f.dir);
+        }
+    }
+    for dir in dirs {
+        let rel = |p: &std::path::Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
+        writeln!(
+            out,
+            "{BOLD}originlens lint{BOLD:#}: found in {}:",
+            dir.display()
+        )?;
+        let mains: Vec<_> = report.found.iter().filter(|f| f.dir == dir).collect();
+        for f in &mains {
+            let what = match f.kind {
+                ConfigKind::PhpIni => "php.ini, read with the pools beside it",
+                kind => kind.as_str(),
+            };
+            writeln!(out, "  {} ({what})", rel(&f.path))?;
+        }
+        let others: Vec<String> = report
+            .files
+            .iter()
+            .filter(|(file, _)| {
+                file.starts_with(dir) && !mains.iter().any(|f| f.path.as_path() == &**file)
+            })
+            .map(|(file, _)| rel(file))
+            .collect();
+        if !others.is_empty() {
+            writeln!(out, "  and through them: {}", others.join(", "))?;
+        }
+    }
+    Ok(())
 }
 
 fn place(e: &originlens_lint::LoadError) -> String {
