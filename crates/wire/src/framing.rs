@@ -285,6 +285,12 @@ fn check_content_length_values(head: &Head, fields: &[&Field], out: &mut Vec<Fin
 }
 
 fn decide_content_length(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {
+    // The usual head: one Content-Length, one number; nothing to report.
+    if let [f] = fields {
+        if let Ok(n) = parse_length(head.value(f)) {
+            return Framing::Length(n);
+        }
+    }
     let mut values: Vec<u64> = Vec::new();
     let mut invalid = false;
     for f in fields {

@@ -305,7 +305,7 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
     let mut line = &raw[head.status_line.clone()];
     let at = |i: usize| base + i as u64;
 
-    if let Some(cr) = memchr(b'\r', line) {
+    if let Some(cr) = (!is_plain_ascii(line)).then(|| memchr(b'\r', line)).flatten() {
         out.push(Finding::at(
             Kind::StartLineBareCr,
             at(cr),
@@ -570,7 +570,15 @@ fn parse_field_line(
         if !is_plain_ascii(value) {
             check_value(value, head.abs(span.start + after), out);
         }
-        push_field(head, span, bytes, token_len, token_len, names);
+        names.note(&bytes[..token_len], head.fields.len());
+        let lead = value.len() - trim_ows_start(value).len();
+        let value_end = trim_ows_end(value).max(lead);
+        let at = span.start + after;
+        head.fields.push(Field {
+            line: span.clone(),
+            name: span.start..span.start + token_len,
+            value: at + lead..at + value_end,
+        });
         return;
     }
     parse_unusual_field_line(raw, line, token_len, head, out, names);

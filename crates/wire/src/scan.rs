@@ -66,8 +66,7 @@ pub fn scan_to_empty_line(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>
 fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
     let mut start = cursor.line_start;
     let mut from = cursor.scanned;
-    while let Some(i) = buf.get(from..).and_then(|rest| memchr(b'\n', rest)) {
-        let lf = from + i;
+    while let Some(lf) = find_lf(buf, from) {
         let has_cr = lf > start && buf[lf - 1] == b'\r';
         let content_end = lf - usize::from(has_cr);
         lines.push(Line {
@@ -89,9 +88,54 @@ fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<
     None
 }
 
+/// The first LF at or after `from`. Most lines are short: their end is looked for in the first
+/// words without a call; a longer line goes to `memchr`.
+#[inline]
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut pos = from;
+    for _ in 0..4 {
+        let Some(word) = buf.get(pos..pos + 8) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'\n'));
+        // The lowest flag is exact (a borrow only runs upwards from a zero byte).
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(pos + zero.trailing_zeros() as usize / 8);
+        }
+        pos += 8;
+    }
+    memchr(b'\n', buf.get(pos..)?).map(|i| pos + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_first_lf_in_words_and_beyond() {
+        for len in 0..80 {
+            for at in 0..len {
+                let mut buf = vec![b'a'; len];
+                buf[at] = b'\n';
+                // Bytes that differ from LF in one bit, and a second LF after the first.
+                if at + 1 < len {
+                    buf[at + 1] = b'\n';
+                }
+                if at > 0 {
+                    buf[at - 1] = 0x0b;
+                }
+                for from in 0..=len + 1 {
+                    let expected = (from <= at).then_some(at).or_else(|| {
+                        (from == at + 1 && at + 1 < len).then_some(at + 1)
+                    });
+                    assert_eq!(find_lf(&buf, from), expected, "len {len} at {at} from {from}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn records_lines_up_to_the_empty_one() {
