@@ -3,6 +3,9 @@
 //! two counts of passes is the cost of the passes alone, without start-up.
 //!
 //! usage: wire_loop httparse|originlens PASSES [SHAPE]   (prints the bytes of one pass)
+//!        wire_loop split PASSES READS [SHAPE]           (the classifier, each head fed in READS
+//!                                                        reads of nearly equal size; prints the
+//!                                                        bytes and the reads of one pass)
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -20,7 +23,18 @@ fn main() -> ExitCode {
         eprintln!("wire_loop: PASSES must be a number, not `{passes}`");
         return ExitCode::from(2);
     };
-    let shape = args.get(2).map(String::as_str).unwrap_or("all");
+    let (reads, shape_arg) = if mode == "split" {
+        match args.get(2).map(|r| r.parse::<usize>()) {
+            Some(Ok(r)) if r > 0 => (r, args.get(3)),
+            _ => {
+                eprintln!("wire_loop: split needs a number of reads (1 or more)");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        (1, args.get(2))
+    };
+    let shape = shape_arg.map(String::as_str).unwrap_or("all");
     let corpus = corpus::corpus();
     let heads: Vec<&[u8]> = corpus
         .iter()
@@ -39,8 +53,22 @@ fn main() -> ExitCode {
         "originlens" => |h| {
             black_box(corpus::originlens_classify(black_box(h)));
         },
+        "split" => {
+            for _ in 0..passes {
+                for head in &heads {
+                    black_box(corpus::originlens_classify_split(black_box(head), reads));
+                }
+            }
+            // The reads one pass makes: a head shorter than READS is fed a byte a read.
+            let made: usize = heads
+                .iter()
+                .map(|h| h.len().div_ceil(h.len().div_ceil(reads).max(1)))
+                .sum();
+            println!("{} {made}", heads.iter().map(|h| h.len()).sum::<usize>());
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!("wire_loop: mode is httparse or originlens, not `{mode}`");
+            eprintln!("wire_loop: mode is httparse, originlens or split, not `{mode}`");
             return ExitCode::from(2);
         }
     };

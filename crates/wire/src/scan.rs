@@ -66,7 +66,8 @@ pub fn scan_to_empty_line(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>
 fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
     let mut start = cursor.line_start;
     let mut from = cursor.scanned;
-    while let Some(lf) = find_lf(buf, from) {
+    let finder = LfFinder::new();
+    while let Some(lf) = find_lf(buf, from, &finder) {
         let has_cr = lf > start && buf[lf - 1] == b'\r';
         let content_end = lf - usize::from(has_cr);
         lines.push(Line {
@@ -91,7 +92,7 @@ fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<
 /// The first LF at or after `from`. Most lines are short: their end is looked for in the first
 /// words without a call; a longer line goes to `memchr`.
 #[inline]
-fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+fn find_lf(buf: &[u8], from: usize, finder: &LfFinder) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut pos = from;
@@ -107,7 +108,33 @@ fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
         }
         pos += 8;
     }
-    memchr(b'\n', buf.get(pos..)?).map(|i| pos + i)
+    finder.find(buf.get(pos..)?).map(|i| pos + i)
+}
+
+/// `memchr` for LF. On x86-64 with AVX2 (looked up once per scan, not per line), its AVX2
+/// searcher is called directly, which saves the dispatch of every call.
+struct LfFinder {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl LfFinder {
+    #[inline]
+    fn new() -> LfFinder {
+        LfFinder {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = &self.avx2 {
+            return avx2.find(haystack);
+        }
+        memchr(b'\n', haystack)
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +158,14 @@ mod tests {
                     let expected = (from <= at).then_some(at).or_else(|| {
                         (from == at + 1 && at + 1 < len).then_some(at + 1)
                     });
-                    assert_eq!(find_lf(&buf, from), expected, "len {len} at {at} from {from}");
+                    let finder = LfFinder::new();
+                    assert_eq!(
+                        find_lf(&buf, from, &finder),
+                        expected,
+                        "len {len} at {at} from {from}"
+                    );
+                    let generic = memchr(b'\n', buf.get(from..).unwrap_or(&[]));
+                    assert_eq!(generic.map(|i| from + i), expected);
                 }
             }
         }

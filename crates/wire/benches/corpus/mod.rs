@@ -116,3 +116,14 @@ pub fn originlens_classify(head: &[u8]) -> originlens_wire::Verdict {
     reader.feed(head);
     judge(reader.report(), &profile::CLOUDFLARE, JudgeContext::default())
 }
+
+/// [`originlens_classify`] with the head fed in `reads` reads of nearly equal size.
+#[allow(dead_code)] // used by the instruction count only
+pub fn originlens_classify_split(head: &[u8], reads: usize) -> originlens_wire::Verdict {
+    use originlens_wire::{judge, profile, JudgeContext, Reader, ReaderOptions};
+    let mut reader = Reader::new(ReaderOptions::default());
+    for piece in head.chunks(head.len().div_ceil(reads).max(1)) {
+        reader.feed(piece);
+    }
+    judge(reader.report(), &profile::CLOUDFLARE, JudgeContext::default())
+}
