@@ -11,10 +11,8 @@ use corpus::{corpus, httparse_parse, originlens_classify};
 fn bench(c: &mut Criterion) {
     let corpus = corpus();
     let mut group = c.benchmark_group("heads");
-    let mut runs: Vec<(&str, Vec<&[u8]>)> = corpus
-        .iter()
-        .map(|s| (s.name, vec![&s.head[..]]))
-        .collect();
+    let mut runs: Vec<(&str, Vec<&[u8]>)> =
+        corpus.iter().map(|s| (s.name, vec![&s.head[..]])).collect();
     runs.push(("all", corpus.iter().map(|s| &s.head[..]).collect()));
     for (name, heads) in &runs {
         let bytes: usize = heads.iter().map(|h| h.len()).sum();

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
         .collect();
     if heads.is_empty() {
         let names: Vec<_> = corpus.iter().map(|s| s.name).collect();
-        eprintln!("wire_loop: no shape `{shape}` (shapes: all, {})", names.join(", "));
+        eprintln!(
+            "wire_loop: no shape `{shape}` (shapes: all, {})",
+            names.join(", ")
+        );
         return ExitCode::from(2);
     }
     let run: fn(&[u8]) = match mode.as_str() {

@@ -147,12 +147,10 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
             }
             i += 32;
         }
-        if i + 16 < n && block_has_odd_byte::<16>(bytes[i..i + 16].try_into().expect("16 bytes"))
-        {
+        if i + 16 < n && block_has_odd_byte::<16>(bytes[i..i + 16].try_into().expect("16 bytes")) {
             return false;
         }
-        return i == n
-            || !block_has_odd_byte::<16>(bytes[n - 16..].try_into().expect("16 bytes"));
+        return i == n || !block_has_odd_byte::<16>(bytes[n - 16..].try_into().expect("16 bytes"));
     }
     if n >= 8 {
         let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));

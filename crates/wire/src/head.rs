@@ -151,7 +151,8 @@ enum Known {
 
 #[inline]
 fn known(name: &[u8]) -> Option<Known> {
-    let single = |i: u8| eq_lower(name, SINGLETONS[i as usize].as_bytes()).then_some(Known::Singleton(i));
+    let single =
+        |i: u8| eq_lower(name, SINGLETONS[i as usize].as_bytes()).then_some(Known::Singleton(i));
     match name.len() {
         3 => single(0),
         4 => single(1).or_else(|| single(2)),
@@ -162,9 +163,8 @@ fn known(name: &[u8]) -> Option<Known> {
         12 => single(7),
         13 => single(8).or_else(|| single(9)),
         14 => eq_lower(name, b"content-length").then_some(Known::ContentLength),
-        16 => single(10).or_else(|| {
-            eq_lower(name, b"content-encoding").then_some(Known::ContentEncoding)
-        }),
+        16 => single(10)
+            .or_else(|| eq_lower(name, b"content-encoding").then_some(Known::ContentEncoding)),
         17 => eq_lower(name, b"transfer-encoding").then_some(Known::TransferEncoding),
         _ => None,
     }
@@ -305,7 +305,10 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
     let mut line = &raw[head.status_line.clone()];
     let at = |i: usize| base + i as u64;
 
-    if let Some(cr) = (!is_plain_ascii(line)).then(|| memchr(b'\r', line)).flatten() {
+    if let Some(cr) = (!is_plain_ascii(line))
+        .then(|| memchr(b'\r', line))
+        .flatten()
+    {
         out.push(Finding::at(
             Kind::StartLineBareCr,
             at(cr),
@@ -744,10 +747,9 @@ fn trim_ows_end(s: &[u8]) -> usize {
 fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
     // Printable ASCII and HTAB (obs-fold continuations) are fine: one pass without early exit,
     // which the compiler vectorises.
-    if !value
-        .iter()
-        .fold(false, |odd, &b| odd | (!(0x20..0x7f).contains(&b) & (b != b'\t')))
-    {
+    if !value.iter().fold(false, |odd, &b| {
+        odd | (!(0x20..0x7f).contains(&b) & (b != b'\t'))
+    }) {
         return;
     }
     let first = |pred: &dyn Fn(u8) -> bool| value.iter().position(|&b| pred(b));

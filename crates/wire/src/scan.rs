@@ -155,9 +155,9 @@ mod tests {
                     buf[at - 1] = 0x0b;
                 }
                 for from in 0..=len + 1 {
-                    let expected = (from <= at).then_some(at).or_else(|| {
-                        (from == at + 1 && at + 1 < len).then_some(at + 1)
-                    });
+                    let expected = (from <= at)
+                        .then_some(at)
+                        .or_else(|| (from == at + 1 && at + 1 < len).then_some(at + 1));
                     let finder = LfFinder::new();
                     assert_eq!(
                         find_lf(&buf, from, &finder),

@@ -45,8 +45,9 @@ static COUNTING: Counting = Counting;
 /// A 16 KB head (60 Set-Cookie lines, a folded field, a bare CR) and a chunked body of 300
 /// chunks with extensions: every state of the reader that could hold on to bytes between reads.
 fn response() -> Vec<u8> {
-    let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Fold: a\r\n b\r\nX-Cr: a\rb\r\n"
-        .to_vec();
+    let mut r =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Fold: a\r\n b\r\nX-Cr: a\rb\r\n"
+            .to_vec();
     for i in 0..60 {
         r.extend_from_slice(
             format!("Set-Cookie: s{i}={}; Path=/; HttpOnly\r\n", "c".repeat(240)).as_bytes(),
@@ -54,7 +55,9 @@ fn response() -> Vec<u8> {
     }
     r.extend_from_slice(b"\r\n");
     for i in 0..300 {
-        r.extend_from_slice(format!("{:x};n=v\r\n{}\r\n", 20 + i % 7, "d".repeat(20 + i % 7)).as_bytes());
+        r.extend_from_slice(
+            format!("{:x};n=v\r\n{}\r\n", 20 + i % 7, "d".repeat(20 + i % 7)).as_bytes(),
+        );
     }
     r.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\n");
     r
@@ -64,7 +67,10 @@ fn response() -> Vec<u8> {
 /// reading allocated (allocations, bytes). Tests run one at a time in this binary (see `main`
 /// below: a single test), so the counters see only this reader.
 fn feed(bytes: &[u8], splits: usize) -> (Report, u64, u64) {
-    let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a0, b0) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
     let mut reader = Reader::new(ReaderOptions::default());
     let step = bytes.len().div_ceil(splits);
     for piece in bytes.chunks(step.max(1)) {
@@ -72,7 +78,10 @@ fn feed(bytes: &[u8], splits: usize) -> (Report, u64, u64) {
     }
     reader.on_eof();
     let report = reader.into_report();
-    let (a1, b1) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a1, b1) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
     (report, a1 - a0, b1 - b0)
 }
 

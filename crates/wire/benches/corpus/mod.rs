@@ -64,7 +64,9 @@ pub fn corpus() -> Vec<Shape> {
     let mut csp = String::from("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\nContent-Security-Policy: default-src 'self'");
     let mut i = 0;
     while csp.len() < 8192 {
-        csp.push_str(&format!("; script-src-{i} https://cdn{i}.example.com 'nonce-a1B2c3D4e5F6'"));
+        csp.push_str(&format!(
+            "; script-src-{i} https://cdn{i}.example.com 'nonce-a1B2c3D4e5F6'"
+        ));
         i += 1;
     }
     csp.push_str("\r\nServer: nginx\r\n\r\n");
@@ -104,7 +106,10 @@ pub fn httparse_parse(head: &[u8]) -> usize {
         .allow_obsolete_multiline_headers_in_responses(true)
         .parse_response(&mut res, head)
         .expect("httparse parses every head of the corpus");
-    assert!(status.is_complete(), "httparse: a head of the corpus is incomplete");
+    assert!(
+        status.is_complete(),
+        "httparse: a head of the corpus is incomplete"
+    );
     res.headers.len()
 }
 
@@ -114,7 +119,11 @@ pub fn originlens_classify(head: &[u8]) -> originlens_wire::Verdict {
     use originlens_wire::{judge, profile, JudgeContext, Reader, ReaderOptions};
     let mut reader = Reader::new(ReaderOptions::default());
     reader.feed(head);
-    judge(reader.report(), &profile::CLOUDFLARE, JudgeContext::default())
+    judge(
+        reader.report(),
+        &profile::CLOUDFLARE,
+        JudgeContext::default(),
+    )
 }
 
 /// [`originlens_classify`] with the head fed in `reads` reads of nearly equal size.
@@ -125,5 +134,9 @@ pub fn originlens_classify_split(head: &[u8], reads: usize) -> originlens_wire::
     for piece in head.chunks(head.len().div_ceil(reads).max(1)) {
         reader.feed(piece);
     }
-    judge(reader.report(), &profile::CLOUDFLARE, JudgeContext::default())
+    judge(
+        reader.report(),
+        &profile::CLOUDFLARE,
+        JudgeContext::default(),
+    )
 }
