@@ -2,7 +2,7 @@
 
 use crate::bytes::{eq_lower, trim_ows};
 use crate::finding::{Finding, Kind};
-use crate::head::{Field, Head};
+use crate::head::{Field, Head, Names, Seen};
 
 /// What the request was, as far as the response's framing depends on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,7 +49,6 @@ const MAX_CONTENT_LENGTH_DIGITS: usize = 19;
 
 /// Decides the framing of a final response and reports framing defects.
 pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing {
-    let code = head.code.unwrap_or(200);
     // One pass over the fields, comparing names only when the length fits.
     let (mut cl, mut te) = (FieldList::new(), FieldList::new());
     for f in &head.fields {
@@ -60,7 +59,39 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
             _ => {}
         }
     }
-    let (cl_fields, mut te_fields) = (cl.as_slice(), te.as_slice());
+    decide_with(head, req, cl.as_slice(), te.as_slice(), out)
+}
+
+/// [`decide`] for a head whose parse noted where its framing fields are: a head with at most
+/// one of each is decided without going over its fields again.
+pub(crate) fn decide_named(
+    head: &Head,
+    names: &Names,
+    req: RequestInfo,
+    out: &mut Vec<Finding>,
+) -> Framing {
+    let one = |seen: Seen| match seen {
+        Seen::None => Some(None),
+        Seen::One(i) => Some(Some(&head.fields[i])),
+        Seen::Many => None,
+    };
+    match (one(names.content_length), one(names.transfer_encoding)) {
+        (Some(cl), Some(te)) => {
+            let (cl, te) = (cl.as_slice(), te.as_slice());
+            decide_with(head, req, cl, te, out)
+        }
+        _ => decide(head, req, out),
+    }
+}
+
+fn decide_with(
+    head: &Head,
+    req: RequestInfo,
+    cl_fields: &[&Field],
+    mut te_fields: &[&Field],
+    out: &mut Vec<Finding>,
+) -> Framing {
+    let code = head.code.unwrap_or(200);
     let span_of = |f: &Field| head.abs(f.line.start)..head.abs(f.line.end);
     // An empty Transfer-Encoding names no coding: it is reported and left out.
     if !te_fields.is_empty() && te_fields.iter().all(|f| head.value(f).is_empty()) {
@@ -254,6 +285,12 @@ fn check_content_length_values(head: &Head, fields: &[&Field], out: &mut Vec<Fin
 }
 
 fn decide_content_length(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {
+    // The usual head: one Content-Length, one number; nothing to report.
+    if let [f] = fields {
+        if let Ok(n) = parse_length(head.value(f)) {
+            return Framing::Length(n);
+        }
+    }
     let mut values: Vec<u64> = Vec::new();
     let mut invalid = false;
     for f in fields {

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::bytes::{eq_lower, is_field_content, is_ows, is_plain_ascii, token_prefix_len};
+use crate::bytes::{eq_lower, is_field_content, is_ows, is_plain_ascii, token_prefix_len_in};
 use crate::finding::{Finding, Kind};
 use crate::scan::Line;
 
@@ -124,24 +124,112 @@ impl Head {
 }
 
 /// Fields a sender must not repeat (RFC 9110 §5.3); Content-Length is judged by framing.
-/// Looked up by length first: this runs for every field of every head.
+const SINGLETONS: [&str; 11] = [
+    "age",
+    "date",
+    "etag",
+    "server",
+    "expires",
+    "location",
+    "retry-after",
+    "content-type",
+    "last-modified",
+    "content-range",
+    "content-location",
+];
+
+/// A field name the reader acts on, found by length first and then one case-insensitive
+/// compare: this runs for every field of every head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    ContentLength,
+    TransferEncoding,
+    ContentEncoding,
+    /// `SINGLETONS[i]`.
+    Singleton(u8),
+}
+
+#[inline]
+fn known(name: &[u8]) -> Option<Known> {
+    let single =
+        |i: u8| eq_lower(name, SINGLETONS[i as usize].as_bytes()).then_some(Known::Singleton(i));
+    match name.len() {
+        3 => single(0),
+        4 => single(1).or_else(|| single(2)),
+        6 => single(3),
+        7 => single(4),
+        8 => single(5),
+        11 => single(6),
+        12 => single(7),
+        13 => single(8).or_else(|| single(9)),
+        14 => eq_lower(name, b"content-length").then_some(Known::ContentLength),
+        16 => single(10)
+            .or_else(|| eq_lower(name, b"content-encoding").then_some(Known::ContentEncoding)),
+        17 => eq_lower(name, b"transfer-encoding").then_some(Known::TransferEncoding),
+        _ => None,
+    }
+}
+
 fn singleton(name: &[u8]) -> Option<&'static str> {
-    let candidates: &[&'static str] = match name.len() {
-        3 => &["age"],
-        4 => &["date", "etag"],
-        6 => &["server"],
-        7 => &["expires"],
-        8 => &["location"],
-        11 => &["retry-after"],
-        12 => &["content-type"],
-        13 => &["last-modified", "content-range"],
-        16 => &["content-location"],
-        _ => return None,
-    };
-    candidates
-        .iter()
-        .copied()
-        .find(|c| eq_lower(name, c.as_bytes()))
+    match known(name) {
+        Some(Known::Singleton(i)) => Some(SINGLETONS[i as usize]),
+        _ => None,
+    }
+}
+
+/// How many fields of one name a head has, and where the first is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// None.
+    #[default]
+    None,
+    /// One, at this index of [`Head::fields`].
+    One(usize),
+    /// More than one.
+    Many,
+}
+
+impl Seen {
+    fn note(&mut self, index: usize) {
+        *self = match self {
+            Seen::None => Seen::One(index),
+            _ => Seen::Many,
+        };
+    }
+}
+
+/// What the parse noted about the names it met, so that the reader's next steps (framing, the
+/// content coding, repeated fields) need not go over the fields again.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Names {
+    /// Content-Length fields.
+    pub content_length: Seen,
+    /// Transfer-Encoding fields.
+    pub transfer_encoding: Seen,
+    /// The first Content-Encoding field.
+    pub content_encoding: Option<usize>,
+    /// Singletons met so far, one bit each.
+    singletons: u16,
+    /// A singleton came twice.
+    repeated_singleton: bool,
+}
+
+impl Names {
+    #[inline]
+    fn note(&mut self, name: &[u8], index: usize) {
+        match known(name) {
+            None => {}
+            Some(Known::ContentLength) => self.content_length.note(index),
+            Some(Known::TransferEncoding) => self.transfer_encoding.note(index),
+            Some(Known::ContentEncoding) => {
+                self.content_encoding.get_or_insert(index);
+            }
+            Some(Known::Singleton(i)) => {
+                self.repeated_singleton |= self.singletons & 1 << i != 0;
+                self.singletons |= 1 << i;
+            }
+        }
+    }
 }
 
 /// Parses a head whose lines were already found: `lines` cover `raw` in order, the status line
@@ -151,7 +239,8 @@ pub(crate) fn parse_lines(
     lines: &[Line],
     offset: u64,
     findings: &mut Vec<Finding>,
-) -> Head {
+) -> (Head, Names) {
+    let mut names = Names::default();
     let mut head = Head {
         offset,
         raw,
@@ -180,7 +269,7 @@ pub(crate) fn parse_lines(
         if line.is_empty() {
             break;
         }
-        parse_field_line(&raw, line, &mut head, findings);
+        parse_field_line(&raw, line, &mut head, findings, &mut names);
     }
     if let Some(at) = bare_lf_at {
         findings.push(Finding::at(
@@ -190,8 +279,10 @@ pub(crate) fn parse_lines(
         ));
     }
     head.raw = raw;
-    check_duplicates(&head, findings);
-    head
+    if names.repeated_singleton {
+        check_duplicates(&head, findings);
+    }
+    (head, names)
 }
 
 /// Does the start of a first line look like an HTTP status line (`HTTP/`, any case, or a
@@ -214,7 +305,10 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
     let mut line = &raw[head.status_line.clone()];
     let at = |i: usize| base + i as u64;
 
-    if let Some(cr) = memchr(b'\r', line) {
+    if let Some(cr) = (!is_plain_ascii(line))
+        .then(|| memchr(b'\r', line))
+        .flatten()
+    {
         out.push(Finding::at(
             Kind::StartLineBareCr,
             at(cr),
@@ -363,6 +457,10 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
 
 fn classify_code(code: &[u8], offset: u64, head: &mut Head, out: &mut Vec<Finding>) {
     let span = offset..offset + code.len() as u64;
+    if code.len() == 3 && code.iter().all(u8::is_ascii_digit) {
+        // The usual code: three digits, nothing to report unless out of range.
+        return set_code(code, offset, head, out);
+    }
     let shown = String::from_utf8_lossy(code);
     if code.is_empty() {
         out.push(Finding::at(
@@ -412,6 +510,11 @@ fn classify_code(code: &[u8], offset: u64, head: &mut Head, out: &mut Vec<Findin
         ));
         return;
     }
+    set_code(code, offset, head, out);
+}
+
+/// Takes the code from the three digits `code` starts with, reporting one out of 100-599.
+fn set_code(code: &[u8], offset: u64, head: &mut Head, out: &mut Vec<Finding>) {
     let value = code[..3]
         .iter()
         .fold(0u16, |n, d| n * 10 + (d - b'0') as u16);
@@ -451,20 +554,37 @@ fn check_reason(reason: &[u8], offset: u64, out: &mut Vec<Finding>) {
     }
 }
 
-fn parse_field_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Finding>) {
+#[inline]
+fn parse_field_line(
+    raw: &[u8],
+    line: &Line,
+    head: &mut Head,
+    out: &mut Vec<Finding>,
+    names: &mut Names,
+) {
     let span = line.content();
+    // Words may be read past the line's end (never past `raw`): the CR LF stops a name.
+    let token_len = token_prefix_len_in(raw, span.start, span.end);
     let bytes = &raw[span.clone()];
-    let token_len = token_prefix_len(bytes);
     if token_len > 0 && bytes.get(token_len) == Some(&b':') {
-        // The usual line: a token name right up to the colon.
+        // The usual line: a token name right up to the colon, a value of printable ASCII.
         let after = token_len + 1;
-        if !line.plain {
-            check_value(&bytes[after..], head.abs(span.start + after), out);
+        let value = &bytes[after..];
+        if !is_plain_ascii(value) {
+            check_value(value, head.abs(span.start + after), out);
         }
-        push_field(head, span, bytes, token_len, token_len);
+        names.note(&bytes[..token_len], head.fields.len());
+        let lead = value.len() - trim_ows_start(value).len();
+        let value_end = trim_ows_end(value).max(lead);
+        let at = span.start + after;
+        head.fields.push(Field {
+            line: span.clone(),
+            name: span.start..span.start + token_len,
+            value: at + lead..at + value_end,
+        });
         return;
     }
-    parse_unusual_field_line(raw, line, token_len, head, out);
+    parse_unusual_field_line(raw, line, token_len, head, out, names);
 }
 
 /// A field line that is not `token ":" value`: obs-fold, a repeated status line, no colon,
@@ -475,8 +595,8 @@ fn parse_unusual_field_line(
     token_len: usize,
     head: &mut Head,
     out: &mut Vec<Finding>,
+    names: &mut Names,
 ) {
-    let plain = line.plain;
     let span = line.content();
     let line = &raw[span.clone()];
     let at = |i: usize| head.offset + (span.start + i) as u64;
@@ -497,9 +617,7 @@ fn parse_unusual_field_line(
                 "a whitespace-led line right after the status line",
             ));
         }
-        if !plain {
-            check_value(line, at(0), out);
-        }
+        check_value(line, at(0), out);
         return;
     }
     if line.starts_with(b"HTTP/") {
@@ -561,10 +679,8 @@ fn parse_unusual_field_line(
         }
     }
     let after = colon + 1;
-    if !plain {
-        check_value(&line[after..], at(after), out);
-    }
-    push_field(head, span, line, name_end, colon);
+    check_value(&line[after..], at(after), out);
+    push_field(head, span, line, name_end, colon, names);
 }
 
 /// A space, control byte or DEL: what nginx (1.21.1 and later) refuses in a field name, where
@@ -587,7 +703,16 @@ fn name_ctl(at: u64, b: u8) -> Finding {
 
 /// Adds the field on `line` (its bytes, at `span` in the head), whose name ends at `name_end`
 /// and colon is at `colon`; the value is what follows, without surrounding OWS.
-fn push_field(head: &mut Head, span: Range<usize>, line: &[u8], name_end: usize, colon: usize) {
+#[inline]
+fn push_field(
+    head: &mut Head,
+    span: Range<usize>,
+    line: &[u8],
+    name_end: usize,
+    colon: usize,
+    names: &mut Names,
+) {
+    names.note(&line[..name_end], head.fields.len());
     let after = colon + 1;
     let rest = &line[after..];
     let lead = rest.len() - trim_ows_start(rest).len();
@@ -600,17 +725,31 @@ fn push_field(head: &mut Head, span: Range<usize>, line: &[u8], name_end: usize,
     });
 }
 
+#[inline]
 fn trim_ows_start(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|&&b| is_ows(b)).count();
+    let mut n = 0;
+    while n < s.len() && is_ows(s[n]) {
+        n += 1;
+    }
     &s[n..]
 }
 
+#[inline]
 fn trim_ows_end(s: &[u8]) -> usize {
-    s.len() - s.iter().rev().take_while(|&&b| is_ows(b)).count()
+    let mut n = s.len();
+    while n > 0 && is_ows(s[n - 1]) {
+        n -= 1;
+    }
+    n
 }
 
+#[inline(never)]
 fn check_value(value: &[u8], offset: u64, out: &mut Vec<Finding>) {
-    if is_plain_ascii(value) || value.iter().all(|&b| is_field_content(b) && b < 0x80) {
+    // Printable ASCII and HTAB (obs-fold continuations) are fine: one pass without early exit,
+    // which the compiler vectorises.
+    if !value.iter().fold(false, |odd, &b| {
+        odd | (!(0x20..0x7f).contains(&b) & (b != b'\t'))
+    }) {
         return;
     }
     let first = |pred: &dyn Fn(u8) -> bool| value.iter().position(|&b| pred(b));

@@ -16,7 +16,7 @@ use crate::chunked::ChunkedDecoder;
 use crate::encoding::{self, BodyEnd, Coding};
 use crate::finding::{Finding, Kind};
 use crate::framing::{self, Framing, RequestInfo};
-use crate::head::{self, Head};
+use crate::head::{self, Head, Seen};
 use crate::scan::{self, Cursor, Line};
 
 /// The largest head the reader buffers (Pingora's `MAX_HEADER_SIZE`); profiles judge smaller
@@ -386,7 +386,7 @@ impl Reader {
             let mut raw = std::mem::take(&mut self.head_buf);
             raw.truncate(complete);
             // The scan has recorded every line up to the last LF.
-            let head =
+            let (head, _) =
                 head::parse_lines(raw, &self.lines, self.head_base, &mut self.report.findings);
             self.report.head = Some(head);
         }
@@ -578,7 +578,6 @@ impl Reader {
                         start: 0,
                         content_end,
                         bare_lf: content_end == lf,
-                        plain: false,
                     });
                 }
                 self.state = State::Head {
@@ -620,7 +619,7 @@ impl Reader {
         let rest = self.head_buf.split_off(head_len);
         let raw = std::mem::replace(&mut self.head_buf, rest);
         let base = self.head_base;
-        let head = head::parse_lines(raw, &self.lines, base, &mut self.report.findings);
+        let (head, names) = head::parse_lines(raw, &self.lines, base, &mut self.report.findings);
         self.lines.clear();
         self.head_base += head_len as u64;
         let rest_base = self.head_base;
@@ -654,9 +653,11 @@ impl Reader {
                 format!("the origin itself answered {}", head.code.unwrap_or(0)),
             ));
         }
-        let framing = framing::decide(&head, self.opts.request, &mut self.report.findings);
-        self.coding = head
-            .first("content-encoding")
+        let framing =
+            framing::decide_named(&head, &names, self.opts.request, &mut self.report.findings);
+        self.coding = names
+            .content_encoding
+            .map(|i| head.value(&head.fields[i]))
             .and_then(|v| match Coding::from_header(v) {
                 Ok(c) => c,
                 Err(name) => {
@@ -668,7 +669,10 @@ impl Reader {
                     None
                 }
             });
-        if framing == Framing::CloseDelimited && lists_chunked_anywhere(&head) {
+        if framing == Framing::CloseDelimited
+            && names.transfer_encoding != Seen::None
+            && lists_chunked_anywhere(&head)
+        {
             self.shadow_chunked = Some(ChunkedDecoder::default());
         }
         self.report.head = Some(head);

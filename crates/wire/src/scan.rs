@@ -1,12 +1,12 @@
-//! One pass over a head's bytes that finds its line ends and, on the way, notes which lines hold
-//! only printable ASCII, so the parser neither searches for a line end again nor checks the
-//! bytes of a clean value one by one.
-//!
-//! The scan skips to the next byte outside `0x20..=0x7e` 32 bytes at a time, in a shape the
-//! compiler turns into SIMD compares, then narrows down to 16 and 8 bytes; in a usual head only
-//! the CR LF that ends each line is such a byte, so a line costs little more than its loads.
+//! One pass over a head's bytes that finds its line ends, so the parser does not search for
+//! them again. The search for each LF is `memchr`'s (vectorised, chosen at run time), resumed
+//! where the last read stopped: bytes fed one at a time still cost one look each. Which bytes of
+//! a line are allowed is the parser's question ([`crate::bytes::is_plain_ascii`]), asked once
+//! per value.
 
 use std::ops::Range;
+
+use memchr::memchr;
 
 /// One line of a head: `content` excludes the LF and a CR right before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,9 +18,6 @@ pub struct Line {
     pub content_end: usize,
     /// The line ends in an LF with no CR before it.
     pub bare_lf: bool,
-    /// Every content byte is printable ASCII or SP (`0x20..=0x7e`). `false` means "not known",
-    /// so the parser checks the bytes itself.
-    pub plain: bool,
 }
 
 impl Line {
@@ -35,16 +32,13 @@ impl Line {
     }
 }
 
-/// Where a line scan stands between reads: the scan resumes where it stopped, so bytes fed one
-/// at a time still cost one look each.
+/// Where a line scan stands between reads: the scan resumes where it stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
     /// Start of the line being read.
     pub line_start: usize,
     /// Bytes before this were looked at.
     pub scanned: usize,
-    /// The first byte of the line being read that is not printable ASCII, if one was seen.
-    pub odd_at: Option<usize>,
 }
 
 impl Cursor {
@@ -53,7 +47,6 @@ impl Cursor {
         Cursor {
             line_start: pos,
             scanned: pos,
-            odd_at: None,
         }
     }
 }
@@ -63,121 +56,85 @@ impl Cursor {
 /// ends first (the cursor then says where to go on).
 pub fn scan_to_empty_line(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
     // A local copy stays in registers; the caller's cursor is written once at the end.
-    let mut at_line = *cursor;
-    let end = scan_lines(buf, &mut at_line, lines);
-    *cursor = at_line;
+    let mut at = *cursor;
+    let end = scan_lines(buf, &mut at, lines);
+    *cursor = at;
     end
 }
 
+#[inline]
 fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
-    while let Some(at) = next_odd_byte(buf, cursor.scanned) {
-        let lf = match buf[at] {
-            b'\n' => at,
-            // The usual line end, taken in one step.
-            b'\r' if buf.get(at + 1) == Some(&b'\n') => at + 1,
-            _ => {
-                cursor.odd_at.get_or_insert(at);
-                cursor.scanned = at + 1;
-                continue;
-            }
-        };
-        let line = finish_line(buf, cursor.line_start, lf, cursor.odd_at);
-        lines.push(line);
-        *cursor = Cursor::at_line(lf + 1);
-        if line.is_empty() {
+    let mut start = cursor.line_start;
+    let mut from = cursor.scanned;
+    let finder = LfFinder::new();
+    while let Some(lf) = find_lf(buf, from, &finder) {
+        let has_cr = lf > start && buf[lf - 1] == b'\r';
+        let content_end = lf - usize::from(has_cr);
+        lines.push(Line {
+            start,
+            content_end,
+            bare_lf: !has_cr,
+        });
+        if content_end == start {
+            *cursor = Cursor::at_line(lf + 1);
             return Some(lf + 1);
         }
+        start = lf + 1;
+        from = start;
     }
-    cursor.scanned = buf.len();
+    *cursor = Cursor {
+        line_start: start,
+        scanned: buf.len().max(start),
+    };
     None
 }
 
-/// The line from `start` to the LF at `lf`; `odd_at` is its first byte outside `0x20..=0x7e`.
-fn finish_line(buf: &[u8], start: usize, lf: usize, odd_at: Option<usize>) -> Line {
-    let has_cr = lf > start && buf[lf - 1] == b'\r';
-    let content_end = if has_cr { lf - 1 } else { lf };
-    Line {
-        start,
-        content_end,
-        bare_lf: !has_cr,
-        // A CR that ends the line is the only odd byte a plain line may have.
-        plain: odd_at.is_none_or(|at| at >= content_end),
-    }
-}
-
-const WORD: usize = 8;
-const BLOCK: usize = 16;
-/// Clean text is skipped this many bytes at a time (two vector compares) before the search
-/// narrows down to a block and a word.
-const STRIDE: usize = 2 * BLOCK;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// The high bit of each byte of `x` that is outside `0x20..=0x7e`. Exact per byte: the sums
-/// work on the low seven bits only, so no carry crosses into the next byte.
+/// The first LF at or after `from`. Most lines are short: their end is looked for in the first
+/// words without a call; a longer line goes to `memchr`.
 #[inline]
-fn odd_bytes(x: u64) -> u64 {
-    let low = x & LOW7;
-    let at_least_space = low + 0x6060_6060_6060_6060;
-    let del = low + 0x0101_0101_0101_0101;
-    (x | !at_least_space | del) & HIGH
-}
-
-/// `!(0x20..0x7f).contains(&b)`, as one signed compare: adding one takes `0x7f..=0xff` to
-/// `i8::MIN..=0`, and `0x00..=0x1f` to `1..=0x20`, all below `0x21`; vectorised, that is two
-/// instructions per 16 bytes instead of four.
-#[inline]
-fn is_odd_byte(b: u8) -> bool {
-    (b.wrapping_add(1) as i8) < 0x21
-}
-
-/// Does the block hold a byte outside `0x20..=0x7e`? Written as a fold without early exit so
-/// the compiler makes it a single vector compare.
-#[inline]
-fn block_has_odd_byte<const N: usize>(block: &[u8; N]) -> bool {
-    block.iter().fold(false, |any, &b| any | is_odd_byte(b))
-}
-
-/// The index of the first odd byte of `bytes` (at most one word), if any.
-#[inline]
-fn first_odd_in_word(bytes: &[u8]) -> Option<usize> {
-    let mut word = [0x20; WORD];
-    word[..bytes.len()].copy_from_slice(bytes);
-    let flags = odd_bytes(u64::from_le_bytes(word));
-    (flags != 0).then(|| flags.trailing_zeros() as usize / 8)
-}
-
-/// The position of the first byte at or after `from` that is outside `0x20..=0x7e`.
-#[inline]
-fn next_odd_byte(buf: &[u8], from: usize) -> Option<usize> {
-    let rest = buf.get(from..)?;
-    let clean = clean_strides(rest);
-    let mut pos = clean;
-    while let Some(block) = rest.get(pos..pos + BLOCK) {
-        let block: &[u8; BLOCK] = block.try_into().expect("a block");
-        if block_has_odd_byte(block) {
-            return first_odd_in_block(block).map(|i| from + pos + i);
+fn find_lf(buf: &[u8], from: usize, finder: &LfFinder) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut pos = from;
+    for _ in 0..4 {
+        let Some(word) = buf.get(pos..pos + 8) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'\n'));
+        // The lowest flag is exact (a borrow only runs upwards from a zero byte).
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(pos + zero.trailing_zeros() as usize / 8);
         }
-        pos += BLOCK;
+        pos += 8;
     }
-    first_odd_in_block(&rest[pos..]).map(|i| from + pos + i)
+    finder.find(buf.get(pos..)?).map(|i| pos + i)
 }
 
-/// How many bytes at the start of `bytes` are whole strides without an odd byte.
-#[inline]
-fn clean_strides(bytes: &[u8]) -> usize {
-    bytes
-        .chunks_exact(STRIDE)
-        .take_while(|&stride| !block_has_odd_byte::<STRIDE>(stride.try_into().expect("a stride")))
-        .count()
-        * STRIDE
+/// `memchr` for LF. On x86-64 with AVX2 (looked up once per scan, not per line), its AVX2
+/// searcher is called directly, which saves the dispatch of every call.
+struct LfFinder {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
 }
 
-/// The index of the first odd byte of `bytes` (at most one block), if any.
-#[inline]
-fn first_odd_in_block(bytes: &[u8]) -> Option<usize> {
-    let (low, high) = bytes.split_at(bytes.len().min(WORD));
-    first_odd_in_word(low).or_else(|| first_odd_in_word(high).map(|i| WORD + i))
+impl LfFinder {
+    #[inline]
+    fn new() -> LfFinder {
+        LfFinder {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = &self.avx2 {
+            return avx2.find(haystack);
+        }
+        memchr(b'\n', haystack)
+    }
 }
 
 #[cfg(test)]
@@ -185,44 +142,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn odd_byte_flags_are_exact_for_every_byte_at_every_place() {
-        for b in 0u8..=255 {
-            for place in 0..WORD {
-                // Neighbours that would catch a carry or borrow: the extremes of each class.
-                for fill in [0x00, 0x1f, 0x20, 0x7e, 0x7f, 0xff] {
-                    let mut bytes = [fill; WORD];
-                    bytes[place] = b;
-                    let flags = odd_bytes(u64::from_le_bytes(bytes));
-                    for (i, &byte) in bytes.iter().enumerate() {
-                        let flagged = flags >> (i * 8 + 7) & 1 == 1;
-                        let odd = !(0x20..0x7f).contains(&byte);
-                        assert_eq!(flagged, odd, "{bytes:02x?} byte {i}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn odd_byte_is_outside_printable_ascii() {
-        for b in 0u8..=255 {
-            assert_eq!(is_odd_byte(b), !(0x20..0x7f).contains(&b), "{b:#04x}");
-        }
-    }
-
-    #[test]
-    fn finds_the_first_odd_byte_in_words_and_tail() {
-        for len in 0..40 {
+    fn finds_the_first_lf_in_words_and_beyond() {
+        for len in 0..80 {
             for at in 0..len {
                 let mut buf = vec![b'a'; len];
-                buf[at] = b'\r';
-                for from in 0..=len {
-                    let expected = (from <= at).then_some(at);
-                    assert_eq!(next_odd_byte(&buf, from), expected, "len {len} at {at}");
+                buf[at] = b'\n';
+                // Bytes that differ from LF in one bit, and a second LF after the first.
+                if at + 1 < len {
+                    buf[at + 1] = b'\n';
+                }
+                if at > 0 {
+                    buf[at - 1] = 0x0b;
+                }
+                for from in 0..=len + 1 {
+                    let expected = (from <= at)
+                        .then_some(at)
+                        .or_else(|| (from == at + 1 && at + 1 < len).then_some(at + 1));
+                    let finder = LfFinder::new();
+                    assert_eq!(
+                        find_lf(&buf, from, &finder),
+                        expected,
+                        "len {len} at {at} from {from}"
+                    );
+                    let generic = memchr(b'\n', buf.get(from..).unwrap_or(&[]));
+                    assert_eq!(generic.map(|i| from + i), expected);
                 }
             }
         }
-        assert_eq!(next_odd_byte(b"abc", 4), None);
     }
 
     #[test]
@@ -233,17 +179,29 @@ mod tests {
         assert_eq!(end, Some(buf.len() - 5));
         let summary: Vec<_> = lines
             .iter()
-            .map(|l| (&buf[l.content()], l.bare_lf, l.plain))
+            .map(|l| (&buf[l.content()], l.bare_lf))
             .collect();
         assert_eq!(
             summary,
             [
-                (&b"A: b"[..], false, true),
-                (&b"C: \x01d"[..], true, false),
-                (&b"E: f\r"[..], false, false),
-                (&b""[..], false, true),
+                (&b"A: b"[..], false),
+                (&b"C: \x01d"[..], true),
+                (&b"E: f\r"[..], false),
+                (&b""[..], false),
             ]
         );
+    }
+
+    #[test]
+    fn a_bare_lf_ends_an_empty_line_too() {
+        let buf = b"A: b\n\nrest";
+        let mut lines = Vec::new();
+        assert_eq!(
+            scan_to_empty_line(buf, &mut Cursor::at_line(0), &mut lines),
+            Some(6)
+        );
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].is_empty() && lines[1].bare_lf);
     }
 
     #[test]
@@ -257,6 +215,7 @@ mod tests {
                 scan_to_empty_line(&buf[..split], &mut cursor, &mut lines),
                 None
             );
+            assert_eq!(cursor.scanned, split, "split at {split}");
             assert_eq!(scan_to_empty_line(buf, &mut cursor, &mut lines), end);
             assert_eq!(lines, whole, "split at {split}");
         }
