@@ -573,15 +573,7 @@ fn parse_field_line(
         if !is_plain_ascii(value) {
             check_value(value, head.abs(span.start + after), out);
         }
-        names.note(&bytes[..token_len], head.fields.len());
-        let lead = value.len() - trim_ows_start(value).len();
-        let value_end = trim_ows_end(value).max(lead);
-        let at = span.start + after;
-        head.fields.push(Field {
-            line: span.clone(),
-            name: span.start..span.start + token_len,
-            value: at + lead..at + value_end,
-        });
+        push_field(head, span, bytes, token_len, token_len, names);
         return;
     }
     parse_unusual_field_line(raw, line, token_len, head, out, names);

@@ -43,13 +43,6 @@ macro_rules! by_name {
                     .ok_or_else(|| UnknownName { what: $what, value: s.to_owned() })
             }
         }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                // `pad`, so that `{:<6}` lines up table columns.
-                f.pad(self.as_str())
-            }
-        }
     };
 }
 
@@ -59,20 +52,21 @@ by_name!(
     "end",
     [Complete, Eof, Reset, Timeout, HeadLimit, Fatal]
 );
+by_name!(Severity, "severity", [Info, Warning, Error]);
 
-impl FromStr for Severity {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Severity::Info, Severity::Warning, Severity::Error]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownName {
-                what: "severity",
-                value: s.to_owned(),
-            })
-    }
+// `Severity` has its `Display` beside it; these two are shown here.
+macro_rules! display_by_name {
+    ($($ty:ident),*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // `pad`, so that `{:<6}` lines up table columns.
+                f.pad(self.as_str())
+            }
+        }
+    )*};
 }
+
+display_by_name!(GeneratedBy, End);
 
 #[cfg(test)]
 mod tests {
