@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use originlens_wire::{Cause, End};
-use rusqlite::types::Type;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Type, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::incident::{FindingRecord, Incident};
@@ -243,27 +243,28 @@ pub(crate) const COLUMNS: &str =
     origin_status, visitor_status, generated_by, end_event, connect_ms, first_byte_ms, total_ms,
     reused, conn_uses, conn_age_ms, retried, bytes, raw, raw_truncated, redacted";
 
-/// A text column parsed into its type; a value this build does not know is an error naming the
-/// column, not a silent default.
-fn parsed<T>(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
+/// A text column read through its type's `FromStr`: a value this build does not know is an
+/// error naming the column, not a silent default.
+struct Parsed<T>(T);
+
+impl<T> FromSql for Parsed<T>
 where
     T: FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    let text: String = r.get(idx)?;
-    text.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map(Parsed)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
     let findings: String = r.get(9)?;
     let findings: Vec<FindingRecord> = serde_json::from_str(&findings)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e)))?;
-    let end: Option<String> = r.get(13)?;
-    let end = end
-        .map(|e| e.parse::<End>())
-        .transpose()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(13, Type::Text, Box::new(e)))?;
     Ok(Incident {
         id: r.get(0)?,
         at_ms: r.get(1)?,
@@ -272,13 +273,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
         host: r.get(4)?,
         origin: r.get(5)?,
         profile: r.get(6)?,
-        cause: parsed(r, 7)?,
+        cause: r.get::<_, Parsed<Cause>>(7)?.0,
         finding: r.get(8)?,
         findings,
         origin_status: r.get(10)?,
         visitor_status: r.get(11)?,
-        generated_by: parsed(r, 12)?,
-        end,
+        generated_by: r.get::<_, Parsed<_>>(12)?.0,
+        end: r.get::<_, Option<Parsed<End>>>(13)?.map(|e| e.0),
         connect_ms: r.get(14)?,
         first_byte_ms: r.get(15)?,
         total_ms: r.get(16)?,
