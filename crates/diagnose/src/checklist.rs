@@ -56,7 +56,10 @@ fn response_check(id: CheckId, p: &Probed) -> CheckItem {
             )
         }
         _ => {
-            let why = crate::steps::exchanges::deciding(p)
+            let why = p
+                .verdict
+                .deciding
+                .as_ref()
                 .map(|f| f.message.clone())
                 .or_else(|| status.map(|s| format!("the origin answered {s}")))
                 .unwrap_or_else(|| "no valid response".into());

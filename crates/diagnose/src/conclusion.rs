@@ -86,7 +86,7 @@ pub fn causes(i: &Inputs<'_>) -> Vec<RankedCause> {
         } else {
             Confidence::Medium
         };
-        let f = exchanges::deciding(p);
+        let f = p.verdict.deciding.as_ref();
         let ev = Evidence {
             kind: EvidenceKind::Bytes,
             place: Some(format!("{} @ byte {}", p.label, f.map_or(0, |f| f.offset))),

@@ -54,7 +54,10 @@ pub fn probe_events(probed: &[Probed], burst: &[BurstFailure]) -> Vec<ProbeEvent
                 (None, Some(s)) => format!("{s}, clean"),
                 (None, None) => "no status".into(),
             };
-            let msg = crate::steps::exchanges::deciding(p)
+            let msg = p
+                .verdict
+                .deciding
+                .as_ref()
                 .map(|f| format!(": {}", f.message))
                 .unwrap_or_default();
             ProbeEvent {

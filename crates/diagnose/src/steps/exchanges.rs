@@ -147,14 +147,9 @@ fn ms(d: Option<Duration>) -> Option<f64> {
     d.map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
 }
 
-/// The finding that decided the verdict.
-pub fn deciding(p: &Probed) -> Option<&originlens_wire::Finding> {
-    p.verdict.deciding.as_ref()
-}
-
 /// The escaped bytes around the deciding defect.
 pub fn defect_excerpt(p: &Probed) -> Option<Excerpt> {
-    let f = deciding(p)?;
+    let f = p.verdict.deciding.as_ref()?;
     let bytes = &p.exchange.response;
     let e = excerpt(bytes, f.offset as usize, 48);
     Some(Excerpt {
@@ -197,7 +192,7 @@ pub fn record(p: &Probed) -> ExchangeRecord {
         visitor_status: p.verdict.status,
         generated_by: p.verdict.generated_by,
         cause: p.verdict.cause,
-        finding: deciding(p).map(|f| f.message.clone()),
+        finding: p.verdict.deciding.as_ref().map(|f| f.message.clone()),
         timings: PhaseTimes {
             connect_ms: ms(t.connect),
             tls_ms: ms(t.tls),
