@@ -374,7 +374,8 @@ fn mutate(d: &mut Draft, rng: &mut Rng) {
         }
         9 => {
             d.class.push("size-limit");
-            // Heads around nginx's 4096-byte buffer and HAProxy's 15280 (HTX) bytes.
+            // Heads around nginx's 4096-byte buffer and HAProxy's limit (15264 bytes in its HTX
+            // form, about 15280 on the wire).
             let target = rng.pick(&[4096usize, 15280]);
             let now = d.bytes().len().saturating_sub(d.body.len());
             let pad = (target + rng.below(40)).saturating_sub(now + 20 + rng.below(20));
@@ -484,10 +485,7 @@ impl Outcome {
 
 /// What the profile predicts, and the body data the visitor should get.
 fn predict(v: &Vector, p: &Profile) -> Outcome {
-    let mut reader = Reader::new(ReaderOptions::default());
-    reader.feed(&v.bytes);
-    reader.on_eof();
-    let report = reader.into_report();
+    let report = read_for(v, p);
     let verdict = judge(&report, p, JudgeContext::default());
     let Some(code) = verdict.status else {
         return Outcome::NoStatus;
@@ -505,10 +503,25 @@ fn predict(v: &Vector, p: &Profile) -> Outcome {
     }
 }
 
-/// The body data of the origin's response as the reader decodes it.
-fn origin_body(v: &Vector) -> Vec<u8> {
+/// The origin's response as `p`'s peer reads it.
+fn read_for(v: &Vector, p: &Profile) -> originlens_wire::Report {
+    let mut reader = Reader::new(framed_as(p));
+    reader.feed(&v.bytes);
+    reader.on_eof();
+    reader.into_report()
+}
+
+fn framed_as(p: &Profile) -> ReaderOptions {
+    ReaderOptions {
+        framing: p.framing,
+        ..ReaderOptions::default()
+    }
+}
+
+/// The body data of the origin's response as `p`'s peer decodes it.
+fn origin_body(v: &Vector, p: &Profile) -> Vec<u8> {
     let mut data = Vec::new();
-    let mut reader = Reader::new(ReaderOptions::default());
+    let mut reader = Reader::new(framed_as(p));
     reader.feed_with(&v.bytes, &mut |d| data.extend_from_slice(d));
     reader.on_eof();
     data
@@ -536,7 +549,7 @@ fn client_status(bytes: &[u8]) -> Option<u16> {
 }
 
 /// Asks the peer for vector `n` and reads the answer to the end.
-fn through(port: u16, n: usize, v: &Vector, want_body: bool) -> Outcome {
+fn fetch(port: u16, n: usize) -> Vec<u8> {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the peer");
     conn.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
     let req = format!("GET /v{n} HTTP/1.1\r\nHost: diff.test\r\nConnection: close\r\n\r\n");
@@ -549,6 +562,12 @@ fn through(port: u16, n: usize, v: &Vector, want_body: bool) -> Outcome {
             Ok(k) => got.extend_from_slice(&buf[..k]),
         }
     }
+    got
+}
+
+/// What the visitor got from the peer for vector `n`.
+fn through(port: u16, n: usize, v: &Vector, p: &Profile, want_body: bool) -> Outcome {
+    let got = fetch(port, n);
     let Some(code) = client_status(&got) else {
         return Outcome::NoStatus;
     };
@@ -562,11 +581,40 @@ fn through(port: u16, n: usize, v: &Vector, want_body: bool) -> Outcome {
         r.on_eof();
         r.into_report()
     };
-    let whole = report.body.complete && data == origin_body(v);
+    let whole = report.body.complete && data == origin_body(v, p);
     Outcome::Status {
         code,
         whole: Some(whole),
     }
+}
+
+/// Vector `n`, the reader's findings, each profile's verdict and each peer's answer, for
+/// `DIFFERENTIAL_SHOW=n,m`.
+fn explain(n: usize, v: &Vector, runs: &[(&str, &Profile, u16)]) -> String {
+    use originlens_wire::escape::escape;
+    let mut out = format!("v{n} [{}]\n  sent {}\n", v.class, escape(&v.bytes));
+    for (peer, prof, port) in runs {
+        let report = read_for(v, prof);
+        out.push_str(&format!("  {peer} reads framing {:?}:\n", report.framing));
+        for f in &report.findings {
+            out.push_str(&format!(
+                "    {} @{} {:?}: {}\n",
+                f.id,
+                f.offset,
+                prof.disposition(f.id),
+                f.message
+            ));
+        }
+        let verdict = judge(&report, prof, JudgeContext::default());
+        out.push_str(&format!(
+            "  {peer} predicts {}: {:?} {:?}\n  {peer} answered {}\n",
+            predict(v, prof).show(),
+            verdict.status,
+            verdict.cause,
+            escape(&fetch(*port, n))
+        ));
+    }
+    out
 }
 
 /// One row of the known-disagreements table.
@@ -645,6 +693,14 @@ fn profiles_agree_with_real_nginx_and_haproxy() {
     ];
     let mut report = String::new();
     let mut unknown = Vec::new();
+    if let Ok(show) = std::env::var("DIFFERENTIAL_SHOW") {
+        for n in show
+            .split(',')
+            .filter_map(|n| n.trim().parse::<usize>().ok())
+        {
+            report.push_str(&explain(n, &vectors[n], &runs));
+        }
+    }
     for (peer, prof, port) in runs {
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Outcome, Outcome)>> = Mutex::new(Vec::new());
@@ -655,7 +711,7 @@ fn profiles_agree_with_real_nginx_and_haproxy() {
                     let Some(v) = vectors.get(n) else { return };
                     let want = predict(v, prof);
                     let body = matches!(want, Outcome::Status { whole: Some(_), .. });
-                    let real = through(port, n, v, body);
+                    let real = through(port, n, v, prof, body);
                     results.lock().unwrap().push((n, want, real));
                 });
             }

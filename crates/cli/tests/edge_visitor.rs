@@ -222,11 +222,13 @@ fn an_http10_visitor_gets_a_body_of_unknown_length_until_close() {
     let mut s = connect(edge.addr);
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    let reply = read_until(&mut s, "0\r\n\r\n");
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    // The head first: its last line may end in a 0 too.
+    let head = read_until(&mut s, "\r\n\r\n");
+    let body = read_until(&mut s, "0\r\n\r\n");
+    let reply = format!("{head}{body}");
     assert!(head.contains("transfer-encoding: chunked"), "{reply}");
     // Chunk boundaries follow the origin's reads; the data and the last chunk are what counts.
-    assert_eq!(dechunk(body), "hello world", "{reply}");
+    assert_eq!(dechunk(&body), "hello world", "{reply}");
 }
 
 /// The data of a complete chunked body (without extensions or trailers); panics on anything else.

@@ -191,6 +191,24 @@ fn connect_to_keeps_the_url_host_and_profile_changes_the_verdict() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// nginx 1.22 and HAProxy 2.6 let a bare LF end chunk lines: the probe reads the body again with
+/// their framing rules, so their verdict is the whole body where the RFC reader stops.
+#[test]
+fn peers_that_frame_bodies_their_own_way_are_judged_on_their_reading() {
+    let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/chunk-bare-lf", lab.addr());
+    for (profile, exit) in [("nginx-1.22", 0), ("haproxy", 0), ("cloudflare", 1)] {
+        let out = run(&["probe", &url, "--format", "json", "--profile", profile]);
+        let doc = json_of(&out);
+        assert_eq!(out.status.code(), Some(exit), "{profile}: {doc}");
+        let peer = doc["peers"]
+            .as_array()
+            .and_then(|p| p.iter().find(|v| v["profile"] == profile))
+            .expect("every profile's verdict");
+        assert_eq!(peer["body_complete"], exit == 0, "{profile}: {peer}");
+    }
+}
+
 #[test]
 fn short_read_timeout_says_what_the_edge_would_wait() {
     let lab = LabHandle::start("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -9,7 +9,7 @@ use originlens_logs::input::{self, InputSpec};
 use originlens_logs::{Analysis, Note, Report, ReportOptions, Scanner, Sink, TimeContext};
 use originlens_probe::keepalive::{self, KeepaliveOptions, KeepaliveReport};
 use originlens_probe::{Exchange, ProbeError, ProbeOptions, TlsOptions};
-use originlens_wire::{Cause, JudgeContext, Phase, Profile, Verdict};
+use originlens_wire::{Cause, Phase, Profile, Verdict};
 
 /// One direct exchange, judged under `profile`.
 pub async fn exchange(
@@ -24,7 +24,7 @@ pub async fn exchange(
 
 /// The profile's verdict on an exchange.
 pub fn judge(ex: &Exchange, profile: &Profile) -> Verdict {
-    originlens_wire::judge(&ex.report, profile, JudgeContext { waited: ex.waited })
+    originlens_probe::judge_exchange(ex, profile)
 }
 
 /// The keep-alive measurement.

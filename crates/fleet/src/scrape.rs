@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use originlens_probe::keepalive::{self, KeepaliveOptions};
 use originlens_probe::tls_check::load_ca_pem;
 use originlens_probe::{probe_with, Exchange, ProbeOptions, Target, TlsOptions};
-use originlens_wire::{judge, Cause, GeneratedBy, JudgeContext, Severity};
+use originlens_wire::{Cause, GeneratedBy, Severity};
 
 use crate::module::Module;
 
@@ -187,11 +187,7 @@ fn tls_options(module: &Module) -> Result<TlsOptions, ScrapeError> {
 }
 
 fn from_exchange(module: &Module, ex: &Exchange) -> Scrape {
-    let verdict = judge(
-        &ex.report,
-        module.profile,
-        JudgeContext { waited: ex.waited },
-    );
+    let verdict = originlens_probe::judge_exchange(ex, module.profile);
     let t = &ex.timings;
     let secs = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64());
     let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {

@@ -2,7 +2,9 @@
 //! `originlens probe` prints comes from a [`Judged`].
 
 use originlens_wire::escape::escape;
-use originlens_wire::{profile, Cause, Finding, Head, JudgeContext, Profile, Verdict};
+use originlens_wire::{
+    profile, Cause, Finding, FramingRules, Head, JudgeContext, Profile, ReaderOptions, Verdict,
+};
 
 use crate::{probe_watched, Exchange, ProbeError, ProbeOptions, TlsOptions, Watch};
 
@@ -24,11 +26,11 @@ pub struct Judged {
 impl Judged {
     /// Judges `exchange` under `chosen` and under every profile.
     pub fn new(opts: ProbeOptions, exchange: Exchange, chosen: &'static Profile) -> Judged {
-        let ctx = JudgeContext {
-            waited: exchange.waited,
-        };
-        let verdict = originlens_wire::judge(&exchange.report, chosen, ctx);
-        let peers = originlens_wire::peers(&exchange.report, &profile::ALL, ctx);
+        let verdict = judge_exchange(&exchange, chosen);
+        let peers = profile::ALL
+            .iter()
+            .map(|p| judge_exchange(&exchange, p))
+            .collect();
         Judged {
             opts,
             exchange,
@@ -70,6 +72,30 @@ impl Judged {
     pub fn capture_cut(&self) -> bool {
         (self.exchange.response.len() as u64) < self.exchange.response_bytes
     }
+}
+
+/// `exchange` judged under `profile`. A peer that frames bodies its own way (nginx 1.22,
+/// HAProxy 2.6: `Profile::framing`) is judged on the stream read again with its rules, when the
+/// whole stream was kept and came over HTTP/1.1; its findings are the same facts, but the body
+/// it forwards, and whether that is complete, can differ.
+pub fn judge_exchange(exchange: &Exchange, profile: &Profile) -> Verdict {
+    let ctx = JudgeContext {
+        waited: exchange.waited,
+    };
+    let whole = exchange.response.len() as u64 == exchange.response_bytes;
+    if profile.framing == FramingRules::RFC9112
+        || exchange.h2.is_some()
+        || !whole
+        || !exchange.report.head_complete
+    {
+        return originlens_wire::judge(&exchange.report, profile, ctx);
+    }
+    let opts = ReaderOptions {
+        framing: profile.framing,
+        ..exchange.reader_options
+    };
+    let report = exchange.report.reread(&exchange.response, opts);
+    originlens_wire::judge(&report, profile, ctx)
 }
 
 /// Probes once with these TLS options and judges under every profile.

@@ -23,6 +23,7 @@ pub mod target;
 pub mod tls_check;
 pub mod watch;
 
+pub use judged::judge_exchange;
 pub use target::{Target, TargetError};
 pub use tls_check::{SslMode, TlsOptions, TlsReport};
 pub use watch::{Phase, Watch};
@@ -102,6 +103,8 @@ pub struct Exchange {
     pub tls_report: Option<TlsReport>,
     /// The wire reader's report (connection failures appear as findings at offset 0).
     pub report: Report,
+    /// The options `report` was read with (the request it answers).
+    pub reader_options: ReaderOptions,
     /// The read timeout that ended the exchange, if one did.
     pub waited: Option<Duration>,
     /// The HTTP/2 exchange, when the origin picked `h2` by ALPN (then `request` is the same
@@ -226,6 +229,7 @@ pub async fn probe_watched(
         tls: None,
         tls_report: None,
         report: Report::default(),
+        reader_options: ReaderOptions::default(),
         waited: None,
         h2: None,
         interrupted: None,
@@ -301,6 +305,7 @@ pub async fn probe_watched(
         request: info,
         ..ReaderOptions::default()
     };
+    ex.reader_options = reader_opts;
     let alpn_h2 = ex.tls.as_ref().and_then(|s| s.alpn.as_deref()) == Some("h2");
     watch.set_phase(Phase::WaitingFirstByte);
     if alpn_h2 {

@@ -6,13 +6,18 @@
 //! chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 //! chunk-size   = 1*HEXDIG
 //! ```
-//! CRLF only: a bare LF in chunk framing is invalid (RFC errata 7633).
+//! CRLF only: a bare LF in chunk framing is invalid (RFC errata 7633). A decoder made with
+//! [`ChunkedDecoder::new`]`(true)` reads as nginx before 1.29.4 and HAProxy 2.6 do: a bare LF
+//! ends the line, reported once.
 
 use crate::bytes::{is_ows, is_token};
 use crate::finding::{Finding, Kind};
 
 /// More hex digits than this cannot fit a u64 chunk size.
 const MAX_SIZE_DIGITS: u32 = 16;
+/// The largest chunk-size taken: nginx (`off_t`) and HAProxy hold it in a signed 64-bit
+/// integer and refuse a larger one.
+const MAX_CHUNK_SIZE: u64 = i64::MAX as u64;
 /// Longest chunk extension accepted before the line is declared invalid.
 const CHUNK_EXT_LIMIT: u32 = 8 * 1024;
 /// Longest trailer line kept for validation.
@@ -72,6 +77,9 @@ pub struct ChunkedDecoder {
     warned_ext: bool,
     /// The line's "extension" is bytes after whitespace, skipped to the CR as nginx does.
     ext_junk: bool,
+    /// A bare LF ends a line instead of failing the body.
+    bare_lf_ends_lines: bool,
+    warned_lf: bool,
     /// Number of data chunks seen (the last chunk excluded).
     pub chunks: u64,
 }
@@ -91,12 +99,23 @@ impl Default for ChunkedDecoder {
             ext_start: 0,
             warned_ext: false,
             ext_junk: false,
+            bare_lf_ends_lines: false,
+            warned_lf: false,
             chunks: 0,
         }
     }
 }
 
 impl ChunkedDecoder {
+    /// A decoder; `bare_lf_ends_lines` lets a bare LF end a chunk-size, data or trailer line
+    /// (the first is reported as `chunk.bare-lf`) instead of failing the body.
+    pub fn new(bare_lf_ends_lines: bool) -> Self {
+        ChunkedDecoder {
+            bare_lf_ends_lines,
+            ..ChunkedDecoder::default()
+        }
+    }
+
     /// Is the last chunk and trailer section complete?
     pub fn is_done(&self) -> bool {
         self.state == State::Done
@@ -175,6 +194,10 @@ impl ChunkedDecoder {
                             return self.fail(i, at, Kind::ChunkSizeOverflow, msg, out);
                         }
                         self.size = (self.size << 4) | d;
+                        if self.size > MAX_CHUNK_SIZE {
+                            let msg = "chunk-size does not fit a signed 64-bit integer";
+                            return self.fail(i, at, Kind::ChunkSizeOverflow, msg, out);
+                        }
                     }
                     None => self.after_size(b, i, at, out),
                 },
@@ -232,8 +255,10 @@ impl ChunkedDecoder {
                 State::DataCr => match b {
                     b'\r' => self.state = State::DataLf,
                     b'\n' => {
-                        let msg = "bare LF after chunk data";
-                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                        if let Some(n) = self.bare_lf(i, at, "bare LF after chunk data", out) {
+                            return n;
+                        }
+                        self.state = State::SizeStart;
                     }
                     _ => {
                         let msg = format!("chunk data runs past its size of {}", self.size);
@@ -251,7 +276,11 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::EndLf,
                     b'\n' => {
                         let msg = "bare LF ends the chunked body";
-                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                        if let Some(n) = self.bare_lf(i, at, msg, out) {
+                            return n;
+                        }
+                        self.state = State::Done;
+                        return i + 1;
                     }
                     _ => {
                         self.trailer.clear();
@@ -264,7 +293,11 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::TrailerLf,
                     b'\n' => {
                         let msg = "bare LF ends a trailer line";
-                        return self.fail(i, at, Kind::ChunkBareLf, msg, out);
+                        if let Some(n) = self.bare_lf(i, at, msg, out) {
+                            return n;
+                        }
+                        self.check_trailer(out);
+                        self.state = State::TrailerStart;
                     }
                     _ => {
                         if self.trailer.len() < TRAILER_LINE_LIMIT {
@@ -298,13 +331,13 @@ impl ChunkedDecoder {
         match b {
             b'\r' => self.state = State::SizeLf,
             b'\n' => {
-                self.fail(
-                    i,
-                    at,
-                    Kind::ChunkBareLf,
-                    "bare LF after the chunk-size",
-                    out,
-                );
+                if self
+                    .bare_lf(i, at, "bare LF after the chunk-size", out)
+                    .is_none()
+                {
+                    self.check_ext(out);
+                    self.start_data();
+                }
             }
             b';' => {
                 if self.warned_ext {
@@ -381,6 +414,19 @@ impl ChunkedDecoder {
                 ),
             ));
         }
+    }
+
+    /// A bare LF where CRLF belongs: fails the body (`Some`, the bytes consumed) unless this
+    /// decoder lets it end the line, in which case only the first is reported.
+    fn bare_lf(&mut self, i: usize, at: u64, msg: &str, out: &mut Vec<Finding>) -> Option<usize> {
+        if !self.bare_lf_ends_lines {
+            return Some(self.fail(i, at, Kind::ChunkBareLf, msg, out));
+        }
+        if !self.warned_lf {
+            self.warned_lf = true;
+            out.push(Finding::at(Kind::ChunkBareLf, at, msg));
+        }
+        None
     }
 
     fn fail(
@@ -496,6 +542,7 @@ mod tests {
             (b"0x2\r\n", Kind::ChunkSizeInvalid),
             (b"\r\nok", Kind::ChunkSizeEmpty),
             (b"fffffffffffffffff\r\n", Kind::ChunkSizeOverflow),
+            (b"8000000000000000\r\n", Kind::ChunkSizeOverflow),
             (b"2\nok\r\n", Kind::ChunkBareLf),
             (b"2\r\nok\n0\r\n\r\n", Kind::ChunkBareLf),
             (b"2;a\nb\r\n", Kind::ChunkExtNewline),
@@ -512,6 +559,27 @@ mod tests {
             );
             assert!(!done);
         }
+    }
+
+    #[test]
+    fn bare_lf_ends_lines_when_the_peer_allows_it() {
+        let input = b"2\nok\n3\r\nabc\r\n0\nX-T: 1\n\nEXTRA";
+        let mut d = ChunkedDecoder::new(true);
+        let (mut data, mut out) = (Vec::new(), Vec::new());
+        let used = d.feed(input, 0, &mut |b| data.extend_from_slice(b), &mut out);
+        assert_eq!(data, b"okabc");
+        assert_eq!(
+            out.iter().map(|f| f.id).collect::<Vec<_>>(),
+            [Kind::ChunkBareLf]
+        );
+        assert_eq!(
+            (out[0].offset, d.is_done(), used),
+            (1, true, input.len() - 5)
+        );
+        // A CR that is not followed by LF stays fatal.
+        let mut d = ChunkedDecoder::new(true);
+        d.feed(b"0\r\n\rX", 0, &mut |_| {}, &mut out);
+        assert!(d.is_failed());
     }
 
     #[test]

@@ -253,6 +253,9 @@ kinds! {
     /// A Transfer-Encoding field with an empty value: it names no coding (nginx ≥ 1.23 refuses
     /// it; nginx 1.22 and HAProxy 2.6 ignore it).
     TeEmpty => "te.empty", FramingInvalid, Error;
+    /// An empty list element before a coding (`, chunked`, `gzip, , chunked`): recipients must
+    /// ignore it (RFC 9110 §5.6.1), HAProxy 2.6 refuses the response.
+    TeEmptyElement => "te.empty-element", FramingInvalid, Info;
     /// Transfer-Encoding in an HTTP/1.0 response.
     TeInHttp10 => "te.in-http10", FramingInvalid, Warning;
 

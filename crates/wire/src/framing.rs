@@ -44,11 +44,49 @@ impl Framing {
     }
 }
 
+/// How a peer delimits a body where it departs from RFC 9112: profile data, handed to the
+/// reader so that a body is framed and decoded as that peer would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FramingRules {
+    /// Which framing fields decide the length, and how.
+    pub length: LengthRules,
+    /// A bare LF ends a chunk-size, chunk-data or trailer line instead of failing the body
+    /// (nginx before 1.29.4, HAProxy 2.6).
+    pub chunk_bare_lf: bool,
+}
+
+impl FramingRules {
+    /// RFC 9112 throughout.
+    pub const RFC9112: FramingRules = FramingRules {
+        length: LengthRules::Rfc9112,
+        chunk_bare_lf: false,
+    };
+}
+
+/// How the length of a body is decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LengthRules {
+    /// RFC 9112 §6.3.
+    #[default]
+    Rfc9112,
+    /// nginx 1.22 and earlier (`ngx_http_upstream_process_transfer_encoding` and
+    /// `_content_length`): `chunked` anywhere in any Transfer-Encoding value, ASCII case
+    /// ignored, means chunked and the length is dropped; otherwise the last Content-Length
+    /// field, read by `ngx_atoof`, is the length, and one that is not a plain number means the
+    /// body runs to close.
+    Nginx122,
+}
+
 /// Content-Length with more digits than this overflows u64 for sure.
 const MAX_CONTENT_LENGTH_DIGITS: usize = 19;
 
 /// Decides the framing of a final response and reports framing defects.
-pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing {
+pub fn decide(
+    head: &Head,
+    req: RequestInfo,
+    rules: FramingRules,
+    out: &mut Vec<Finding>,
+) -> Framing {
     // One pass over the fields, comparing names only when the length fits.
     let (mut cl, mut te) = (FieldList::new(), FieldList::new());
     for f in &head.fields {
@@ -59,7 +97,7 @@ pub fn decide(head: &Head, req: RequestInfo, out: &mut Vec<Finding>) -> Framing 
             _ => {}
         }
     }
-    decide_with(head, req, cl.as_slice(), te.as_slice(), out)
+    decide_with(head, req, rules, cl.as_slice(), te.as_slice(), out)
 }
 
 /// [`decide`] for a head whose parse noted where its framing fields are: a head with at most
@@ -68,6 +106,7 @@ pub(crate) fn decide_named(
     head: &Head,
     names: &Names,
     req: RequestInfo,
+    rules: FramingRules,
     out: &mut Vec<Finding>,
 ) -> Framing {
     let one = |seen: Seen| match seen {
@@ -78,13 +117,51 @@ pub(crate) fn decide_named(
     match (one(names.content_length), one(names.transfer_encoding)) {
         (Some(cl), Some(te)) => {
             let (cl, te) = (cl.as_slice(), te.as_slice());
-            decide_with(head, req, cl, te, out)
+            decide_with(head, req, rules, cl, te, out)
         }
-        _ => decide(head, req, out),
+        _ => decide(head, req, rules, out),
     }
 }
 
 fn decide_with(
+    head: &Head,
+    req: RequestInfo,
+    rules: FramingRules,
+    cl_fields: &[&Field],
+    te_fields: &[&Field],
+    out: &mut Vec<Finding>,
+) -> Framing {
+    let framing = decide_rfc9112(head, req, cl_fields, te_fields, out);
+    match (rules.length, framing) {
+        (LengthRules::Rfc9112, _) | (_, Framing::NoBody | Framing::Tunnel) => framing,
+        // The findings stay those of RFC 9112: they are facts about the bytes.
+        (LengthRules::Nginx122, _) => nginx_1_22_length(head, cl_fields, te_fields),
+    }
+}
+
+fn nginx_1_22_length(head: &Head, cl_fields: &[&Field], te_fields: &[&Field]) -> Framing {
+    if te_fields.iter().any(|f| contains_chunked(head.value(f))) {
+        return Framing::Chunked;
+    }
+    // nginx's value ends before the CR of a CR CR LF line end.
+    let atoof = |v: &[u8]| {
+        parse_length(trim_ows(v.strip_suffix(b"\r").unwrap_or(v)))
+            .ok()
+            .filter(|&n| n <= i64::MAX as u64)
+    };
+    match cl_fields.last().and_then(|f| atoof(head.value(f))) {
+        Some(n) => Framing::Length(n),
+        None => Framing::CloseDelimited,
+    }
+}
+
+/// Does a Transfer-Encoding value contain `chunked` anywhere, ASCII case ignored, as nginx up
+/// to 1.22 looks for it (`chunked, gzip`, `xchunked`, `chunked;q=1`)?
+pub(crate) fn contains_chunked(value: &[u8]) -> bool {
+    value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"))
+}
+
+fn decide_rfc9112(
     head: &Head,
     req: RequestInfo,
     cl_fields: &[&Field],
@@ -199,17 +276,29 @@ fn name_of(head: &Head, f: &Field) -> String {
 
 fn decide_transfer_coding(head: &Head, fields: &[&Field], out: &mut Vec<Finding>) -> Framing {
     let mut codings: Vec<(&[u8], u64)> = Vec::new();
+    let mut empty_before_coding = None;
     for f in fields {
         let value = head.value(f);
         let base = head.abs(f.value.start);
         let mut pos = 0;
+        let mut empty_at = None;
         for part in value.split(|&b| b == b',') {
             // Empty list elements are ignored (RFC 9110 §5.6.1).
-            if !trim_ows(part).is_empty() {
+            if trim_ows(part).is_empty() {
+                empty_at = empty_at.or(Some(base + pos as u64));
+            } else {
                 codings.push((trim_ows(part), base + pos as u64));
+                empty_before_coding = empty_before_coding.or(empty_at);
             }
             pos += part.len() + 1;
         }
+    }
+    if let Some(at) = empty_before_coding {
+        out.push(Finding::at(
+            Kind::TeEmptyElement,
+            at,
+            "an empty element before a transfer coding (ignored; HAProxy refuses it)",
+        ));
     }
     let span = head.abs(fields[0].line.start)..head.abs(fields[fields.len() - 1].line.end);
     let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");

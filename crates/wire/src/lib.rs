@@ -37,7 +37,7 @@ pub mod verdict;
 pub use cause::{Cause, Phase};
 pub use cause_table::{CauseInfo, VisitorOutcome};
 pub use finding::{Finding, Kind, Severity};
-pub use framing::{Framing, RequestInfo};
+pub use framing::{Framing, FramingRules, LengthRules, RequestInfo};
 pub use head::{Field, Head, Version};
 pub use names::UnknownName;
 pub use outcome::GeneratedBy;

@@ -15,7 +15,7 @@ use crate::cause::Cause;
 use crate::chunked::ChunkedDecoder;
 use crate::encoding::{self, BodyEnd, Coding};
 use crate::finding::{Finding, Kind};
-use crate::framing::{self, Framing, RequestInfo};
+use crate::framing::{self, Framing, FramingRules, RequestInfo};
 use crate::head::{self, Head, Seen};
 use crate::scan::{self, Cursor, Line};
 
@@ -42,6 +42,9 @@ pub struct ReaderOptions {
     /// response is then the keep-alive race (the origin dropped the idle connection while the
     /// request was on its way), not a failure of this request.
     pub reused_connection: bool,
+    /// How the body is delimited where a peer departs from RFC 9112 (a profile's
+    /// [`Profile::framing`](crate::Profile::framing)); findings do not change with it.
+    pub framing: FramingRules,
 }
 
 impl Default for ReaderOptions {
@@ -51,6 +54,7 @@ impl Default for ReaderOptions {
             max_head_bytes: MAX_HEAD_BYTES,
             max_body_capture: MAX_BODY_CAPTURE,
             reused_connection: false,
+            framing: FramingRules::default(),
         }
     }
 }
@@ -161,6 +165,35 @@ impl Report {
     pub fn status(&self) -> Option<u16> {
         self.head.as_ref().and_then(|h| h.code)
     }
+
+    /// This exchange read again from `bytes`, the whole stream it was read from, under other
+    /// options (a profile's framing rules). Everything up to the body is this report's, the
+    /// connection findings and the silences included; the framing, the body, its findings and
+    /// the end are the new read's. The stream ends as it did here; where this read stopped at
+    /// a defect the new rules accept, at the end of `bytes` as a close.
+    pub fn reread(&self, bytes: &[u8], opts: ReaderOptions) -> Report {
+        let mut reader = Reader::new(opts);
+        reader.feed(bytes);
+        match self.end {
+            Some(End::Reset) => reader.on_reset(),
+            Some(End::Timeout) => reader.on_timeout(),
+            _ => reader.on_eof(),
+        };
+        let fresh = reader.into_report();
+        let body_start = self.body.offset;
+        let mut out = self.clone();
+        out.findings.retain(|f| f.offset < body_start);
+        out.findings.extend(
+            fresh
+                .findings
+                .into_iter()
+                .filter(|f| f.offset >= body_start),
+        );
+        out.framing = fresh.framing;
+        out.body = fresh.body;
+        out.end = fresh.end;
+        out
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,7 +248,7 @@ impl Reader {
             head_buf: Vec::new(),
             lines: Vec::new(),
             head_base: 0,
-            chunked: ChunkedDecoder::default(),
+            chunked: ChunkedDecoder::new(opts.framing.chunk_bare_lf),
             shadow_chunked: None,
             coding: None,
             capture: Vec::new(),
@@ -653,8 +686,13 @@ impl Reader {
                 format!("the origin itself answered {}", head.code.unwrap_or(0)),
             ));
         }
-        let framing =
-            framing::decide_named(&head, &names, self.opts.request, &mut self.report.findings);
+        let framing = framing::decide_named(
+            &head,
+            &names,
+            self.opts.request,
+            self.opts.framing,
+            &mut self.report.findings,
+        );
         self.coding = names
             .content_encoding
             .map(|i| head.value(&head.fields[i]))
@@ -673,7 +711,8 @@ impl Reader {
             && names.transfer_encoding != Seen::None
             && lists_chunked_anywhere(&head)
         {
-            self.shadow_chunked = Some(ChunkedDecoder::default());
+            // nginx ≤ 1.22, whose reading this shadows, lets a bare LF end chunk lines.
+            self.shadow_chunked = Some(ChunkedDecoder::new(true));
         }
         self.report.head = Some(head);
         self.report.head_complete = true;
@@ -832,14 +871,10 @@ impl Reader {
     }
 }
 
-/// Does a Transfer-Encoding value contain `chunked` anywhere, ASCII case ignored? nginx up to
-/// 1.22 reads such a body as chunked (`chunked, gzip`, `xchunked`, `chunked;q=1`).
+/// Does a Transfer-Encoding value contain `chunked` anywhere, as nginx up to 1.22 looks for it?
 fn lists_chunked_anywhere(head: &Head) -> bool {
-    head.fields_named("transfer-encoding").any(|f| {
-        head.value(f)
-            .windows(7)
-            .any(|w| w.eq_ignore_ascii_case(b"chunked"))
-    })
+    head.fields_named("transfer-encoding")
+        .any(|f| framing::contains_chunked(head.value(f)))
 }
 
 /// Feeds the close-delimited body to the decoder that reads it as chunked; its first failure

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::cause::Cause;
+use crate::cause::{Cause, Phase};
 use crate::finding::{Finding, Kind};
 use crate::outcome::GeneratedBy;
 use crate::profile::{Disposition, Profile, EMPTY_REPLY};
@@ -14,6 +14,9 @@ use crate::profile::{Disposition, Profile, EMPTY_REPLY};
 /// Status-line defects a client forgives when it reads relayed bytes itself (curl accepts a
 /// lower-case `http/1.1` and stops the line at a bare CR; observed through nginx 1.22.1).
 const RELAYED_LINE_STILL_PARSES: &[Kind] = &[Kind::VersionBadName, Kind::StartLineBareCr];
+/// Status-line defects nginx repairs when it parses the line itself, but a client reading the
+/// relayed bytes does not (curl wants one digit after the dot).
+const RELAYED_LINE_UNREADABLE: &[Kind] = &[Kind::VersionMultiDigit];
 use crate::reader::{End, Report};
 
 /// What one profile makes of a response.
@@ -77,7 +80,7 @@ pub struct JudgeContext {
 pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
     let limit_findings = limit_findings(report, profile);
     let mut all: Vec<&Finding> = report.findings.iter().chain(&limit_findings).collect();
-    all.sort_by_key(|f| f.offset);
+    all.sort_by_key(|f| acted_on_at(f, report, profile));
 
     let mut verdict = Verdict {
         profile: profile.name,
@@ -145,9 +148,9 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
             Disposition::Relay09 => {
                 // The visitor's client parses the relayed bytes itself: a status line that is
                 // only off in ways clients forgive still yields the origin's code.
-                verdict.status = report.status().filter(|c| {
-                    (100..=599).contains(c) && RELAYED_LINE_STILL_PARSES.contains(&f.id)
-                });
+                verdict.status = report
+                    .status()
+                    .filter(|c| (100..=599).contains(c) && relayed_line_parses(report, f.id));
                 verdict.cause = Some(f.cause);
                 verdict.note = Some(
                     "no valid status line: the origin's bytes are passed to the client as they are"
@@ -210,6 +213,39 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
     verdict
 }
 
+/// Where in the stream `profile` acts on `f`: where it is, except that a peer which parses the
+/// whole head first relays an unreadable start line only after everything else in the head
+/// (its own size limit included) and before the body. At one offset, head findings come
+/// before body findings.
+fn acted_on_at(f: &Finding, report: &Report, profile: &Profile) -> (u64, u8) {
+    let body_rank = if f.cause.phase() == Phase::Body { 2 } else { 0 };
+    match &report.head {
+        Some(head)
+            if profile.relays_after_head
+                && profile.disposition(f.id) == Disposition::Relay09
+                && f.offset < head.offset + head.len() as u64 =>
+        {
+            (head.offset + head.len() as u64, 1)
+        }
+        _ => (f.offset, body_rank),
+    }
+}
+
+/// Does the visitor's client still read a status from the origin's own status line, relayed
+/// because of `deciding`? Only if that defect is one clients forgive and nothing else in the
+/// line stops them (`HTTP/1.10 200 OK` with a bare CR is unreadable).
+fn relayed_line_parses(report: &Report, deciding: Kind) -> bool {
+    let Some(head) = &report.head else {
+        return false;
+    };
+    let line_end = head.offset + head.status_line.end as u64;
+    RELAYED_LINE_STILL_PARSES.contains(&deciding)
+        && !report
+            .findings
+            .iter()
+            .any(|f| f.offset <= line_end && RELAYED_LINE_UNREADABLE.contains(&f.id))
+}
+
 /// Judges a report under every profile in `profiles`.
 pub fn peers(report: &Report, profiles: &[&Profile], ctx: JudgeContext) -> Vec<Verdict> {
     profiles.iter().map(|p| judge(report, p, ctx)).collect()
@@ -220,7 +256,7 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
     let limits = &profile.limits;
     if let Some(head) = &report.head {
         let size = head.len();
-        let counted = size + limits.field_overhead * head.fields.len();
+        let counted = limits.head_measure.size(head);
         match (limits.max_head_bytes, limits.warn_head_bytes) {
             (Some(max), _) if counted > max => out.push(Finding::at(
                 Kind::HeadTooLarge,
@@ -229,9 +265,10 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
                     format!("the head is {size} bytes; {} accepts {max}", profile.name)
                 } else {
                     format!(
-                        "the head is {size} bytes in {} field lines, {counted} as {} counts them; it accepts {max}",
+                        "the head is {size} bytes in {} field lines, {counted} as {} counts it ({:?}); it accepts {max}",
                         head.fields.len(),
-                        profile.name
+                        profile.name,
+                        limits.head_measure
                     )
                 },
             )),

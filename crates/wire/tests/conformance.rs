@@ -4,8 +4,8 @@
 //! at every byte and must give the same findings.
 
 use originlens_wire::{
-    judge, profile, read_all, End, GeneratedBy, JudgeContext, Kind, Profile, Reader, ReaderOptions,
-    Report, RequestInfo,
+    judge, profile, read_all, End, Framing, GeneratedBy, JudgeContext, Kind, Profile, Reader,
+    ReaderOptions, Report, RequestInfo,
 };
 
 /// What the visitor gets through a peer: its status (`0`: an empty reply or no status line).
@@ -353,4 +353,129 @@ fn a_first_line_over_the_head_limit_is_over_it_in_any_split() {
     bytes.extend_from_slice(b"\n\r\n");
     let report = read(&bytes, End::Eof, opts);
     assert_eq!(kinds(&report), [Kind::HeadTooLarge]);
+}
+
+/// Read as `p`'s peer frames bodies.
+fn framed_as(bytes: &[u8], p: &Profile) -> (Report, Vec<u8>) {
+    let opts = ReaderOptions {
+        framing: p.framing,
+        ..ReaderOptions::default()
+    };
+    let report = read(bytes, End::Eof, opts);
+    let mut data = Vec::new();
+    let mut r = Reader::new(opts);
+    r.feed_with(bytes, &mut |d| data.extend_from_slice(d));
+    (report, data)
+}
+
+#[test]
+fn nginx_1_22_frames_bodies_its_own_way() {
+    let p = &profile::NGINX_1_22;
+    // `chunked` anywhere means chunked, and it drops the length.
+    for te in ["chunked, deflate", "xchunked", "chunked;q=1", "CHUNKED"] {
+        let bytes = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: {te}\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        );
+        let (report, data) = framed_as(bytes.as_bytes(), p);
+        assert_eq!(report.framing, Some(Framing::Chunked), "{te}");
+        assert_eq!(
+            (data.as_slice(), report.body.complete),
+            (&b"ok"[..], true),
+            "{te}"
+        );
+    }
+    // The last Content-Length counts; one that is not a plain number means read to close.
+    let (report, data) = framed_as(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 2\r\n\r\nokEXTRA",
+        p,
+    );
+    assert_eq!(
+        (report.framing, data.as_slice()),
+        (Some(Framing::Length(2)), &b"ok"[..])
+    );
+    let (report, _) = framed_as(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nokok", p);
+    assert_eq!(report.framing, Some(Framing::CloseDelimited));
+    // A coding without `chunked` beside a length: the length frames the body.
+    let (report, _) = framed_as(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nok",
+        p,
+    );
+    assert_eq!(report.framing, Some(Framing::Length(2)));
+    // The findings are the RFC's facts either way.
+    let bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    assert_eq!(kinds(&framed_as(bytes, p).0), kinds(&get(bytes)));
+}
+
+#[test]
+fn a_bare_lf_ends_chunk_lines_for_nginx_1_22_and_haproxy() {
+    let bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n3\r\nabc\r\n0\n\n";
+    let strict = get(bytes);
+    assert!(!strict.body.complete);
+    for p in [&profile::NGINX_1_22, &profile::HAPROXY] {
+        let (report, data) = framed_as(bytes, p);
+        assert_eq!(
+            (data.as_slice(), report.body.complete),
+            (&b"okabc"[..], true)
+        );
+        assert_eq!(kinds(&report), [Kind::ChunkBareLf]);
+        assert!(
+            judge(&report, p, JudgeContext::default()).delivered(),
+            "{}",
+            p.name
+        );
+        // Read again from the strict report, as the probe does.
+        let again = strict.reread(
+            bytes,
+            ReaderOptions {
+                framing: p.framing,
+                ..ReaderOptions::default()
+            },
+        );
+        assert_eq!((again.body, again.framing), (report.body, report.framing));
+        assert_eq!(again.findings, report.findings);
+    }
+}
+
+#[test]
+fn haproxy_counts_its_head_in_htx_form() {
+    // The reason phrase plus name + trimmed value + 8 per kept field must fit 15264.
+    let head = |pad: usize, extra: &str| {
+        let mut v = format!("HTTP/1.1 200 OK\r\nX-Pad: {}\r\n{extra}", "p".repeat(pad));
+        v.push_str("Content-Length: 0\r\n\r\n");
+        v.into_bytes()
+    };
+    // Large heads are read in one piece: feeding them at every split is slow and tested elsewhere.
+    let whole = |b: &[u8]| read_all(b, End::Eof, ReaderOptions::default());
+    // "OK" 2 + X-Pad (5 + pad + 8) + Content-Length (14 + 1 + 8) = 38 + pad.
+    let fits = 15264 - 38;
+    assert_eq!(status(&whole(&head(fits, "")), &profile::HAPROXY), 200);
+    assert_eq!(status(&whole(&head(fits + 1, "")), &profile::HAPROXY), 502);
+    // `Connection: close` and a repeated Content-Length are dropped before counting.
+    let dropped = "Connection: close\r\nContent-Length: 0\r\n";
+    assert_eq!(status(&whole(&head(fits, dropped)), &profile::HAPROXY), 200);
+    assert_eq!(
+        status(&whole(&head(fits, "Connection: x\r\n")), &profile::HAPROXY),
+        502
+    );
+}
+
+#[test]
+fn haproxy_refuses_head_defects_before_relaying_a_status_line() {
+    // A 2-digit status alone is relayed verbatim (no status for the client) ...
+    let report = get(b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(status(&report, &profile::HAPROXY), 0);
+    // ... but a field defect later in the head is refused first; nginx relays at once.
+    let report = get(b"HTTP/1.1 20 OK\r\nX-A : 1\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(status(&report, &profile::HAPROXY), 502);
+    assert_eq!(status(&report, &profile::NGINX_1_22), 0);
+}
+
+#[test]
+fn haproxy_refuses_an_empty_element_before_a_coding() {
+    let body = "\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    let report = get(format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked{body}").as_bytes());
+    assert_eq!(kinds(&report), [Kind::TeEmptyElement]);
+    assert_eq!(peers(&report), (200, 200, 502, 200));
+    let report = get(format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,{body}").as_bytes());
+    assert_eq!(peers(&report), (200, 200, 200, 200));
 }
