@@ -1,5 +1,5 @@
-//! The nginx configuration lexer and parser, `nginx -t`'s checks and every rule. Includes
-//! resolve against a directory that does not exist.
+//! The nginx configuration lexer and parser, `nginx -t`'s checks and every rule, on text
+//! without `include` (relative paths would resolve against a directory that does not exist).
 #![no_main]
 
 use std::path::Path;
@@ -9,6 +9,11 @@ use originlens_lint::{nginx, rules, Options};
 
 fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
+    // An include reads whatever file it names (`/dev/zero`, `/proc/kcore`): the tests cover
+    // includes on files of their own; here the parsers and rules get the text alone.
+    if contains_include(input) {
+        return;
+    }
     let _ = originlens_lint::detect(&text);
     match nginx::parse_str(
         &text,
@@ -22,3 +27,9 @@ fuzz_target!(|input: &[u8]| {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
 });
+
+fn contains_include(input: &[u8]) -> bool {
+    input
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"include"))
+}

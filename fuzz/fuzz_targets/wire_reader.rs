@@ -1,7 +1,8 @@
 //! The response reader fed at random split points, ended by a random connection event.
 //!
 //! Input: byte 0 picks the end event and the request (HEAD, CONNECT, upgrade, reused
-//! connection), bytes 1..5 pick split points, the rest is the response. Checked: no panic; the
+//! connection), bytes 1..5 pick split points (byte 1 also the framing rules: RFC 9112, nginx
+//! 1.22's or HAProxy's), the rest is the response. Checked: no panic; the
 //! report is the same as for one-shot feeding; the body data handed out is the same; and a
 //! response every profile would hand to the visitor whole reads the same again when its body
 //! is re-framed by Content-Length.
@@ -58,6 +59,11 @@ fuzz_target!(|input: &[u8]| {
         // Small limits now and then, so the limit paths are reached too.
         max_head_bytes: if ctl[0] & 64 != 0 { 64 } else { 1 << 20 },
         max_body_capture: if ctl[0] & 128 != 0 { 16 } else { 1 << 20 },
+        framing: [
+            ReaderOptions::default().framing,
+            profile::NGINX_1_22.framing,
+            profile::HAPROXY.framing,
+        ][ctl[1] as usize % 3],
     };
 
     // One shot.

@@ -2,7 +2,8 @@
 //! a raw origin of this test's own through Debian's nginx (1.22.1) and HAProxy (2.6.12), read
 //! back by a raw client, and compared with what the `nginx-1.22` and `haproxy` profiles
 //! predict: the status the client gets (0: an empty reply or no status line) and, for a
-//! response the peer forwards whole, whether the body is the origin's.
+//! response the peer forwards whole, whether the body is the origin's. Each prediction reads
+//! the bytes with the profile's framing rules (`Profile::framing`), as the probe does.
 //!
 //! The responses are the catalogue's malformations mutated and combined (field names and
 //! values with control bytes, line endings, framing headers, chunk lines and extensions,

@@ -238,9 +238,7 @@ fn include(
     };
     let optional = name.eq_ignore_ascii_case("IncludeOptional");
     let mut paths: Vec<PathBuf> = if pattern.contains(['*', '?', '[']) {
-        glob::glob(&full.to_string_lossy())
-            .map(|g| g.filter_map(Result::ok).filter(|p| p.is_file()).collect())
-            .unwrap_or_default()
+        crate::include_glob::regular_files(&full.to_string_lossy()).unwrap_or_default()
     } else if full.is_dir() {
         std::fs::read_dir(&full)
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -343,11 +343,8 @@ fn include(
     } else {
         dir.join(&entry.value).to_string_lossy().into_owned()
     };
-    let mut paths: Vec<_> = glob::glob(&pattern)
-        .map_err(|e| LoadError::at(entry.span.clone(), format!("invalid include: {e}")))?
-        .filter_map(Result::ok)
-        .collect();
-    paths.sort();
+    let paths = crate::include_glob::regular_files(&pattern)
+        .map_err(|e| LoadError::at(entry.span.clone(), format!("invalid include: {e}")))?;
     for path in paths {
         let file: Arc<Path> = Arc::from(path.as_path());
         let src = std::fs::read(&path).map_err(|e| {
@@ -391,6 +388,20 @@ mod tests {
         assert_eq!(pool.php_setting("memory_limit").unwrap().value, "256M");
         assert_eq!(pool.get("slowlog").unwrap().value, "/var/log/www.slow");
         assert_eq!(pool.get("user").unwrap().span.line, 5);
+    }
+
+    /// Found by fuzzing: `include = /**/?` walked the whole file system (`**` was taken as
+    /// recursive); PHP-FPM's glob(3) reads it as `/*/?`, one level.
+    #[test]
+    fn a_double_star_include_stays_one_directory_deep() {
+        let dir = std::env::temp_dir().join(format!("originlens-fpm-glob-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::write(dir.join("a/x"), "[x]\nuser = a\n").unwrap();
+        std::fs::write(dir.join("a/b/y"), "[y]\nuser = b\n").unwrap();
+        let config = parse(&format!("include = {}/**/?\n", dir.display())).unwrap();
+        let pools: Vec<&str> = config.pools.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(pools, ["x"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod apache;
 pub mod discover;
 pub mod fpm;
+mod include_glob;
 pub mod nginx;
 pub mod phpini;
 pub mod report;

@@ -1,6 +1,6 @@
 //! Content-coding checks: does a compressed body fit its Content-Length, and does it decode?
 //!
-//! Cloudflare documents a 502 for "gzip-encoded compressed content [that] fails to update the
+//! Cloudflare documents a 502 for "gzip-encoded compressed content \[that\] fails to update the
 //! content-length header" and for "broken gzip compressed content". Each story gets its own
 //! finding so the operator knows which of the four it is.
 

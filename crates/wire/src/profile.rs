@@ -359,7 +359,8 @@ pub static NGINX: Profile = Profile {
 /// # Background
 /// Before 1.23.0 Content-Length was read with `ngx_atoof` and a bad value meant "no length",
 /// and `chunked` anywhere in Transfer-Encoding meant chunked framing; none of the framing
-/// oddities were refused. Bare LF in chunk framing was accepted.
+/// oddities were refused. Bare LF in chunk framing was accepted. `framing` reads bodies so
+/// ([`LengthRules::Nginx122`]); the rules below judge the RFC's findings.
 pub static NGINX_1_22: Profile = Profile {
     name: "nginx-1.22",
     title: "nginx ≤ 1.22 (proxy_pass, defaults)",

@@ -266,25 +266,10 @@ impl Parser {
 
     /// nginx's `glob()`: sorted, dot files only when the pattern names them, no match is fine.
     fn glob(&self, pattern: &str) -> Vec<PathBuf> {
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: true,
-        };
         let matches = |full: &Path| -> Vec<PathBuf> {
-            let Some(text) = full.to_str() else {
-                return Vec::new();
-            };
-            let mut found: Vec<PathBuf> = glob::glob_with(text, options)
-                .map(|paths| {
-                    paths
-                        .filter_map(Result::ok)
-                        .filter(|p| p.is_file())
-                        .collect()
-                })
-                .unwrap_or_default();
-            found.sort();
-            found
+            full.to_str()
+                .and_then(|text| crate::include_glob::regular_files(text).ok())
+                .unwrap_or_default()
         };
         let path = Path::new(pattern);
         if path.is_absolute() {
