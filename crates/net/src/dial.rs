@@ -205,10 +205,11 @@ impl fmt::Display for DialFailure {
 
 impl std::error::Error for DialFailure {}
 
-/// What a failed TCP connect is.
+/// What a failed TCP connect is. A reset answering the SYN (a listener that closed with the
+/// connection still in its queue) is a refusal too: the host is there, nothing accepts.
 pub fn connect_kind(e: &io::Error) -> Kind {
     match e.kind() {
-        io::ErrorKind::ConnectionRefused => Kind::ConnectRefused,
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => Kind::ConnectRefused,
         io::ErrorKind::TimedOut => Kind::ConnectTimeout,
         _ => Kind::ConnectUnreachable,
     }
@@ -425,5 +426,17 @@ mod tests {
         assert_eq!(Endpoint::new("[::1]", 8443).to_string(), "[::1]:8443");
         assert_eq!(Endpoint::new("::1", 80).host, "::1");
         assert_eq!(Endpoint::new("a.example", 80).to_string(), "a.example:80");
+    }
+
+    #[test]
+    fn a_reset_answering_the_connect_is_a_refusal() {
+        let kind = |k| connect_kind(&io::Error::from(k));
+        assert_eq!(kind(io::ErrorKind::ConnectionRefused), Kind::ConnectRefused);
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), Kind::ConnectRefused);
+        assert_eq!(kind(io::ErrorKind::TimedOut), Kind::ConnectTimeout);
+        assert_eq!(
+            kind(io::ErrorKind::HostUnreachable),
+            Kind::ConnectUnreachable
+        );
     }
 }
