@@ -10,8 +10,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use originlens_wire::{
-    judge, profile, read_all, End, Framing, JudgeContext, Reader, ReaderOptions, Report,
-    RequestInfo,
+    judge, profile, read_all, End, Framing, FramingRules, JudgeContext, Reader, ReaderOptions,
+    Report, RequestInfo,
 };
 
 fn end_of(b: u8) -> End {
@@ -60,7 +60,7 @@ fuzz_target!(|input: &[u8]| {
         max_head_bytes: if ctl[0] & 64 != 0 { 64 } else { 1 << 20 },
         max_body_capture: if ctl[0] & 128 != 0 { 16 } else { 1 << 20 },
         framing: [
-            ReaderOptions::default().framing,
+            FramingRules::RFC9112,
             profile::NGINX_1_22.framing,
             profile::HAPROXY.framing,
         ][ctl[1] as usize % 3],

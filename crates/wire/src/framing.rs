@@ -46,7 +46,7 @@ impl Framing {
 
 /// How a peer delimits a body where it departs from RFC 9112: profile data, handed to the
 /// reader so that a body is framed and decoded as that peer would.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FramingRules {
     /// Which framing fields decide the length, and how.
     pub length: LengthRules,
@@ -64,10 +64,9 @@ impl FramingRules {
 }
 
 /// How the length of a body is decided.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthRules {
     /// RFC 9112 §6.3.
-    #[default]
     Rfc9112,
     /// nginx 1.22 and earlier (`ngx_http_upstream_process_transfer_encoding` and
     /// `_content_length`): `chunked` anywhere in any Transfer-Encoding value, ASCII case

@@ -43,7 +43,7 @@ pub use names::UnknownName;
 pub use outcome::GeneratedBy;
 pub use profile::{Disposition, Profile};
 pub use reader::{End, Progress, Reader, ReaderOptions, Report};
-pub use verdict::{judge, peers, JudgeContext, Verdict};
+pub use verdict::{judge, JudgeContext, Verdict};
 
 /// Reads a whole captured response: feeds `bytes`, then the connection's `end` event (none for
 /// `End::Complete`). Convenient for tests and for re-judging stored evidence.

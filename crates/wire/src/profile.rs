@@ -111,6 +111,14 @@ impl HeadMeasure {
             HeadMeasure::Htx => htx_size(head),
         }
     }
+
+    /// What a size in this measure is, for messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            HeadMeasure::Wire => "bytes on the wire",
+            HeadMeasure::Htx => "HAProxy's HTX form",
+        }
+    }
 }
 
 fn htx_size(head: &Head) -> usize {
@@ -119,18 +127,18 @@ fn htx_size(head: &Head) -> usize {
     let kept = head.fields.iter().map(|f| {
         let (name, value) = (head.name(f), trim_ows(head.value(f)));
         let value_len = if eq_lower(name, b"connection") {
-            let tokens: Vec<&[u8]> = value
+            let (count, bytes) = value
                 .split(|&b| b == b',')
                 .map(trim_ows)
                 .filter(|t| {
                     !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive")
                 })
-                .collect();
-            if tokens.is_empty() {
+                .fold((0, 0), |(n, len), t| (n + 1, len + t.len()));
+            if count == 0 {
                 return 0;
             }
             // What is left is joined again with ", ".
-            tokens.iter().map(|t| t.len()).sum::<usize>() + 2 * (tokens.len() - 1)
+            bytes + 2 * (count - 1)
         } else if eq_lower(name, b"content-length") {
             if std::mem::replace(&mut content_length_seen, true) {
                 return 0;

@@ -54,7 +54,7 @@ impl Default for ReaderOptions {
             max_head_bytes: MAX_HEAD_BYTES,
             max_body_capture: MAX_BODY_CAPTURE,
             reused_connection: false,
-            framing: FramingRules::default(),
+            framing: FramingRules::RFC9112,
         }
     }
 }

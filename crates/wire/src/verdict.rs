@@ -10,6 +10,7 @@ use crate::cause::{Cause, Phase};
 use crate::finding::{Finding, Kind};
 use crate::outcome::GeneratedBy;
 use crate::profile::{Disposition, Profile, EMPTY_REPLY};
+use crate::reader::{End, Report};
 
 /// Status-line defects a client forgives when it reads relayed bytes itself (curl accepts a
 /// lower-case `http/1.1` and stops the line at a bare CR; observed through nginx 1.22.1).
@@ -17,7 +18,6 @@ const RELAYED_LINE_STILL_PARSES: &[Kind] = &[Kind::VersionBadName, Kind::StartLi
 /// Status-line defects nginx repairs when it parses the line itself, but a client reading the
 /// relayed bytes does not (curl wants one digit after the dot).
 const RELAYED_LINE_UNREADABLE: &[Kind] = &[Kind::VersionMultiDigit];
-use crate::reader::{End, Report};
 
 /// What one profile makes of a response.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -246,11 +246,6 @@ fn relayed_line_parses(report: &Report, deciding: Kind) -> bool {
             .any(|f| f.offset <= line_end && RELAYED_LINE_UNREADABLE.contains(&f.id))
 }
 
-/// Judges a report under every profile in `profiles`.
-pub fn peers(report: &Report, profiles: &[&Profile], ctx: JudgeContext) -> Vec<Verdict> {
-    profiles.iter().map(|p| judge(report, p, ctx)).collect()
-}
-
 fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
     let mut out = Vec::new();
     let limits = &profile.limits;
@@ -265,10 +260,10 @@ fn limit_findings(report: &Report, profile: &Profile) -> Vec<Finding> {
                     format!("the head is {size} bytes; {} accepts {max}", profile.name)
                 } else {
                     format!(
-                        "the head is {size} bytes in {} field lines, {counted} as {} counts it ({:?}); it accepts {max}",
+                        "the head is {size} bytes in {} field lines, {counted} in {}; {} accepts {max}",
                         head.fields.len(),
-                        profile.name,
-                        limits.head_measure
+                        limits.head_measure.unit(),
+                        profile.name
                     )
                 },
             )),
