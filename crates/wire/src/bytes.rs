@@ -165,6 +165,41 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| !is_odd_byte(b))
 }
 
+/// The first byte at or after `from` outside `0x20..=0x7e`: the end of a plain line (its CR or
+/// LF), or the first byte the parser must look at. Most lines end within a few words, which are
+/// tried first; past them, whole 32-byte blocks are skipped with one vector compare each.
+#[inline]
+pub fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
+    let n = bytes.len();
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = from;
+    for _ in 0..4 {
+        if i + 8 > n {
+            break;
+        }
+        let odd = odd_bytes(word(i));
+        if odd != 0 {
+            return Some(i + odd.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    while i + 32 <= n && !block_has_odd_byte::<32>(bytes[i..i + 32].try_into().expect("32 bytes")) {
+        i += 32;
+    }
+    while i + 8 <= n {
+        let odd = odd_bytes(word(i));
+        if odd != 0 {
+            return Some(i + odd.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| is_odd_byte(b))
+        .map(|p| i + p)
+}
+
 /// `!(0x20..0x7f).contains(&b)`, as one signed compare: adding one takes `0x7f..=0xff` to
 /// `i8::MIN..=0`, and `0x00..=0x1f` to `1..=0x20`, all below `0x21`; vectorised, that is two
 /// instructions per 16 bytes instead of four.
@@ -220,6 +255,32 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_odd_byte_finds_the_first_byte_outside_printable_ascii() {
+        for len in 0..100 {
+            for odd_at in 0..=len {
+                for odd in [0x00, b'\t', b'\r', b'\n', 0x1f, 0x7f, 0x80, 0xff] {
+                    let mut buf = vec![b'a'; len];
+                    // Printable neighbours at both ends of the range.
+                    for (i, b) in buf.iter_mut().enumerate() {
+                        *b = [0x20, 0x7e, b'a'][i % 3];
+                    }
+                    if odd_at < len {
+                        buf[odd_at] = odd;
+                    }
+                    for from in 0..=len + 1 {
+                        let expected = (from <= odd_at && odd_at < len).then_some(odd_at);
+                        assert_eq!(
+                            first_odd_byte(&buf, from),
+                            expected,
+                            "len {len} odd {odd:#04x} at {odd_at} from {from}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn token_table_matches_the_abnf() {

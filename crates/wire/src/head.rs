@@ -570,7 +570,7 @@ fn parse_field_line(
         // The usual line: a token name right up to the colon, a value of printable ASCII.
         let after = token_len + 1;
         let value = &bytes[after..];
-        if !is_plain_ascii(value) {
+        if !line.plain && !is_plain_ascii(value) {
             check_value(value, head.abs(span.start + after), out);
         }
         push_field(head, span, bytes, token_len, token_len, names);

@@ -611,6 +611,8 @@ impl Reader {
                         start: 0,
                         content_end,
                         bare_lf: content_end == lf,
+                        // The status line's parser checks its bytes itself.
+                        plain: false,
                     });
                 }
                 self.state = State::Head {

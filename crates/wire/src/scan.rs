@@ -1,12 +1,15 @@
 //! One pass over a head's bytes that finds its line ends, so the parser does not search for
-//! them again. The search for each LF is `memchr`'s (vectorised, chosen at run time), resumed
-//! where the last read stopped: bytes fed one at a time still cost one look each. Which bytes of
-//! a line are allowed is the parser's question ([`crate::bytes::is_plain_ascii`]), asked once
-//! per value.
+//! them again. The usual line is printable ASCII up to its CRLF: the scan looks for the first
+//! byte outside `0x20..=0x7e` ([`crate::bytes::first_odd_byte`]), which is then the CR, and so
+//! learns in the same pass that the parser need not check the line's bytes ([`Line::plain`]).
+//! Any other line goes on to its LF with `memchr` (vectorised, chosen at run time). The scan
+//! resumes where the last read stopped: bytes fed one at a time still cost one look each.
 
 use std::ops::Range;
 
 use memchr::memchr;
+
+use crate::bytes::first_odd_byte;
 
 /// One line of a head: `content` excludes the LF and a CR right before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +21,9 @@ pub struct Line {
     pub content_end: usize,
     /// The line ends in an LF with no CR before it.
     pub bare_lf: bool,
+    /// Every byte of the content is printable ASCII or SP (`0x20..=0x7e`). False means "not
+    /// known": the parser checks the bytes itself.
+    pub plain: bool,
 }
 
 impl Line {
@@ -39,6 +45,8 @@ pub struct Cursor {
     pub line_start: usize,
     /// Bytes before this were looked at.
     pub scanned: usize,
+    /// The bytes looked at so far of this line are all printable ASCII or SP.
+    pub plain: bool,
 }
 
 impl Cursor {
@@ -47,6 +55,7 @@ impl Cursor {
         Cursor {
             line_start: pos,
             scanned: pos,
+            plain: true,
         }
     }
 }
@@ -64,29 +73,60 @@ pub fn scan_to_empty_line(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>
 
 #[inline]
 fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
-    let mut start = cursor.line_start;
-    let mut from = cursor.scanned;
     let finder = LfFinder::new();
-    while let Some(lf) = find_lf(buf, from, &finder) {
+    let mut at = *cursor;
+    loop {
+        let Some((lf, plain)) = line_end(buf, &mut at, &finder) else {
+            *cursor = at;
+            return None;
+        };
+        let start = at.line_start;
         let has_cr = lf > start && buf[lf - 1] == b'\r';
         let content_end = lf - usize::from(has_cr);
         lines.push(Line {
             start,
             content_end,
             bare_lf: !has_cr,
+            plain,
         });
+        at = Cursor::at_line(lf + 1);
         if content_end == start {
-            *cursor = Cursor::at_line(lf + 1);
+            *cursor = at;
             return Some(lf + 1);
         }
-        start = lf + 1;
-        from = start;
     }
-    *cursor = Cursor {
-        line_start: start,
-        scanned: buf.len().max(start),
-    };
-    None
+}
+
+/// The LF that ends the line the cursor is in, and whether the line's content is plain; `None`
+/// (the cursor moved on to where the next read resumes) when `buf` ends first.
+#[inline]
+fn line_end(buf: &[u8], at: &mut Cursor, finder: &LfFinder) -> Option<(usize, bool)> {
+    if at.plain {
+        let Some(odd) = first_odd_byte(buf, at.scanned) else {
+            at.scanned = buf.len().max(at.scanned);
+            return None;
+        };
+        match (buf[odd], buf.get(odd + 1)) {
+            (b'\n', _) => return Some((odd, true)),
+            (b'\r', Some(b'\n')) => return Some((odd + 1, true)),
+            // A CR at the end of the bytes: looked at again once the next byte is in.
+            (b'\r', None) => {
+                at.scanned = odd;
+                return None;
+            }
+            _ => {
+                at.plain = false;
+                at.scanned = odd;
+            }
+        }
+    }
+    match find_lf(buf, at.scanned, finder) {
+        Some(lf) => Some((lf, false)),
+        None => {
+            at.scanned = buf.len().max(at.scanned);
+            None
+        }
+    }
 }
 
 /// The first LF at or after `from`. Most lines are short: their end is looked for in the first
@@ -215,7 +255,13 @@ mod tests {
                 scan_to_empty_line(&buf[..split], &mut cursor, &mut lines),
                 None
             );
-            assert_eq!(cursor.scanned, split, "split at {split}");
+            // A CR at the end of a plain line is looked at again with the byte after it.
+            let cr_last = split > 0 && buf[split - 1] == b'\r';
+            assert!(
+                cursor.scanned == split || cr_last && cursor.scanned == split - 1,
+                "split at {split}: scanned {}",
+                cursor.scanned
+            );
             assert_eq!(scan_to_empty_line(buf, &mut cursor, &mut lines), end);
             assert_eq!(lines, whole, "split at {split}");
         }
