@@ -169,29 +169,29 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
 /// LF), or the first byte the parser must look at. Most lines end within a few words, which are
 /// tried first; past them, whole 32-byte blocks are skipped with one vector compare each.
 #[inline]
-pub fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
     let n = bytes.len();
-    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let odd_in_word = |i: usize| {
+        let odd = odd_bytes(u64::from_le_bytes(
+            bytes[i..i + 8].try_into().expect("8 bytes"),
+        ));
+        (odd != 0).then(|| i + odd.trailing_zeros() as usize / 8)
+    };
     let mut i = from;
-    for _ in 0..4 {
-        if i + 8 > n {
-            break;
-        }
-        let odd = odd_bytes(word(i));
-        if odd != 0 {
-            return Some(i + odd.trailing_zeros() as usize / 8);
-        }
-        i += 8;
-    }
-    while i + 32 <= n && !block_has_odd_byte::<32>(bytes[i..i + 32].try_into().expect("32 bytes")) {
-        i += 32;
-    }
+    let mut words = 0;
     while i + 8 <= n {
-        let odd = odd_bytes(word(i));
-        if odd != 0 {
-            return Some(i + odd.trailing_zeros() as usize / 8);
+        if let Some(at) = odd_in_word(i) {
+            return Some(at);
         }
         i += 8;
+        words += 1;
+        if words == 4 {
+            while i + 32 <= n
+                && !block_has_odd_byte::<32>(bytes[i..i + 32].try_into().expect("32 bytes"))
+            {
+                i += 32;
+            }
+        }
     }
     bytes
         .get(i..)?
@@ -261,11 +261,8 @@ mod tests {
         for len in 0..100 {
             for odd_at in 0..=len {
                 for odd in [0x00, b'\t', b'\r', b'\n', 0x1f, 0x7f, 0x80, 0xff] {
-                    let mut buf = vec![b'a'; len];
                     // Printable neighbours at both ends of the range.
-                    for (i, b) in buf.iter_mut().enumerate() {
-                        *b = [0x20, 0x7e, b'a'][i % 3];
-                    }
+                    let mut buf: Vec<u8> = (0..len).map(|i| [0x20, 0x7e, b'a'][i % 3]).collect();
                     if odd_at < len {
                         buf[odd_at] = odd;
                     }
