@@ -14,6 +14,10 @@ use std::time::Duration;
 
 mod common;
 use common::edge::EdgeProc;
+use common::h2frames::{
+    frame, header_block, read_frame, ACK, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE,
+    RST_STREAM, SETTINGS,
+};
 
 /// Every socket wait gives up after this long.
 const WAIT: Duration = Duration::from_secs(10);
@@ -272,103 +276,6 @@ fn send_h1(edge: SocketAddr, raw: &[u8]) -> Result<Vec<Reply>, String> {
     Ok(replies)
 }
 
-/// An h2 frame header and payload.
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut f = len.to_be_bytes()[1..].to_vec();
-    f.extend_from_slice(&[kind, flags]);
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// An HPACK integer with an `n`-bit prefix (RFC 7541 §5.1) after `first`'s high bits.
-fn hpack_int(out: &mut Vec<u8>, first: u8, n: u32, mut v: usize) {
-    let max = (1usize << n) - 1;
-    if v < max {
-        out.push(first | v as u8);
-        return;
-    }
-    out.push(first | max as u8);
-    v -= max;
-    while v >= 128 {
-        out.push((v % 128) as u8 | 0x80);
-        v /= 128;
-    }
-    out.push(v as u8);
-}
-
-/// Fields as HPACK literals without indexing, names and values raw (no Huffman), so that any
-/// byte the vector holds goes out as it is.
-fn header_block(fields: &[&[u8]]) -> Vec<u8> {
-    let mut block = Vec::new();
-    for f in fields {
-        // `:method: GET` splits at the first colon after the first byte.
-        let at = f[1..].iter().position(|&b| b == b':').map(|p| p + 1);
-        let (name, value) = match at {
-            Some(p) => (
-                &f[..p],
-                f[p + 1..].strip_prefix(b" ").unwrap_or(&f[p + 1..]),
-            ),
-            None => (&f[..], &b""[..]),
-        };
-        block.push(0);
-        hpack_int(&mut block, 0, 7, name.len());
-        block.extend_from_slice(name);
-        hpack_int(&mut block, 0, 7, value.len());
-        block.extend_from_slice(value);
-    }
-    block
-}
-
-/// The status of the first field of a response header block: indexed from the static table,
-/// or a literal with `:status`'s name whose value may be Huffman-coded digits.
-fn status_of(block: &[u8]) -> Option<u16> {
-    let first = *block.first()?;
-    if first & 0x80 != 0 {
-        let statuses = [200, 204, 206, 304, 400, 404, 500];
-        return statuses
-            .get(usize::from(first & 0x7f).checked_sub(8)?)
-            .copied();
-    }
-    let index = if first & 0xc0 == 0x40 {
-        first & 0x3f
-    } else {
-        first & 0x0f
-    };
-    if !(8..=14).contains(&index) {
-        return None;
-    }
-    let len = usize::from(block.get(1)? & 0x7f);
-    let value = block.get(2..2 + len)?;
-    if block[1] & 0x80 == 0 {
-        return std::str::from_utf8(value).ok()?.parse().ok();
-    }
-    // Huffman: 0-2 have 5-bit codes 00000..00010, 3-9 6-bit codes 011001..011111.
-    let bits: Vec<u8> = value
-        .iter()
-        .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
-        .collect();
-    let take = |at: usize, n: usize| {
-        bits.get(at..at + n)
-            .map(|b| b.iter().fold(0u8, |v, &bit| v << 1 | bit))
-    };
-    let (mut at, mut code) = (0, 0u16);
-    for _ in 0..3 {
-        let five = take(at, 5)?;
-        let digit = if five < 3 {
-            at += 5;
-            five
-        } else {
-            let six = take(at, 6)?;
-            at += 6;
-            (0x19..=0x1f).contains(&six).then(|| six - 0x19 + 3)?
-        };
-        code = code * 10 + u16::from(digit);
-    }
-    Some(code)
-}
-
 /// Sends an h2 vector on a connection of its own (prior knowledge) as stream 1, and reads
 /// frames until that stream's response head or an error for it or the connection.
 fn send_h2(edge: SocketAddr, items: &[Vec<u8>]) -> Result<Vec<Reply>, String> {
@@ -381,42 +288,32 @@ fn send_h2(edge: SocketAddr, items: &[Vec<u8>]) -> Result<Vec<Reply>, String> {
             d.iter().map(|i| &i[5..]).collect(),
         )
     };
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(4, 0, 0, &[]));
-    let end_stream = if data.is_empty() { 1 } else { 0 };
-    out.extend(frame(1, 4 | end_stream, 1, &header_block(&fields)));
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    let end_stream = if data.is_empty() { END_STREAM } else { 0 };
+    out.extend(frame(
+        HEADERS,
+        END_HEADERS | end_stream,
+        1,
+        &header_block(&fields),
+    ));
     for (i, d) in data.iter().enumerate() {
-        let last = if i + 1 == data.len() { 1 } else { 0 };
-        out.extend(frame(0, last, 1, d));
+        let last = if i + 1 == data.len() { END_STREAM } else { 0 };
+        out.extend(frame(DATA, last, 1, d));
     }
     s.write_all(&out).map_err(|e| e.to_string())?;
     for _ in 0..64 {
-        let mut head = [0u8; 9];
-        if s.read_exact(&mut head).is_err() {
+        let Ok(f) = read_frame(&mut s) else {
             // The edge closed the connection on a protocol error.
             return Ok(vec![Reply::Reset]);
-        }
-        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-        let (kind, flags) = (head[3], head[4]);
-        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-        let mut payload = vec![0u8; len];
-        s.read_exact(&mut payload).map_err(|e| e.to_string())?;
-        match (kind, stream) {
-            (4, 0) if flags & 1 == 0 => {
-                s.write_all(&frame(4, 1, 0, &[]))
+        };
+        match (f.kind, f.stream) {
+            (SETTINGS, 0) if f.flags & ACK == 0 => {
+                s.write_all(&frame(SETTINGS, ACK, 0, &[]))
                     .map_err(|e| e.to_string())?;
             }
-            (1, 1) => {
-                let mut block = &payload[..];
-                if flags & 0x8 != 0 {
-                    let pad = usize::from(block[0]);
-                    block = &block[1..block.len() - pad];
-                }
-                if flags & 0x20 != 0 {
-                    block = &block[5..];
-                }
-                let code = status_of(block)
-                    .ok_or_else(|| format!("an unreadable :status in {}", block.escape_ascii()))?;
+            (HEADERS, 1) => {
+                let code = f.status()?;
                 // The edge's own answers carry its incident or ray header, the origin's too; only
                 // the origin's 200 comes with a body of 2 bytes, so the status decides.
                 return Ok(vec![Reply::Status {
@@ -424,7 +321,7 @@ fn send_h2(edge: SocketAddr, items: &[Vec<u8>]) -> Result<Vec<Reply>, String> {
                     origin: code == 200,
                 }]);
             }
-            (3, 1) | (7, _) => return Ok(vec![Reply::Reset]),
+            (RST_STREAM, 1) | (GOAWAY, _) => return Ok(vec![Reply::Reset]),
             _ => {}
         }
     }

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod curl;
 pub mod edge;
+pub mod h2frames;
 pub mod lab;
 pub mod net;
 pub mod nginx;

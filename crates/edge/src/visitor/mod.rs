@@ -54,7 +54,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>,
         // The preface was read already: hyper reads it again from the buffer, then the socket.
         let (read, write) = stream.into_split();
         let stream = tokio::io::join(std::io::Cursor::new(buf).chain(read), write);
-        h2::serve(stream, client_ip, shared, worker).await;
+        h2::serve(stream, accepted, client_ip, shared, worker).await;
     } else {
         h1::Connection::new(stream, buf, accepted, client_ip, shared, worker)
             .serve()

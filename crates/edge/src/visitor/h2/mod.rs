@@ -1,11 +1,15 @@
 //! HTTP/2 toward visitors (prior knowledge), served by hyper: each request is handed to the
 //! same [`proxy::forward`] as HTTP/1 ones, and the answer becomes a hyper response whose body
-//! streams from the upstream exchange ([`EdgeBody`]).
+//! streams from the upstream exchange ([`EdgeBody`]). The edge's visitor timeouts are kept by
+//! [`watch`]: hyper's h2 server has none of them.
+
+mod watch;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
@@ -14,33 +18,70 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use originlens_wire::End;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::body::EdgeBody;
+use crate::config::EdgeConfig;
 use crate::page::{self, Failure, Format};
 use crate::proxy::{self, Answer, Forward, VisitorRequest};
 use crate::record::body_cause;
 use crate::request;
 use crate::response::forward_head;
 use crate::shared::Shared;
+use watch::{Expired, Limits, Watch, WatchedBody, WatchedIo};
 
-/// Serves an h2 connection whose preface was already read.
+/// How long a connection that ran out of its header or idle timeout has to take its GOAWAY.
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves an h2 connection accepted at `accepted` whose preface was already read.
 pub(super) async fn serve(
     stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    accepted: Instant,
     client_ip: String,
     shared: Arc<Shared>,
     worker: usize,
 ) {
-    let client_ip: Arc<str> = client_ip.into();
-    let service = service_fn(move |req: Request<Incoming>| {
-        let shared = shared.clone();
-        let client_ip = client_ip.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, req, &client_ip, worker).await) }
-    });
-    // Errors here are the visitor's (reset, protocol errors) or a body the edge aborted.
-    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+    let watch = Watch::new(accepted);
+    let limits = Limits::of(&shared.config);
+    let service = {
+        let (shared, watch) = (shared.clone(), watch.clone());
+        let client_ip: Arc<str> = client_ip.into();
+        service_fn(move |req: Request<Incoming>| {
+            let in_service = watch.begin();
+            let shared = shared.clone();
+            let client_ip = client_ip.clone();
+            async move {
+                let resp = handle(&shared, req, &client_ip, worker).await;
+                Ok::<_, Infallible>(resp.map(|body| WatchedBody::new(body, in_service)))
+            }
+        })
+    };
+    let io = TokioIo::new(WatchedIo::new(stream, watch.clone()));
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+        .serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    let mut ticks = tokio::time::interval(limits.tick());
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            // Errors here are the visitor's (reset, protocol errors) or a body the edge aborted.
+            _ = conn.as_mut() => return,
+            _ = ticks.tick() => {
+                let Some(expired) = watch.expired(Instant::now(), &limits) else {
+                    continue;
+                };
+                shared.metrics.timed_out(expired.as_str());
+                if expired != Expired::Send {
+                    // Nothing is in service: a GOAWAY tells the visitor not to retry on this
+                    // connection. A visitor that does not read it is dropped after the grace.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(GOAWAY_GRACE, conn.as_mut()).await;
+                }
+                return;
+            }
+        }
+    }
 }
 
 async fn handle(
@@ -49,7 +90,7 @@ async fn handle(
     client_ip: &str,
     worker: usize,
 ) -> Response<EdgeBody> {
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let id = shared.ids.next();
     let format = Format::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
     let host = req
@@ -84,18 +125,12 @@ async fn handle(
         Ok(()) => {
             let (parts, body) = req.into_parts();
             let declared = parts.headers.contains_key(header::CONTENT_LENGTH);
-            let body = match http_body_util::Limited::new(body, shared.config.max_request_body)
-                .collect()
-                .await
-            {
-                Ok(b) => Ok(b.to_bytes()),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    Err((413, "body-too-large"))
+            match read_body(body, &shared.config).await {
+                Err(BodyRefused::TimedOut) => {
+                    shared.metrics.timed_out("body");
+                    timed_out(&host, format)
                 }
-                Err(_) => Err((400, "body-unreadable")),
-            };
-            match body {
-                Err((status, reason)) => {
+                Err(BodyRefused::Status(status, reason)) => {
                     proxy::refuse(shared, status, reason, &host, format).into_response()
                 }
                 Ok(body) => {
@@ -129,6 +164,49 @@ async fn handle(
         .head_latency
         .observe(worker, started.elapsed().as_secs_f64());
     resp
+}
+
+/// Why a request body was not taken.
+enum BodyRefused {
+    /// The visitor sent nothing more for the body timeout.
+    TimedOut,
+    Status(u16, &'static str),
+}
+
+/// The whole request body, at most `max_request_body` bytes, each frame within the body timeout
+/// of the last (as HTTP/1 bodies: a slow upload goes on as long as it moves).
+async fn read_body(mut body: Incoming, config: &EdgeConfig) -> Result<Bytes, BodyRefused> {
+    let mut whole = BytesMut::new();
+    loop {
+        let frame = match tokio::time::timeout(config.body_timeout, body.frame()).await {
+            Err(_) => return Err(BodyRefused::TimedOut),
+            Ok(None) => return Ok(whole.freeze()),
+            Ok(Some(Err(_))) => return Err(BodyRefused::Status(400, "body-unreadable")),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        // Trailers are not forwarded.
+        if let Ok(data) = frame.into_data() {
+            if whole.len() + data.len() > config.max_request_body {
+                return Err(BodyRefused::Status(413, "body-too-large"));
+            }
+            whole.extend_from_slice(&data);
+        }
+    }
+}
+
+/// The answer to a request whose body stopped coming: 408 on its stream, where HTTP/1 closes
+/// the connection, because other streams share it.
+fn timed_out(host: &str, format: Format) -> Response<EdgeBody> {
+    page::respond(
+        &Failure {
+            status: 408,
+            cause: "body-timeout",
+            incident: None,
+            host,
+        },
+        format,
+    )
+    .into_response()
 }
 
 /// The origin's response as a hyper response; its body streams from the exchange.
