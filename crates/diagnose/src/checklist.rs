@@ -60,7 +60,7 @@ fn response_check(id: CheckId, p: &Probed) -> CheckItem {
                 .verdict
                 .deciding
                 .as_ref()
-                .map(|f| f.message.clone())
+                .map(|f| f.message.to_string())
                 .or_else(|| status.map(|s| format!("the origin answered {s}")))
                 .unwrap_or_else(|| "no valid response".into());
             item(

@@ -92,7 +92,7 @@ pub fn causes(i: &Inputs<'_>) -> Vec<RankedCause> {
             place: Some(format!("{} @ byte {}", p.label, f.map_or(0, |f| f.offset))),
             text: f.map_or_else(
                 || format!("the origin answered {:?}", p.verdict.status),
-                |f| f.message.clone(),
+                |f| f.message.to_string(),
             ),
             excerpt: exchanges::defect_excerpt(p),
         };

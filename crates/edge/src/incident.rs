@@ -29,7 +29,7 @@ impl From<&originlens_wire::Finding> for FindingRecord {
             cause: f.cause,
             severity: f.severity,
             offset: f.offset,
-            message: f.message.clone(),
+            message: f.message.to_string(),
         }
     }
 }

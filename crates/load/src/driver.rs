@@ -273,7 +273,7 @@ fn record(
     idle: Option<Duration>,
     response: &[u8],
 ) {
-    let message = verdict.deciding.as_ref().map(|f| f.message.as_str());
+    let message = verdict.deciding.as_ref().map(|f| &*f.message);
     let sample = Sample {
         route,
         done: at.done,

@@ -224,7 +224,7 @@ async fn exchange(
         .find(|f| f.severity == originlens_wire::Severity::Error)
         .map(|f| ConnectFailure {
             kind: f.id,
-            message: f.message.clone(),
+            message: f.message.to_string(),
         });
     let (stream, scratch) = ex.into_parts();
     match end {

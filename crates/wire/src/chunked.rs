@@ -10,6 +10,8 @@
 //! [`ChunkedDecoder::new`]`(true)` reads as nginx before 1.29.4 and HAProxy 2.6 do: a bare LF
 //! ends the line, reported once.
 
+use std::borrow::Cow;
+
 use crate::bytes::{is_ows, is_token};
 use crate::finding::{Finding, Kind};
 
@@ -418,7 +420,13 @@ impl ChunkedDecoder {
 
     /// A bare LF where CRLF belongs: fails the body (`Some`, the bytes consumed) unless this
     /// decoder lets it end the line, in which case only the first is reported.
-    fn bare_lf(&mut self, i: usize, at: u64, msg: &str, out: &mut Vec<Finding>) -> Option<usize> {
+    fn bare_lf(
+        &mut self,
+        i: usize,
+        at: u64,
+        msg: &'static str,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
         if !self.bare_lf_ends_lines {
             return Some(self.fail(i, at, Kind::ChunkBareLf, msg, out));
         }
@@ -434,7 +442,7 @@ impl ChunkedDecoder {
         i: usize,
         at: u64,
         kind: Kind,
-        msg: impl Into<String>,
+        msg: impl Into<Cow<'static, str>>,
         out: &mut Vec<Finding>,
     ) -> usize {
         out.push(Finding::at(kind, at, msg));

@@ -3,6 +3,7 @@
 //! The fine ids follow `docs/reference/http1-malformations.md` §3 ("Edge should report") and
 //! may grow freely; the [`Cause`] each maps to is the stable public contract.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -339,13 +340,13 @@ pub struct Finding {
     pub offset: u64,
     /// The bytes the finding is about, as offsets into the response stream.
     pub span: Range<u64>,
-    /// A short human message.
-    pub message: String,
+    /// A short human message: most are fixed text, which costs no allocation.
+    pub message: Cow<'static, str>,
 }
 
 impl Finding {
     /// A finding of `kind` at `span`.
-    pub fn new(kind: Kind, span: Range<u64>, message: impl Into<String>) -> Finding {
+    pub fn new(kind: Kind, span: Range<u64>, message: impl Into<Cow<'static, str>>) -> Finding {
         Finding {
             id: kind,
             cause: kind.cause(),
@@ -357,7 +358,7 @@ impl Finding {
     }
 
     /// A finding about one position.
-    pub fn at(kind: Kind, offset: u64, message: impl Into<String>) -> Finding {
+    pub fn at(kind: Kind, offset: u64, message: impl Into<Cow<'static, str>>) -> Finding {
         Finding::new(kind, offset..offset, message)
     }
 }

@@ -4,6 +4,7 @@
 //! reports everything wrong with a head (unlike httparse, which stops at the first error).
 //! Spans are relative to [`Head::raw`]; findings carry absolute stream offsets.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use memchr::memchr;
@@ -686,9 +687,9 @@ fn name_ctl(at: u64, b: u8) -> Finding {
         Kind::FieldNameCtl,
         at,
         if b == b' ' {
-            "a space in a field name".to_owned()
+            Cow::Borrowed("a space in a field name")
         } else {
-            format!("control byte {b:#04x} in a field name")
+            Cow::Owned(format!("control byte {b:#04x} in a field name"))
         },
     )
 }

@@ -7,6 +7,7 @@
 //! [`ReaderOptions::max_head_bytes`]) and, only when the body has a content coding to check, the
 //! body (bounded by [`ReaderOptions::max_body_capture`]).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use memchr::memchr;
@@ -397,6 +398,7 @@ impl Reader {
                 finding.cause = Cause::KeepaliveRace;
                 finding
                     .message
+                    .to_mut()
                     .push_str(" on a reused keep-alive connection");
             }
             self.report.findings.push(finding);
@@ -507,16 +509,16 @@ impl Reader {
         let (kind, msg) = if garbage_then_status {
             (
                 Kind::StartLineGarbagePrefix,
-                "bytes before the status line".to_owned(),
+                Cow::Borrowed("bytes before the status line"),
             )
         } else {
             let line = self.head_buf.split(|&b| b == b'\n').next().unwrap_or(&[]);
             (
                 Kind::StartLineMissing,
-                format!(
+                Cow::Owned(format!(
                     "no status line: the response starts with `{}` (a body before headers, or HTTP/0.9)",
                     crate::escape::escape(&line[..line.len().min(40)])
-                ),
+                )),
             )
         };
         self.report

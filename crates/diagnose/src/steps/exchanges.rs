@@ -192,7 +192,7 @@ pub fn record(p: &Probed) -> ExchangeRecord {
         visitor_status: p.verdict.status,
         generated_by: p.verdict.generated_by,
         cause: p.verdict.cause,
-        finding: p.verdict.deciding.as_ref().map(|f| f.message.clone()),
+        finding: p.verdict.deciding.as_ref().map(|f| f.message.to_string()),
         timings: PhaseTimes {
             connect_ms: ms(t.connect),
             tls_ms: ms(t.tls),
