@@ -6,9 +6,11 @@
 #   originlens edge --no-store   (full validation: every origin byte goes through the wire reader)
 # Both are loaded by wrk with the same threads, connections and duration, one after the other,
 # alternating for BENCH_ROUNDS rounds (the machine may be shared: the rounds show the spread).
-# Prints req/s, p50/p99 latency per round, the best round of each and the edge/nginx ratios of
+# Prints req/s, p50/p99 latency and the proxy's CPU time per request (user + system, from
+# /proc, nginx's workers summed) per round, the best round of each and the edge/nginx ratios of
 # the best rounds and per round (with the median), and the edge's upstream connection reuse from
-# its /metrics.
+# its /metrics. BENCH_PROFILE=1 then profiles the edge under the same load: `perf record` (the
+# symbols that take its CPU) and `strace -c` (system calls per request).
 #
 # Fairness: nginx runs BENCH_WORKERS worker processes, the edge BENCH_WORKERS runtime worker
 # threads (--workers); wrk, the origin and the proxy share the same cores.
@@ -29,8 +31,11 @@ nginx_port=${BENCH_NGINX_PORT:-18902}
 edge_port=${BENCH_EDGE_PORT:-18903}
 admin_port=${BENCH_ADMIN_PORT:-18904}
 
-for tool in wrk nginx awk curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx" >&2; exit 2; }
+profile=${BENCH_PROFILE:-0}
+tools="wrk nginx awk curl"
+[ "$profile" = 1 ] && tools="$tools perf strace"
+for tool in $tools; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx linux-perf strace" >&2; exit 2; }
 done
 
 cargo build --release -q -p originlens
@@ -81,9 +86,11 @@ http {
 EOF
 nginx -p "$dir" -c "$dir/origin.conf" -g 'daemon off;' & pids+=($!)
 nginx -p "$dir" -c "$dir/proxy.conf" -g 'daemon off;' & pids+=($!)
+nginx_pid=$!
 "$bin" edge --workers "$workers" --listen "127.0.0.1:$edge_port" \
   --origin "http://127.0.0.1:$origin_port" --no-store --admin "127.0.0.1:$admin_port" \
   >"$dir/edge.out" 2>"$dir/edge.err" & pids+=($!)
+edge_pid=$!
 
 for port in "$origin_port" "$nginx_port" "$edge_port"; do
   for _ in $(seq 50); do
@@ -94,31 +101,47 @@ done
 body=$(curl -s "http://127.0.0.1:$edge_port/")
 [ "$body" = "ok" ] || { echo "the edge does not answer: $body" >&2; cat "$dir/edge.err" >&2; exit 1; }
 
-# run NAME PORT: one warm-up second, then the measured run; prints "rps p50_ms p99_ms".
+# cpu_ticks PID...: user + system clock ticks the processes have used (all their threads).
+cpu_ticks() {
+  for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ t += $1 } END { print t }'
+}
+# The proxy's processes: nginx's master and its workers, or the edge.
+proxy_pids() {
+  if [ "$1" = nginx ]; then echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; else echo "$edge_pid"; fi
+}
+ticks_per_s=$(getconf CLK_TCK)
+
+# run NAME PORT: one warm-up second, then the measured run; prints "rps p50_ms p99_ms cpu_us",
+# cpu_us being the proxy's CPU time per request in microseconds.
 run() {
   wrk -t"$threads" -c"$conns" -d1s "http://127.0.0.1:$2/" >/dev/null
+  # shellcheck disable=SC2046
+  local before; before=$(cpu_ticks $(proxy_pids "$1"))
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$2/" >"$dir/$1.wrk"
-  awk '
+  # shellcheck disable=SC2046
+  local after; after=$(cpu_ticks $(proxy_pids "$1"))
+  awk -v ticks=$((after - before)) -v hz="$ticks_per_s" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /requests in/ { n = $1 }
     /Requests\/sec:/ { rps = $2 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx/ { bad = $NF }
-    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%s %.3f %.3f\n", rps, p50, p99 }
+    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%s %.3f %.3f %.2f\n", rps, p50, p99, ticks / hz * 1e6 / n }
   ' "$dir/$1.wrk"
 }
 
 printf 'wrk -t%s -c%s -d%ss, origin: nginx return 200, proxy workers: %s, cores: %s, rounds: %s\n' \
   "$threads" "$conns" "$secs" "$workers" "$(nproc)" "$rounds"
-printf '%-8s %5s %12s %10s %10s\n' "proxy" "round" "req/s" "p50 ms" "p99 ms"
+printf '%-8s %5s %12s %10s %10s %12s\n' "proxy" "round" "req/s" "p50 ms" "p99 ms" "CPU us/req"
 : >"$dir/results"
 for round in $(seq "$rounds"); do
   for name in nginx edge; do
     port=$nginx_port
     [ "$name" = edge ] && port=$edge_port
-    read -r rps p50 p99 < <(run "$name" "$port")
-    printf '%-8s %5s %12.0f %10.3f %10.3f\n' "$name" "$round" "$rps" "$p50" "$p99"
-    echo "$name $rps $p50 $p99" >>"$dir/results"
+    read -r rps p50 p99 cpu < <(run "$name" "$port")
+    printf '%-8s %5s %12.0f %10.3f %10.3f %12.2f\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu"
+    echo "$name $rps $p50 $p99 $cpu" >>"$dir/results"
   done
 done
 
@@ -132,16 +155,43 @@ awk '
   }' "$dir/results" | sort
 # Each round runs nginx then the edge back to back, so a round's pair saw the same machine.
 awk '
-  $1 == "nginx" { n++; nr[n] = $2; np[n] = $4 }
-  $1 == "edge"  { e++; er[e] = $2; ep[e] = $4 }
+  $1 == "nginx" { n++; nr[n] = $2; np[n] = $4; nc[n] = $5 }
+  $1 == "edge"  { e++; er[e] = $2; ep[e] = $4; ec[e] = $5 }
   END {
-    for (i = 1; i <= e; i++) { r[i] = er[i] / nr[i]; q[i] = ep[i] / np[i] }
-    for (i = 1; i <= e; i++) for (j = i + 1; j <= e; j++) { if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t } if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t } }
+    for (i = 1; i <= e; i++) { r[i] = er[i] / nr[i]; q[i] = ep[i] / np[i]; c[i] = ec[i] / nc[i] }
+    for (i = 1; i <= e; i++) for (j = i + 1; j <= e; j++) {
+      if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+      if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
+      if (c[j] < c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }
+    }
     m = int((e + 1) / 2)
-    printf "ratio edge/nginx per round: req/s %.2fx..%.2fx (median %.2fx), p99 %.2fx..%.2fx (median %.2fx)\n", r[1], r[e], r[m], q[1], q[e], q[m]
+    printf "ratio edge/nginx per round: req/s %.2fx..%.2fx (median %.2fx), p99 %.2fx..%.2fx (median %.2fx), CPU per request %.2fx..%.2fx (median %.2fx)\n", r[1], r[e], r[m], q[1], q[e], q[m], c[1], c[e], c[m]
   }' "$dir/results"
 
 # Upstream connection reuse: connects should stay near the number of wrk connections.
 curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
   /^originlens_edge_upstream_connection_events_total/ { split($1, a, "\""); ev[a[2]] = $2 }
   END { printf "edge upstream: %d connects, %d reuses (%.2f%% reused)\n", ev["connect"], ev["reuse"], 100 * ev["reuse"] / (ev["reuse"] + ev["connect"] + 1e-9) }'
+
+[ "$profile" = 1 ] || exit 0
+# Where the edge's CPU goes under the same load: sampled call stacks, then system calls counted
+# over a run of its own (strace slows the edge down; the count per request is what it shows).
+echo "profile: perf record -g of the edge under wrk -t$threads -c$conns -d${secs}s"
+perf record -q -e cpu-clock -F 999 -g -o "$dir/perf.data" -p "$edge_pid" -- sleep "$secs" 2>/dev/null &
+perf_pid=$!
+wrk -t"$threads" -c"$conns" -d"${secs}s" "http://127.0.0.1:$edge_port/" >/dev/null
+wait "$perf_pid"
+echo "share of the edge's CPU samples by object, then by symbol (1 % and more):"
+perf report -q -i "$dir/perf.data" -g none --no-children --sort dso 2>/dev/null | awk 'NF { print "  " $0 }' || true
+perf report -q -i "$dir/perf.data" -g none --no-children --sort dso,symbol --percent-limit 1 2>/dev/null |
+  awk 'NF { print "  " substr($0, 1, 110) }' || true
+strace -c -f -o "$dir/strace.txt" -p "$edge_pid" &
+strace_pid=$!
+sleep 1
+wrk -t"$threads" -c"$conns" -d5s "http://127.0.0.1:$edge_port/" >"$dir/strace.wrk"
+kill -INT "$strace_pid"
+wait "$strace_pid" 2>/dev/null || true
+requests=$(awk '/requests in/ { print $1 }' "$dir/strace.wrk")
+echo "system calls per request under strace ($requests requests; wrk's and the origin's not counted):"
+awk -v n="$requests" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls = $4; name = $NF; printf "  %-16s %8.2f\n", name, calls / n; total += calls }
+  END { printf "  %-16s %8.2f\n", "all", total / n }' "$dir/strace.txt"
