@@ -150,7 +150,7 @@ enum Known {
     Singleton(u8),
 }
 
-#[inline]
+#[inline(always)]
 fn known(name: &[u8]) -> Option<Known> {
     let single =
         |i: u8| eq_lower(name, SINGLETONS[i as usize].as_bytes()).then_some(Known::Singleton(i));
@@ -216,7 +216,7 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    #[inline]
+    #[inline(always)]
     fn note(&mut self, name: &[u8], index: usize) {
         match known(name) {
             None => {}
@@ -696,7 +696,9 @@ fn name_ctl(at: u64, b: u8) -> Finding {
 
 /// Adds the field on `line` (its bytes, at `span` in the head), whose name ends at `name_end`
 /// and colon is at `colon`; the value is what follows, without surrounding OWS.
-#[inline]
+// Once per field line: left to itself the compiler makes this and the name lookups calls
+// (two callers), which cost about 40 instructions a field (`bench/wire-callgrind.sh`).
+#[inline(always)]
 fn push_field(
     head: &mut Head,
     span: Range<usize>,
