@@ -222,39 +222,40 @@ fn an_h2_request_waiting_for_a_slow_origin_is_cut_by_neither_the_header_nor_the_
 
 #[test]
 fn an_h2_body_that_stops_gets_408_on_its_stream_while_a_moving_one_is_answered() {
-    let (edge, _lab) = edge(&[("--body-timeout", "500ms")]);
+    let (edge, _lab) = edge(&[("--body-timeout", "1s")]);
     let mut v = Visitor::open(edge.addr, &[]);
-    let sized = ["content-length: 4"];
-    v.request(1, "POST", "/", &sized, false);
-    v.request(3, "POST", "/", &sized, false);
+    v.request(1, "POST", "/", &["content-length: 4"], false);
+    v.request(3, "POST", "/", &["content-length: 6"], false);
     v.send(&frame(DATA, 0, 1, b"a"));
     let stalled = Instant::now();
     let mut statuses = Vec::new();
-    // Stream 3 gets a byte every 200 ms (its last at 800 ms); stream 1 none after the first.
-    for i in 0..4u8 {
-        let flags = if i == 3 { END_STREAM } else { 0 };
+    let note = |f: Frame, statuses: &mut Vec<(u32, u16, Duration)>| {
+        if f.kind == HEADERS {
+            statuses.push((f.stream, f.status().unwrap(), stalled.elapsed()));
+        }
+    };
+    // Stream 3 gets a byte every 250 ms (its last at 1.25 s, after stream 1's timeout);
+    // stream 1 nothing after its first.
+    for i in 0..6u8 {
+        let flags = if i == 5 { END_STREAM } else { 0 };
         v.send(&frame(DATA, flags, 3, &[b'b' + i]));
-        let next_byte = Instant::now() + Duration::from_millis(200);
+        let next_byte = Instant::now() + Duration::from_millis(250);
         while let Event::Frame(f) = v.next(next_byte.saturating_duration_since(Instant::now())) {
-            if f.kind == HEADERS {
-                statuses.push((f.stream, f.status().unwrap(), stalled.elapsed()));
-            }
+            note(f, &mut statuses);
         }
     }
     let until = Instant::now() + Duration::from_secs(10);
     while statuses.len() < 2 && Instant::now() < until {
         if let Event::Frame(f) = v.next(Duration::from_millis(100)) {
-            if f.kind == HEADERS {
-                statuses.push((f.stream, f.status().unwrap(), stalled.elapsed()));
-            }
+            note(f, &mut statuses);
         }
     }
     let of = |stream| statuses.iter().find(|s| s.0 == stream);
     let (_, status, after) = of(1).unwrap_or_else(|| panic!("no answer on stream 1: {statuses:?}"));
     assert_eq!(*status, 408, "{statuses:?}");
     assert!(
-        *after >= Duration::from_millis(490) && *after < Duration::from_millis(800),
-        "408 {after:?} after the last byte (body timeout 500 ms), before the moving body ended"
+        *after >= Duration::from_millis(990) && *after < Duration::from_millis(2500),
+        "408 {after:?} after the last byte (body timeout 1 s)"
     );
     assert_eq!(of(3).map(|s| s.1), Some(200), "{statuses:?}");
     assert!(!v.goaway, "the connection was closed for one stream's body");
