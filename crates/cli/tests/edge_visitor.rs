@@ -314,6 +314,40 @@ fn h2_visitors_with_prior_knowledge_get_the_same_answers() {
 }
 
 #[test]
+fn h2_request_bodies_reach_the_origin_whole_and_an_oversized_one_gets_413() {
+    let (origin, seen) = origin(echo_target);
+    let edge = start_edge_with(origin, &["--max-request-body", "50000"]);
+    let post = |body: &[u8]| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), body).unwrap();
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "--http2-prior-knowledge"])
+            .args(["-o", "/dev/null", "-w", "%{http_code}", "--data-binary"])
+            .arg(format!("@{}", file.path().display()))
+            .arg(format!("http://{}/p", edge.addr))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // One DATA frame, then three (the default frame size is 16 KiB).
+    for len in [11, 40_000] {
+        let body: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        assert_eq!(post(&body), "200", "a body of {len} bytes");
+        let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(req.body.len(), len);
+        assert!(
+            req.body == body,
+            "the origin got another body of {len} bytes"
+        );
+    }
+    assert_eq!(post(&vec![b'x'; 50_001]), "413");
+    assert!(
+        seen.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a refused body reached the origin"
+    );
+}
+
+#[test]
 fn broken_or_oversized_request_bodies_are_refused_before_the_origin() {
     let (origin, seen) = origin(echo_target);
     let edge = start_edge_with(origin, &["--max-request-body", "8"]);

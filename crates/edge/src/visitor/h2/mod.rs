@@ -127,8 +127,10 @@ async fn handle(
             let declared = parts.headers.contains_key(header::CONTENT_LENGTH);
             match read_body(body, &shared.config).await {
                 Err(BodyRefused::TimedOut) => {
+                    // 408 on its stream, where HTTP/1 closes the connection: other streams
+                    // share this one.
                     shared.metrics.timed_out("body");
-                    timed_out(&host, format)
+                    own_page(408, "body-timeout", &host, format)
                 }
                 Err(BodyRefused::Status(status, reason)) => {
                     proxy::refuse(shared, status, reason, &host, format).into_response()
@@ -176,37 +178,34 @@ enum BodyRefused {
 /// The whole request body, at most `max_request_body` bytes, each frame within the body timeout
 /// of the last (as HTTP/1 bodies: a slow upload goes on as long as it moves).
 async fn read_body(mut body: Incoming, config: &EdgeConfig) -> Result<Bytes, BodyRefused> {
-    let mut whole = BytesMut::new();
+    // A body in one DATA frame, the usual case, is kept as it came, without a copy.
+    let mut single = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
     loop {
         let frame = match tokio::time::timeout(config.body_timeout, body.frame()).await {
             Err(_) => return Err(BodyRefused::TimedOut),
-            Ok(None) => return Ok(whole.freeze()),
+            Ok(None) => return Ok(joined.map_or(single, BytesMut::freeze)),
             Ok(Some(Err(_))) => return Err(BodyRefused::Status(400, "body-unreadable")),
             Ok(Some(Ok(frame))) => frame,
         };
         // Trailers are not forwarded.
-        if let Ok(data) = frame.into_data() {
-            if whole.len() + data.len() > config.max_request_body {
-                return Err(BodyRefused::Status(413, "body-too-large"));
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let so_far = joined.as_ref().map_or(single.len(), BytesMut::len);
+        if so_far + data.len() > config.max_request_body {
+            return Err(BodyRefused::Status(413, "body-too-large"));
+        }
+        match &mut joined {
+            Some(j) => j.extend_from_slice(&data),
+            None if single.is_empty() => single = data,
+            None => {
+                let mut j = BytesMut::from(&single[..]);
+                j.extend_from_slice(&data);
+                joined = Some(j);
             }
-            whole.extend_from_slice(&data);
         }
     }
-}
-
-/// The answer to a request whose body stopped coming: 408 on its stream, where HTTP/1 closes
-/// the connection, because other streams share it.
-fn timed_out(host: &str, format: Format) -> Response<EdgeBody> {
-    page::respond(
-        &Failure {
-            status: 408,
-            cause: "body-timeout",
-            incident: None,
-            host,
-        },
-        format,
-    )
-    .into_response()
 }
 
 /// The origin's response as a hyper response; its body streams from the exchange.
@@ -241,15 +240,25 @@ fn origin_response(fwd: Forward, head_request: bool, format: Format) -> Response
     builder.body(body).unwrap_or_else(|_| invalid(format))
 }
 
-fn invalid(format: Format) -> Response<EdgeBody> {
+/// An answer of the edge's own with no incident.
+fn own_page(status: u16, cause: &str, host: &str, format: Format) -> Response<EdgeBody> {
     page::respond(
         &Failure {
-            status: 502,
-            cause: originlens_wire::Cause::StartLineInvalid.as_str(),
+            status,
+            cause,
             incident: None,
-            host: "",
+            host,
         },
         format,
     )
     .into_response()
+}
+
+fn invalid(format: Format) -> Response<EdgeBody> {
+    own_page(
+        502,
+        originlens_wire::Cause::StartLineInvalid.as_str(),
+        "",
+        format,
+    )
 }
