@@ -697,7 +697,7 @@ fn name_ctl(at: u64, b: u8) -> Finding {
 /// Adds the field on `line` (its bytes, at `span` in the head), whose name ends at `name_end`
 /// and colon is at `colon`; the value is what follows, without surrounding OWS.
 // Once per field line: left to itself the compiler makes this and the name lookups calls
-// (two callers), which cost about 40 instructions a field (`bench/wire-callgrind.sh`).
+// (two callers), which cost about 50 instructions a field (`bench/wire-callgrind.sh`).
 #[inline(always)]
 fn push_field(
     head: &mut Head,
