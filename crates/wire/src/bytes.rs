@@ -1,5 +1,7 @@
 //! Byte classes from RFC 9110 §5.6.2 and §5.5, as 256-entry tables.
 
+use crate::simd::{any_odd_64, odd_mask, LANES};
+
 macro_rules! byte_map {
     ($($pat:pat_param)|+) => {{
         let mut map = [false; 256];
@@ -166,35 +168,38 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
 }
 
 /// The first byte at or after `from` outside `0x20..=0x7e`: the end of a plain line (its CR or
-/// LF), or the first byte the parser must look at. Most lines end within a few words, which are
-/// tried first; past them, whole 32-byte blocks are skipped with one vector compare each.
+/// LF), or the first byte the parser must look at. Sixteen bytes a step, a bit mask each; past
+/// the first 32 bytes (most lines end before), whole 64-byte blocks are skipped with a vector
+/// compare and no mask. The last step takes the last sixteen bytes of `bytes`, overlapping what
+/// was looked at, instead of a byte loop.
 #[inline]
 pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
     let n = bytes.len();
-    let odd_in_word = |i: usize| {
-        let odd = odd_bytes(u64::from_le_bytes(
-            bytes[i..i + 8].try_into().expect("8 bytes"),
-        ));
-        (odd != 0).then(|| i + odd.trailing_zeros() as usize / 8)
-    };
+    let block = |i: usize| -> &[u8; LANES] { bytes[i..i + LANES].try_into().expect("16 bytes") };
     let mut i = from;
-    let mut words = 0;
-    while i + 8 <= n {
-        if let Some(at) = odd_in_word(i) {
-            return Some(at);
+    let mut steps = 0;
+    while i + LANES <= n {
+        let odd = odd_mask(block(i));
+        if odd != 0 {
+            return Some(i + odd.trailing_zeros() as usize);
         }
-        i += 8;
-        words += 1;
-        if words == 4 {
-            while i + 32 <= n
-                && !block_has_odd_byte::<32>(bytes[i..i + 32].try_into().expect("32 bytes"))
-            {
-                i += 32;
+        i += LANES;
+        steps += 1;
+        if steps == 2 {
+            while i + 64 <= n && !any_odd_64(bytes[i..i + 64].try_into().expect("64 bytes")) {
+                i += 64;
             }
         }
     }
-    bytes
-        .get(i..)?
+    if i >= n {
+        return None;
+    }
+    if n >= LANES {
+        let last = n - LANES;
+        let odd = odd_mask(block(last)) >> (i - last);
+        return (odd != 0).then(|| i + odd.trailing_zeros() as usize);
+    }
+    bytes[i..]
         .iter()
         .position(|&b| is_odd_byte(b))
         .map(|p| i + p)

@@ -12,6 +12,7 @@ use memchr::memchr;
 use crate::bytes::{eq_lower, is_field_content, is_ows, is_plain_ascii, token_prefix_len_in};
 use crate::finding::{Finding, Kind};
 use crate::scan::Line;
+use crate::simd::{name_masks, LANES};
 
 /// An HTTP version as sent (digits may exceed one place: `HTTP/1.10` is (1, 10)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -233,57 +234,85 @@ impl Names {
     }
 }
 
-/// Parses a head whose lines were already found: `lines` cover `raw` in order, the status line
-/// first (as [`crate::scan::scan_to_empty_line`] records them).
-pub(crate) fn parse_lines(
-    raw: Vec<u8>,
-    lines: &[Line],
-    offset: u64,
-    findings: &mut Vec<Finding>,
-) -> (Head, Names) {
-    let mut names = Names::default();
-    let mut head = Head {
-        offset,
-        raw,
-        status_line: 0..0,
-        version: None,
-        code: None,
-        reason: 0..0,
-        // Every line but the status line and the empty one can be a field.
-        fields: Vec::with_capacity(lines.len().saturating_sub(2)),
-        http_like: false,
-    };
-    let raw = std::mem::take(&mut head.raw);
-    let mut bare_lf_at = None;
-    let mut lines = lines.iter();
-    if let Some(line) = lines.next() {
-        if line.bare_lf {
-            bare_lf_at = Some(line.content_end);
+/// A head being parsed a line at a time, as the line scan finds its lines: the status line
+/// first ([`HeadParse::start`]), then each field line and the empty line
+/// ([`HeadParse::line`]), then the bytes ([`HeadParse::finish`]). Lines are parsed while they
+/// are in cache, and no list of them is kept.
+#[derive(Debug)]
+pub(crate) struct HeadParse {
+    /// The head so far; its bytes are handed over at the end.
+    head: Head,
+    names: Names,
+    /// The first line that ended in a bare LF.
+    bare_lf_at: Option<usize>,
+    /// How many findings there were before this head's: a head that turns out too large is
+    /// reported as that alone, as if never parsed.
+    pub findings_before: usize,
+}
+
+impl HeadParse {
+    /// Starts a head at stream `offset` whose status line is `line` of `raw`, a line that
+    /// [`looks_like_status_line`]; `fields_hint` is room to make for field lines.
+    pub(crate) fn start(
+        raw: &[u8],
+        line: &Line,
+        offset: u64,
+        fields_hint: usize,
+        findings: &mut Vec<Finding>,
+    ) -> HeadParse {
+        let mut head = Head {
+            offset,
+            raw: Vec::new(),
+            status_line: line.content(),
+            version: None,
+            code: None,
+            reason: 0..0,
+            fields: Vec::with_capacity(fields_hint),
+            http_like: false,
+        };
+        let findings_before = findings.len();
+        parse_status_line(raw, line.plain, &mut head, findings);
+        HeadParse {
+            head,
+            names: Names::default(),
+            bare_lf_at: line.bare_lf.then_some(line.content_end),
+            findings_before,
         }
-        head.status_line = line.content();
-        parse_status_line(&raw, &mut head, findings);
     }
-    for line in lines {
-        if line.bare_lf && bare_lf_at.is_none() {
-            bare_lf_at = Some(line.content_end);
+
+    /// Parses the next line of `raw` after the status line (the empty line ends the head).
+    #[inline(always)]
+    pub(crate) fn line(&mut self, raw: &[u8], line: &Line, findings: &mut Vec<Finding>) {
+        if line.bare_lf && self.bare_lf_at.is_none() {
+            self.bare_lf_at = Some(line.content_end);
         }
-        if line.is_empty() {
-            break;
+        if !line.is_empty() {
+            parse_field_line(raw, line, &mut self.head, findings, &mut self.names);
         }
-        parse_field_line(&raw, line, &mut head, findings, &mut names);
     }
-    if let Some(at) = bare_lf_at {
-        findings.push(Finding::at(
-            Kind::HeadBareLf,
-            offset + at as u64,
-            "line ends in a bare LF instead of CRLF",
-        ));
+
+    /// The head, with `raw` (its bytes up to the last line parsed) and what the parse noted
+    /// about its names.
+    pub(crate) fn finish(self, raw: Vec<u8>, findings: &mut Vec<Finding>) -> (Head, Names) {
+        let HeadParse {
+            mut head,
+            names,
+            bare_lf_at,
+            ..
+        } = self;
+        if let Some(at) = bare_lf_at {
+            findings.push(Finding::at(
+                Kind::HeadBareLf,
+                head.offset + at as u64,
+                "line ends in a bare LF instead of CRLF",
+            ));
+        }
+        head.raw = raw;
+        if names.repeated_singleton {
+            check_duplicates(&head, findings);
+        }
+        (head, names)
     }
-    head.raw = raw;
-    if names.repeated_singleton {
-        check_duplicates(&head, findings);
-    }
-    (head, names)
 }
 
 /// Does the start of a first line look like an HTTP status line (`HTTP/`, any case, or a
@@ -301,12 +330,15 @@ pub fn looks_like_status_line(line: &[u8]) -> bool {
     }
 }
 
-fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
+/// Parses the status line `head.status_line` of `raw`; `plain`: its bytes are known to be
+/// printable ASCII or SP.
+fn parse_status_line(raw: &[u8], plain: bool, head: &mut Head, out: &mut Vec<Finding>) {
     let base = head.offset + head.status_line.start as u64;
     let mut line = &raw[head.status_line.clone()];
     let at = |i: usize| base + i as u64;
 
-    if let Some(cr) = (!is_plain_ascii(line))
+    let mut cut = false;
+    if let Some(cr) = (!plain && !is_plain_ascii(line))
         .then(|| memchr(b'\r', line))
         .flatten()
     {
@@ -316,8 +348,10 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
             "bare CR inside the status line",
         ));
         line = &line[..cr];
+        cut = true;
     }
-    head.http_like = looks_like_status_line(line);
+    // The whole line looked like a status line (the reader's test); cut short, it may not.
+    head.http_like = !cut || looks_like_status_line(line);
     if !head.http_like {
         return;
     }
@@ -451,7 +485,9 @@ fn parse_status_line(raw: &[u8], head: &mut Head, out: &mut Vec<Finding>) {
             let reason_start = i + 1;
             head.reason =
                 head.status_line.start + reason_start..head.status_line.start + line.len();
-            check_reason(&line[reason_start..], at(reason_start), out);
+            if !plain {
+                check_reason(&line[reason_start..], at(reason_start), out);
+            }
         }
     }
 }
@@ -564,8 +600,7 @@ fn parse_field_line(
     names: &mut Names,
 ) {
     let span = line.content();
-    // Words may be read past the line's end (never past `raw`): the CR LF stops a name.
-    let token_len = token_prefix_len_in(raw, span.start, span.end);
+    let token_len = name_len(raw, span.start, span.end);
     let bytes = &raw[span.clone()];
     if token_len > 0 && bytes.get(token_len) == Some(&b':') {
         // The usual line: a token name right up to the colon, a value of printable ASCII.
@@ -580,6 +615,22 @@ fn parse_field_line(
     parse_unusual_field_line(raw, line, token_len, head, out, names);
 }
 
+/// How many bytes of `raw[start..end]` from its start are `tchar`s. A name of letters, digits
+/// and `-` up to its colon within 16 bytes (most names) is taken from one vector compare; other
+/// lines go through the word loop. Bytes may be read past `end` (never past `raw`): the line's CR
+/// LF stops a name.
+#[inline(always)]
+fn name_len(raw: &[u8], start: usize, end: usize) -> usize {
+    if let Some(block) = raw.get(start..start + LANES) {
+        let masks = name_masks(block.try_into().expect("16 bytes"));
+        let stop = masks.not_alnum_dash.trailing_zeros() as usize;
+        if stop < LANES && masks.colon >> stop & 1 == 1 && start + stop < end {
+            return stop;
+        }
+    }
+    token_prefix_len_in(raw, start, end)
+}
+
 /// A field line that is not `token ":" value`: obs-fold, a repeated status line, no colon,
 /// whitespace or other bytes in the name. `token_len` is how many bytes of it are `tchar`s.
 fn parse_unusual_field_line(
@@ -590,7 +641,7 @@ fn parse_unusual_field_line(
     out: &mut Vec<Finding>,
     names: &mut Names,
 ) {
-    let span = line.content();
+    let (span, plain) = (line.content(), line.plain);
     let line = &raw[span.clone()];
     let at = |i: usize| head.offset + (span.start + i) as u64;
 
@@ -610,7 +661,9 @@ fn parse_unusual_field_line(
                 "a whitespace-led line right after the status line",
             ));
         }
-        check_value(line, at(0), out);
+        if !plain {
+            check_value(line, at(0), out);
+        }
         return;
     }
     if line.starts_with(b"HTTP/") {
@@ -672,7 +725,9 @@ fn parse_unusual_field_line(
         }
     }
     let after = colon + 1;
-    check_value(&line[after..], at(after), out);
+    if !plain {
+        check_value(&line[after..], at(after), out);
+    }
     push_field(head, span, line, name_end, colon, names);
 }
 
@@ -709,15 +764,30 @@ fn push_field(
 ) {
     names.note(&line[..name_end], head.fields.len());
     let after = colon + 1;
-    let rest = &line[after..];
-    let lead = rest.len() - trim_ows_start(rest).len();
+    let (lead, trail) = value_bounds(&line[after..]);
     let value_start = after + lead;
-    let value_end = after + trim_ows_end(rest).max(lead);
+    let value_end = after + trail;
     head.fields.push(Field {
         line: span.clone(),
         name: span.start..span.start + name_end,
         value: span.start + value_start..span.start + value_end,
     });
+}
+
+/// Where a field value starts and ends in `rest`, the bytes after the colon, leaving out OWS on
+/// either side. The usual value (one SP after the colon, none at the end) takes two compares.
+#[inline(always)]
+fn value_bounds(rest: &[u8]) -> (usize, usize) {
+    let lead = match rest {
+        [b' ', b, ..] if !is_ows(*b) => 1,
+        [b, ..] if !is_ows(*b) => 0,
+        _ => rest.len() - trim_ows_start(rest).len(),
+    };
+    let trail = match rest.last() {
+        Some(&b) if !is_ows(b) => rest.len(),
+        _ => trim_ows_end(rest).max(lead),
+    };
+    (lead, trail)
 }
 
 #[inline]

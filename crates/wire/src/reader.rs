@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use memchr::memchr;
 
+use crate::bytes::first_odd_byte;
 use crate::cause::Cause;
 use crate::chunked::ChunkedDecoder;
 use crate::encoding::{self, BodyEnd, Coding};
 use crate::finding::{Finding, Kind};
 use crate::framing::{self, Framing, FramingRules, RequestInfo};
-use crate::head::{self, Head, Seen};
+use crate::head::{self, Head, HeadParse, Seen};
 use crate::scan::{self, Cursor, Line};
 
 /// The largest head the reader buffers (Pingora's `MAX_HEADER_SIZE`); profiles judge smaller
@@ -26,9 +27,11 @@ pub const MAX_HEAD_BYTES: usize = 1_048_575;
 /// The largest body kept for the content-coding check.
 pub const MAX_BODY_CAPTURE: usize = 16 * 1024 * 1024;
 
-/// Room for this many head lines is made once the status line is in: enough for most heads, so
-/// the line list rarely grows while the head is scanned.
-const LINES_RESERVED: usize = 64;
+/// Room for field lines is made once the status line is in, one for this many bytes already
+/// read (most field lines are longer), so the list rarely grows while a head is parsed; at most
+/// [`FIELDS_RESERVED_MAX`].
+const BYTES_PER_FIELD_RESERVED: usize = 16;
+const FIELDS_RESERVED_MAX: usize = 256;
 
 /// Options for one response.
 #[derive(Clone, Copy, Debug)]
@@ -226,8 +229,8 @@ pub struct Reader {
     opts: ReaderOptions,
     state: State,
     head_buf: Vec<u8>,
-    /// The complete lines of `head_buf` found so far, once the status line is in.
-    lines: Vec<Line>,
+    /// The head being parsed, once its status line is in.
+    parse: Option<HeadParse>,
     head_base: u64,
     chunked: ChunkedDecoder,
     /// With `chunked` listed but not final the body runs to close; this reads it as chunked
@@ -247,7 +250,7 @@ impl Reader {
             opts,
             state: State::new_head(),
             head_buf: Vec::new(),
-            lines: Vec::new(),
+            parse: None,
             head_base: 0,
             chunked: ChunkedDecoder::new(opts.framing.chunk_bare_lf),
             shadow_chunked: None,
@@ -312,7 +315,12 @@ impl Reader {
         self.report.bytes += bytes.len() as u64;
         match self.state {
             State::Head { .. } => {
-                self.head_buf.extend_from_slice(bytes);
+                if self.head_buf.is_empty() {
+                    // The usual first read: one allocation of its size, not the growth path.
+                    self.head_buf = bytes.to_vec();
+                } else {
+                    self.head_buf.extend_from_slice(bytes);
+                }
                 self.scan_head(body);
             }
             State::Body => self.feed_body(bytes, base, body),
@@ -417,12 +425,11 @@ impl Reader {
         }
         // Only complete lines are judged: the line the connection cut is not a defect of its own.
         let complete = memchr::memrchr(b'\n', &self.head_buf).map_or(0, |lf| lf + 1);
-        if complete > 0 {
+        if let Some(parse) = self.parse.take().filter(|_| complete > 0) {
             let mut raw = std::mem::take(&mut self.head_buf);
             raw.truncate(complete);
-            // The scan has recorded every line up to the last LF.
-            let (head, _) =
-                head::parse_lines(raw, &self.lines, self.head_base, &mut self.report.findings);
+            // The scan has parsed every line up to the last LF.
+            let (head, _) = parse.finish(raw, &mut self.report.findings);
             self.report.head = Some(head);
         }
         let (kind, msg) = match end {
@@ -553,8 +560,12 @@ impl Reader {
             }
             if first_line_seen && http_like {
                 // Past the status line the head ends at the first empty line: one pass finds it
-                // and records every line on the way for the parser.
-                let end = scan::scan_to_empty_line(&self.head_buf, &mut cursor, &mut self.lines);
+                // and hands every line on the way to the parser.
+                let (raw, findings) = (&self.head_buf, &mut self.report.findings);
+                let parse = self.parse.as_mut().expect("a status line");
+                let end = scan::scan_to_empty_line(raw, &mut cursor, |line| {
+                    parse.line(raw, line, findings);
+                });
                 if let Some(end) = end {
                     self.complete_head(end, body);
                     return;
@@ -568,9 +579,15 @@ impl Reader {
                 return;
             }
             let line_start = cursor.line_start;
-            let Some(lf) =
+            // A plain line read whole (the usual status line) ends at its first odd byte.
+            let plain_lf = (cursor.scanned == line_start)
+                .then(|| first_odd_byte(&self.head_buf, line_start))
+                .flatten()
+                .filter(|&odd| self.head_buf.get(odd..odd + 2) == Some(b"\r\n"))
+                .map(|cr| cr + 1);
+            let Some(lf) = plain_lf.or_else(|| {
                 memchr(b'\n', &self.head_buf[cursor.scanned..]).map(|i| cursor.scanned + i)
-            else {
+            }) else {
                 cursor.scanned = self.head_buf.len();
                 self.state = State::Head {
                     cursor,
@@ -608,14 +625,21 @@ impl Reader {
                 }
                 let http_like = head::looks_like_status_line(&self.head_buf[..content_end]);
                 if http_like {
-                    self.lines.reserve(LINES_RESERVED);
-                    self.lines.push(Line {
+                    let status_line = Line {
                         start: 0,
                         content_end,
                         bare_lf: content_end == lf,
-                        // The status line's parser checks its bytes itself.
-                        plain: false,
-                    });
+                        plain: plain_lf.is_some(),
+                    };
+                    let hint = ((self.head_buf.len() - lf) / BYTES_PER_FIELD_RESERVED)
+                        .min(FIELDS_RESERVED_MAX);
+                    self.parse = Some(HeadParse::start(
+                        &self.head_buf,
+                        &status_line,
+                        self.head_base,
+                        hint,
+                        &mut self.report.findings,
+                    ));
                 }
                 self.state = State::Head {
                     cursor: Cursor::at_line(lf + 1),
@@ -633,6 +657,9 @@ impl Reader {
 
     fn check_head_limit(&mut self) {
         if self.head_buf.len() > self.opts.max_head_bytes {
+            if let Some(parse) = self.parse.take() {
+                self.report.findings.truncate(parse.findings_before);
+            }
             self.report.findings.push(Finding::at(
                 Kind::HeadTooLarge,
                 self.head_base,
@@ -656,8 +683,8 @@ impl Reader {
         let rest = self.head_buf.split_off(head_len);
         let raw = std::mem::replace(&mut self.head_buf, rest);
         let base = self.head_base;
-        let (head, names) = head::parse_lines(raw, &self.lines, base, &mut self.report.findings);
-        self.lines.clear();
+        let parse = self.parse.take().expect("a status line");
+        let (head, names) = parse.finish(raw, &mut self.report.findings);
         self.head_base += head_len as u64;
         let rest_base = self.head_base;
 

@@ -1,9 +1,10 @@
-//! One pass over a head's bytes that finds its line ends, so the parser does not search for
-//! them again. The usual line is printable ASCII up to its CRLF: the scan looks for the first
-//! byte outside `0x20..=0x7e` ([`crate::bytes::first_odd_byte`]), which is then the CR, and so
-//! learns in the same pass that the parser need not check the line's bytes ([`Line::plain`]).
-//! Any other line goes on to its LF with `memchr` (vectorised, chosen at run time). The scan
-//! resumes where the last read stopped: bytes fed one at a time still cost one look each.
+//! One pass over a head's bytes that finds its line ends and hands each line to the parser as
+//! it is found, while its bytes are in cache; no list of lines is kept. The usual line is
+//! printable ASCII up to its CRLF: the scan looks for the first byte outside `0x20..=0x7e`
+//! ([`crate::bytes::first_odd_byte`], 16 bytes a step), which is then the CR, and so learns in
+//! the same pass that the parser need not check the line's bytes ([`Line::plain`]). Any other
+//! line goes on to its LF with `memchr` (vectorised, chosen at run time). The scan resumes where
+//! the last read stopped: bytes fed one at a time still cost one look each.
 
 use std::ops::Range;
 
@@ -60,55 +61,73 @@ impl Cursor {
     }
 }
 
-/// Scans `buf` from the cursor, appending each complete line to `lines`, and stops after the
+/// Scans `buf` from the cursor, handing each complete line to `on_line`, and stops after the
 /// first empty line: returns the end of that line (the head's length), or `None` when `buf`
 /// ends first (the cursor then says where to go on).
-pub fn scan_to_empty_line(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
+#[inline(always)]
+pub fn scan_to_empty_line(
+    buf: &[u8],
+    cursor: &mut Cursor,
+    mut on_line: impl FnMut(&Line),
+) -> Option<usize> {
+    let finder = LfFinder::new();
     // A local copy stays in registers; the caller's cursor is written once at the end.
     let mut at = *cursor;
-    let end = scan_lines(buf, &mut at, lines);
-    *cursor = at;
-    end
-}
-
-#[inline]
-fn scan_lines(buf: &[u8], cursor: &mut Cursor, lines: &mut Vec<Line>) -> Option<usize> {
-    let finder = LfFinder::new();
-    let mut at = *cursor;
     loop {
-        let Some((lf, plain)) = line_end(buf, &mut at, &finder) else {
+        let Some(end) = line_end(buf, &mut at, &finder) else {
             *cursor = at;
             return None;
         };
         let start = at.line_start;
-        let has_cr = lf > start && buf[lf - 1] == b'\r';
-        let content_end = lf - usize::from(has_cr);
-        lines.push(Line {
+        on_line(&Line {
             start,
-            content_end,
-            bare_lf: !has_cr,
-            plain,
+            content_end: end.content,
+            bare_lf: end.next - end.content == 1,
+            plain: end.plain,
         });
-        at = Cursor::at_line(lf + 1);
-        if content_end == start {
+        at = Cursor::at_line(end.next);
+        if end.content == start {
             *cursor = at;
-            return Some(lf + 1);
+            return Some(end.next);
         }
     }
 }
 
-/// The LF that ends the line the cursor is in, and whether the line's content is plain; `None`
-/// (the cursor moved on to where the next read resumes) when `buf` ends first.
-#[inline]
-fn line_end(buf: &[u8], at: &mut Cursor, finder: &LfFinder) -> Option<(usize, bool)> {
+/// Where a line found by [`line_end`] ends.
+struct LineEnd {
+    /// The end of its content: its CR LF, or its LF alone.
+    content: usize,
+    /// Just past its LF.
+    next: usize,
+    /// Its content is all printable ASCII or SP.
+    plain: bool,
+}
+
+/// The end of the line the cursor is in; `None` (the cursor moved on to where the next read
+/// resumes) when `buf` ends first.
+#[inline(always)]
+fn line_end(buf: &[u8], at: &mut Cursor, finder: &LfFinder) -> Option<LineEnd> {
     if at.plain {
         let Some(odd) = first_odd_byte(buf, at.scanned) else {
             at.scanned = buf.len().max(at.scanned);
             return None;
         };
+        // The usual end first: one two-byte compare.
+        if buf.get(odd..odd + 2) == Some(b"\r\n") {
+            return Some(LineEnd {
+                content: odd,
+                next: odd + 2,
+                plain: true,
+            });
+        }
         match (buf[odd], buf.get(odd + 1)) {
-            (b'\n', _) => return Some((odd, true)),
-            (b'\r', Some(b'\n')) => return Some((odd + 1, true)),
+            (b'\n', _) => {
+                return Some(LineEnd {
+                    content: odd,
+                    next: odd + 1,
+                    plain: true,
+                })
+            }
             // A CR at the end of the bytes: looked at again once the next byte is in.
             (b'\r', None) => {
                 at.scanned = odd;
@@ -120,13 +139,16 @@ fn line_end(buf: &[u8], at: &mut Cursor, finder: &LfFinder) -> Option<(usize, bo
             }
         }
     }
-    match find_lf(buf, at.scanned, finder) {
-        Some(lf) => Some((lf, false)),
-        None => {
-            at.scanned = buf.len().max(at.scanned);
-            None
-        }
-    }
+    let Some(lf) = find_lf(buf, at.scanned, finder) else {
+        at.scanned = buf.len().max(at.scanned);
+        return None;
+    };
+    let cr = lf > at.line_start && buf[lf - 1] == b'\r';
+    Some(LineEnd {
+        content: lf - usize::from(cr),
+        next: lf + 1,
+        plain: false,
+    })
 }
 
 /// The first LF at or after `from`. Most lines are short: their end is looked for in the first
@@ -215,7 +237,7 @@ mod tests {
     fn records_lines_up_to_the_empty_one() {
         let buf = b"A: b\r\nC: \x01d\nE: f\r\r\n\r\nbody\n";
         let mut lines = Vec::new();
-        let end = scan_to_empty_line(buf, &mut Cursor::at_line(0), &mut lines);
+        let end = scan_to_empty_line(buf, &mut Cursor::at_line(0), |l| lines.push(*l));
         assert_eq!(end, Some(buf.len() - 5));
         let summary: Vec<_> = lines
             .iter()
@@ -237,7 +259,7 @@ mod tests {
         let buf = b"A: b\n\nrest";
         let mut lines = Vec::new();
         assert_eq!(
-            scan_to_empty_line(buf, &mut Cursor::at_line(0), &mut lines),
+            scan_to_empty_line(buf, &mut Cursor::at_line(0), |l| lines.push(*l)),
             Some(6)
         );
         assert_eq!(lines.len(), 2);
@@ -248,11 +270,11 @@ mod tests {
     fn resumes_across_reads_with_the_same_result() {
         let buf = b"A: b\r\nC: \x7fd\r\nE: f\r\n\r\n";
         let mut whole = Vec::new();
-        let end = scan_to_empty_line(buf, &mut Cursor::at_line(0), &mut whole);
+        let end = scan_to_empty_line(buf, &mut Cursor::at_line(0), |l| whole.push(*l));
         for split in 0..buf.len() {
             let (mut lines, mut cursor) = (Vec::new(), Cursor::at_line(0));
             assert_eq!(
-                scan_to_empty_line(&buf[..split], &mut cursor, &mut lines),
+                scan_to_empty_line(&buf[..split], &mut cursor, |l| lines.push(*l)),
                 None
             );
             // A CR at the end of a plain line is looked at again with the byte after it.
@@ -262,7 +284,10 @@ mod tests {
                 "split at {split}: scanned {}",
                 cursor.scanned
             );
-            assert_eq!(scan_to_empty_line(buf, &mut cursor, &mut lines), end);
+            assert_eq!(
+                scan_to_empty_line(buf, &mut cursor, |l| lines.push(*l)),
+                end
+            );
             assert_eq!(lines, whole, "split at {split}");
         }
     }

@@ -80,7 +80,11 @@ pub struct JudgeContext {
 pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
     let limit_findings = limit_findings(report, profile);
     let mut all: Vec<&Finding> = report.findings.iter().chain(&limit_findings).collect();
-    all.sort_by_key(|f| acted_on_at(f, report, profile));
+    // Findings mostly come in the order they are acted on: checked in one pass, sorted if not.
+    let key = |f: &&Finding| acted_on_at(f, report, profile);
+    if !all.is_sorted_by_key(key) {
+        all.sort_by_key(key);
+    }
 
     let mut verdict = Verdict {
         profile: profile.name,

@@ -355,6 +355,22 @@ fn a_first_line_over_the_head_limit_is_over_it_in_any_split() {
     assert_eq!(kinds(&report), [Kind::HeadTooLarge]);
 }
 
+/// Lines are parsed as they come in: a head that then goes over the limit is reported as that
+/// alone, with none of the defects of the lines before, as when it comes in one read.
+#[test]
+fn a_head_over_the_limit_reports_none_of_its_lines_defects_in_any_split() {
+    let opts = ReaderOptions {
+        max_head_bytes: 64,
+        ..ReaderOptions::default()
+    };
+    let mut bytes = b"HTTP/1.1 200 O\x01K\r\nX-A: b\x01\r\n folded\r\nX-Pad: ".to_vec();
+    bytes.extend_from_slice(&[b'a'; 80]);
+    bytes.extend_from_slice(b"\r\n\r\n");
+    let report = read(&bytes, End::Eof, opts);
+    assert_eq!(kinds(&report), [Kind::HeadTooLarge]);
+    assert!(report.head.is_none());
+}
+
 /// Read as `p`'s peer frames bodies.
 fn framed_as(bytes: &[u8], p: &Profile) -> (Report, Vec<u8>) {
     let opts = ReaderOptions {
