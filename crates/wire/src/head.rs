@@ -333,6 +333,9 @@ pub fn looks_like_status_line(line: &[u8]) -> bool {
 /// Parses the status line `head.status_line` of `raw`; `plain`: its bytes are known to be
 /// printable ASCII or SP.
 fn parse_status_line(raw: &[u8], plain: bool, head: &mut Head, out: &mut Vec<Finding>) {
+    if plain && parse_usual_status_line(raw, head) {
+        return;
+    }
     let base = head.offset + head.status_line.start as u64;
     let mut line = &raw[head.status_line.clone()];
     let at = |i: usize| base + i as u64;
@@ -490,6 +493,28 @@ fn parse_status_line(raw: &[u8], plain: bool, head: &mut Head, out: &mut Vec<Fin
             }
         }
     }
+}
+
+/// The usual status line, `HTTP/1.1 200 OK` (or `HTTP/1.0`, a code of 100-599 and a reason
+/// phrase of plain bytes), read without the general parser: true when the line was one (there
+/// is then nothing to report), false to leave it to the general parser.
+#[inline]
+fn parse_usual_status_line(raw: &[u8], head: &mut Head) -> bool {
+    let span = head.status_line.clone();
+    let [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor @ (b'0' | b'1'), b' ', hundreds @ b'1'..=b'5', tens @ b'0'..=b'9', ones @ b'0'..=b'9', b' ', ..] =
+        raw[span.clone()]
+    else {
+        return false;
+    };
+    let digit = |d: u8| u16::from(d - b'0');
+    head.http_like = true;
+    head.version = Some(Version {
+        major: 1,
+        minor: digit(minor),
+    });
+    head.code = Some(digit(hundreds) * 100 + digit(tens) * 10 + digit(ones));
+    head.reason = span.start + 13..span.end;
+    true
 }
 
 fn classify_code(code: &[u8], offset: u64, head: &mut Head, out: &mut Vec<Finding>) {
@@ -877,7 +902,58 @@ fn check_duplicates(head: &Head, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::{read_all, End, ReaderOptions};
+
+    /// The status line as [`parse_status_line`] reads it, with the fast path or without.
+    fn status_line(line: &[u8], plain: bool) -> (Head, Vec<Finding>) {
+        let mut head = Head {
+            offset: 7,
+            raw: Vec::new(),
+            status_line: 0..line.len(),
+            version: None,
+            code: None,
+            reason: 0..0,
+            fields: Vec::new(),
+            http_like: false,
+        };
+        let mut findings = Vec::new();
+        parse_status_line(line, plain, &mut head, &mut findings);
+        (head, findings)
+    }
+
+    #[test]
+    fn the_usual_status_line_reads_as_the_general_parser_reads_it() {
+        let mut lines = Vec::new();
+        for version in [
+            "HTTP/1.1",
+            "HTTP/1.0",
+            "HTTP/1.2",
+            "HTTP/2.0",
+            "http/1.1",
+            "HTTP/1.10",
+        ] {
+            for code in [
+                "200", "099", "100", "101", "404", "599", "600", "20", "2000", "2x0",
+            ] {
+                for reason in ["", " ", " OK", " Not Found", "  two spaces", "\tOK"] {
+                    lines.push(format!("{version} {code}{reason}"));
+                }
+            }
+        }
+        lines.push("HTTP/1.1  200 OK".into());
+        let mut fast = 0;
+        for line in &lines {
+            let plain = line.bytes().all(|b| (0x20..=0x7e).contains(&b));
+            let general = status_line(line.as_bytes(), false);
+            assert_eq!(status_line(line.as_bytes(), plain), general, "{line:?}");
+            fast += usize::from(
+                plain && parse_usual_status_line(line.as_bytes(), &mut general.0.clone()),
+            );
+        }
+        // The fast path took the usual lines, not only the general parser.
+        assert!(fast >= 6 * 2, "{fast}");
+    }
 
     fn keeps_open(raw: &str) -> bool {
         let report = read_all(raw.as_bytes(), End::Eof, ReaderOptions::default());
