@@ -15,8 +15,13 @@
 # Fairness: nginx runs BENCH_WORKERS worker processes, the edge BENCH_WORKERS runtime worker
 # threads (--workers); wrk, the origin and the proxy share the same cores.
 #
+# BENCH_HEAD_BYTES=16384 makes the origin's response head about that large (padding fields of
+# 100 bytes), to compare the proxies on big heads; nginx then gets a proxy_buffer_size that
+# holds it (its default, one page, answers 502 to a head over 4 KB).
+#
 # Usage: bench/edge.sh            (needs wrk and nginx: apt-get install wrk nginx)
 #        BENCH_SECS=20 BENCH_CONNS=128 BENCH_THREADS=2 BENCH_WORKERS=2 BENCH_ROUNDS=5 bench/edge.sh
+#        BENCH_HEAD_BYTES=16384 bench/edge.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +30,7 @@ conns=${BENCH_CONNS:-64}
 threads=${BENCH_THREADS:-2}
 workers=${BENCH_WORKERS:-2}
 rounds=${BENCH_ROUNDS:-3}
+head_bytes=${BENCH_HEAD_BYTES:-0}
 dir=$(mktemp -d /tmp/originlens-edge-bench.XXXXXX)
 origin_port=${BENCH_ORIGIN_PORT:-18901}
 nginx_port=${BENCH_NGINX_PORT:-18902}
@@ -49,6 +55,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Padding fields for BENCH_HEAD_BYTES: "X-Pad-NNN: " and 87 bytes of value, 100 with CR LF.
+pad_fields=""
+proxy_buffers=""
+if [ "$head_bytes" -gt 0 ]; then
+  value=$(printf 'p%.0s' $(seq 87))
+  for i in $(seq -w 1 $((head_bytes / 100))); do
+    pad_fields="$pad_fields add_header X-Pad-$i $value;"
+  done
+  proxy_buffers="proxy_buffer_size $(( (head_bytes / 1024 + 8) ))k; proxy_buffers 8 $(( (head_bytes / 1024 + 8) ))k; proxy_busy_buffers_size $(( (head_bytes / 1024 + 8) * 2 ))k;"
+fi
+
 # The origin and the nginx proxy: one config each, run in the foreground of their own process.
 cat >"$dir/origin.conf" <<EOF
 worker_processes 1;
@@ -60,7 +77,7 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$origin_port;
-    location / { default_type text/plain; return 200 "ok"; }
+    location / { default_type text/plain;$pad_fields return 200 "ok"; }
   }
 }
 EOF
@@ -80,6 +97,7 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      $proxy_buffers
     }
   }
 }
@@ -100,6 +118,12 @@ for port in "$origin_port" "$nginx_port" "$edge_port"; do
 done
 body=$(curl -s "http://127.0.0.1:$edge_port/")
 [ "$body" = "ok" ] || { echo "the edge does not answer: $body" >&2; cat "$dir/edge.err" >&2; exit 1; }
+head_sizes=""
+for port in "$origin_port" "$nginx_port" "$edge_port"; do
+  size=$(curl -s -o /dev/null -w '%{size_header}' "http://127.0.0.1:$port/")
+  [ "$(curl -s "http://127.0.0.1:$port/")" = "ok" ] || { echo "port $port does not answer ok" >&2; exit 1; }
+  head_sizes="$head_sizes $size"
+done
 
 # cpu_ticks PID...: user + system clock ticks the processes have used (all their threads).
 cpu_ticks() {
@@ -133,6 +157,9 @@ run() {
 
 printf 'wrk -t%s -c%s -d%ss, origin: nginx return 200, proxy workers: %s, cores: %s, rounds: %s\n' \
   "$threads" "$conns" "$secs" "$workers" "$(nproc)" "$rounds"
+read -r origin_head nginx_head edge_head <<<"$head_sizes"
+printf 'response head bytes: origin %s, through nginx %s, through the edge %s\n' \
+  "$origin_head" "$nginx_head" "$edge_head"
 printf '%-8s %5s %12s %10s %10s %12s\n' "proxy" "round" "req/s" "p50 ms" "p99 ms" "CPU us/req"
 : >"$dir/results"
 for round in $(seq "$rounds"); do
