@@ -169,8 +169,8 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
 
 /// The first byte at or after `from` outside `0x20..=0x7e`: the end of a plain line (its CR or
 /// LF), or the first byte the parser must look at. Sixteen bytes a step, a bit mask each; past
-/// the first 32 bytes (most lines end before), whole 64-byte blocks are skipped with a vector
-/// compare and no mask. The last step takes the last sixteen bytes of `bytes`, overlapping what
+/// the first 32 bytes (most lines end before), whole 64-byte blocks are skipped with four
+/// compares and one mask. The last step takes the last sixteen bytes of `bytes`, overlapping what
 /// was looked at, instead of a byte loop.
 #[inline]
 pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
