@@ -451,6 +451,16 @@ fn decide_content_length(head: &Head, fields: &[&Field], out: &mut Vec<Finding>)
 
 /// `Content-Length = 1*DIGIT`. `Err(true)` on overflow, `Err(false)` on bad syntax.
 fn parse_length(s: &[u8]) -> Result<u64, bool> {
+    // The usual value, 19 digits or fewer, cannot overflow: one pass.
+    if (1..=MAX_CONTENT_LENGTH_DIGITS).contains(&s.len()) {
+        return s.iter().try_fold(0u64, |n, &d| {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(false);
+            }
+            Ok(n * 10 + u64::from(digit))
+        });
+    }
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return Err(false);
     }
@@ -468,6 +478,29 @@ fn parse_length(s: &[u8]) -> Result<u64, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_length_is_a_decimal_number_that_fits_64_bits() {
+        let mut values: Vec<String> = ["", "0", "7", "512", "00012", "1a", " 1", "+1", "-1", "١"]
+            .map(String::from)
+            .to_vec();
+        for len in 17..=23 {
+            values.push("9".repeat(len));
+            values.push(format!("1{}", "0".repeat(len - 1)));
+            values.push(format!("{}1", "0".repeat(len - 1)));
+            values.push(format!("{}x", "1".repeat(len - 1)));
+        }
+        values.push(u64::MAX.to_string());
+        values.push("18446744073709551616".into());
+        for v in &values {
+            let expected = if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                Err(false)
+            } else {
+                v.parse::<u64>().map_err(|_| true)
+            };
+            assert_eq!(parse_length(v.as_bytes()), expected, "{v:?}");
+        }
+    }
 
     #[test]
     fn field_list_keeps_the_order_pushed() {
