@@ -285,6 +285,26 @@ mod tests {
     }
 
     #[test]
+    fn first_odd_byte_finds_it_past_skipped_64_byte_blocks() {
+        for len in (96..300).step_by(7) {
+            for odd_at in 0..=len {
+                let mut buf = vec![b'~'; len];
+                if odd_at < len {
+                    buf[odd_at] = b'\r';
+                }
+                for from in [0, 1, 16, 31, 32, 33, 95, 96, 97, len - 1, len] {
+                    let expected = (from <= odd_at && odd_at < len).then_some(odd_at);
+                    assert_eq!(
+                        first_odd_byte(&buf, from),
+                        expected,
+                        "len {len} at {odd_at}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn token_table_matches_the_abnf() {
         for b in 0u8..=255 {
             let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
