@@ -63,7 +63,9 @@ if [ "$head_bytes" -gt 0 ]; then
   for i in $(seq -w 1 $((head_bytes / 100))); do
     pad_fields="$pad_fields add_header X-Pad-$i $value;"
   done
-  proxy_buffers="proxy_buffer_size $(( (head_bytes / 1024 + 8) ))k; proxy_buffers 8 $(( (head_bytes / 1024 + 8) ))k; proxy_busy_buffers_size $(( (head_bytes / 1024 + 8) * 2 ))k;"
+  # A buffer that holds the whole head with room to spare.
+  kib=$((head_bytes / 1024 + 8))
+  proxy_buffers="proxy_buffer_size ${kib}k; proxy_buffers 8 ${kib}k; proxy_busy_buffers_size $((kib * 2))k;"
 fi
 
 # The origin and the nginx proxy: one config each, run in the foreground of their own process.
