@@ -6,11 +6,12 @@
 #   originlens edge --no-store   (full validation: every origin byte goes through the wire reader)
 # Both are loaded by wrk with the same threads, connections and duration, one after the other,
 # alternating for BENCH_ROUNDS rounds (the machine may be shared: the rounds show the spread).
-# Prints req/s, p50/p99 latency and the proxy's CPU time per request (user + system, from
-# /proc, nginx's workers summed) per round, the best round of each and the edge/nginx ratios of
-# the best rounds and per round (with the median), and the edge's upstream connection reuse from
-# its /metrics. BENCH_PROFILE=1 then profiles the edge under the same load: `perf record` (the
-# symbols that take its CPU) and `strace -c` (system calls per request).
+# Prints req/s, p50/p99 latency and the proxy's CPU time per request (user + system, and each
+# apart, from /proc, nginx's workers summed) per round, the best round of each and the
+# edge/nginx ratios of the best rounds and per round (with the median), the edge's system time
+# against nginx's whole CPU time (how low the CPU ratio could go if the edge's own code cost
+# nothing), and the edge's upstream connection reuse from its /metrics. BENCH_PROFILE=1 then profiles the edge under the same load: `perf record` (the
+# symbols that take its CPU) and `strace -c` (system calls per request, of the edge and of nginx).
 #
 # Fairness: nginx runs BENCH_WORKERS worker processes, the edge BENCH_WORKERS runtime worker
 # threads (--workers); wrk, the origin and the proxy share the same cores.
@@ -127,9 +128,9 @@ for port in "$origin_port" "$nginx_port" "$edge_port"; do
   head_sizes="$head_sizes $size"
 done
 
-# cpu_ticks PID...: user + system clock ticks the processes have used (all their threads).
+# cpu_ticks PID...: "user system" clock ticks the processes have used (all their threads).
 cpu_ticks() {
-  for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ t += $1 } END { print t }'
+  for p in "$@"; do awk '{ print $14, $15 }' "/proc/$p/stat"; done | awk '{ u += $1; s += $2 } END { print u, s }'
 }
 # The proxy's processes: nginx's master and its workers, or the edge.
 proxy_pids() {
@@ -137,23 +138,27 @@ proxy_pids() {
 }
 ticks_per_s=$(getconf CLK_TCK)
 
-# run NAME PORT: one warm-up second, then the measured run; prints "rps p50_ms p99_ms cpu_us",
-# cpu_us being the proxy's CPU time per request in microseconds.
+# run NAME PORT: one warm-up second, then the measured run; prints "rps p50_ms p99_ms cpu_us
+# user_us sys_us", the proxy's CPU time per request in microseconds, all of it, then in its own
+# code (user) and in the kernel for it (system).
 run() {
   wrk -t"$threads" -c"$conns" -d1s "http://127.0.0.1:$2/" >/dev/null
+  local user0 sys0 user1 sys1
   # shellcheck disable=SC2046
-  local before; before=$(cpu_ticks $(proxy_pids "$1"))
+  read -r user0 sys0 < <(cpu_ticks $(proxy_pids "$1"))
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$2/" >"$dir/$1.wrk"
   # shellcheck disable=SC2046
-  local after; after=$(cpu_ticks $(proxy_pids "$1"))
-  awk -v ticks=$((after - before)) -v hz="$ticks_per_s" '
+  read -r user1 sys1 < <(cpu_ticks $(proxy_pids "$1"))
+  awk -v user=$((user1 - user0)) -v sys=$((sys1 - sys0)) -v hz="$ticks_per_s" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { n = $1 }
     /Requests\/sec:/ { rps = $2 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx/ { bad = $NF }
-    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%s %.3f %.3f %.2f\n", rps, p50, p99, ticks / hz * 1e6 / n }
+    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 }
+      us = 1e6 / hz / n
+      printf "%s %.3f %.3f %.2f %.2f %.2f\n", rps, p50, p99, (user + sys) * us, user * us, sys * us }
   ' "$dir/$1.wrk"
 }
 
@@ -162,15 +167,15 @@ printf 'wrk -t%s -c%s -d%ss, origin: nginx return 200, proxy workers: %s, cores:
 read -r origin_head nginx_head edge_head <<<"$head_sizes"
 printf 'response head bytes: origin %s, through nginx %s, through the edge %s\n' \
   "$origin_head" "$nginx_head" "$edge_head"
-printf '%-8s %5s %12s %10s %10s %12s\n' "proxy" "round" "req/s" "p50 ms" "p99 ms" "CPU us/req"
+printf '%-8s %5s %12s %10s %10s %12s %8s %8s\n' "proxy" "round" "req/s" "p50 ms" "p99 ms" "CPU us/req" "user" "system"
 : >"$dir/results"
 for round in $(seq "$rounds"); do
   for name in nginx edge; do
     port=$nginx_port
     [ "$name" = edge ] && port=$edge_port
-    read -r rps p50 p99 cpu < <(run "$name" "$port")
-    printf '%-8s %5s %12.0f %10.3f %10.3f %12.2f\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu"
-    echo "$name $rps $p50 $p99 $cpu" >>"$dir/results"
+    read -r rps p50 p99 cpu user sys < <(run "$name" "$port")
+    printf '%-8s %5s %12.0f %10.3f %10.3f %12.2f %8.2f %8.2f\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu" "$user" "$sys"
+    echo "$name $rps $p50 $p99 $cpu $user $sys" >>"$dir/results"
   done
 done
 
@@ -184,17 +189,29 @@ awk '
   }' "$dir/results" | sort
 # Each round runs nginx then the edge back to back, so a round's pair saw the same machine.
 awk '
-  $1 == "nginx" { n++; nr[n] = $2; np[n] = $4; nc[n] = $5 }
-  $1 == "edge"  { e++; er[e] = $2; ep[e] = $4; ec[e] = $5 }
+  $1 == "nginx" { n++; nr[n] = $2; np[n] = $4; nc[n] = $5; nu[n] = $6; ns[n] = $7 }
+  $1 == "edge"  { e++; er[e] = $2; ep[e] = $4; ec[e] = $5; eu[e] = $6; es[e] = $7 }
   END {
-    for (i = 1; i <= e; i++) { r[i] = er[i] / nr[i]; q[i] = ep[i] / np[i]; c[i] = ec[i] / nc[i] }
+    for (i = 1; i <= e; i++) {
+      r[i] = er[i] / nr[i]; q[i] = ep[i] / np[i]; c[i] = ec[i] / nc[i]
+      # The kernel time of the edge alone against all of the CPU time of nginx: the ratio the
+      # CPU per request of the edge could reach if its own code cost nothing.
+      f[i] = es[i] / nc[i]
+    }
     for (i = 1; i <= e; i++) for (j = i + 1; j <= e; j++) {
       if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
       if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
       if (c[j] < c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }
+      if (f[j] < f[i]) { t = f[i]; f[i] = f[j]; f[j] = t }
+      if (nu[j] < nu[i]) { t = nu[i]; nu[i] = nu[j]; nu[j] = t }
+      if (ns[j] < ns[i]) { t = ns[i]; ns[i] = ns[j]; ns[j] = t }
+      if (eu[j] < eu[i]) { t = eu[i]; eu[i] = eu[j]; eu[j] = t }
+      if (es[j] < es[i]) { t = es[i]; es[i] = es[j]; es[j] = t }
     }
     m = int((e + 1) / 2)
     printf "ratio edge/nginx per round: req/s %.2fx..%.2fx (median %.2fx), p99 %.2fx..%.2fx (median %.2fx), CPU per request %.2fx..%.2fx (median %.2fx)\n", r[1], r[e], r[m], q[1], q[e], q[m], c[1], c[e], c[m]
+    printf "CPU per request, median of the rounds: nginx user %.2f us + system %.2f us, edge user %.2f us + system %.2f us\n", nu[m], ns[m], eu[m], es[m]
+    printf "system time of the edge / CPU time of nginx, per request: %.2fx..%.2fx (median %.2fx): the floor of the CPU ratio while both make the same system calls\n", f[1], f[e], f[m]
   }' "$dir/results"
 
 # Upstream connection reuse: connects should stay near the number of wrk connections.
@@ -214,13 +231,20 @@ echo "share of the edge's CPU samples by object, then by symbol (1 % and more):"
 perf report -q -i "$dir/perf.data" -g none --no-children --sort dso 2>/dev/null | awk 'NF { print "  " $0 }' || true
 perf report -q -i "$dir/perf.data" -g none --no-children --sort dso,symbol --percent-limit 1 2>/dev/null |
   awk 'NF { print "  " substr($0, 1, 110) }' || true
-strace -c -f -o "$dir/strace.txt" -p "$edge_pid" &
-strace_pid=$!
-sleep 1
-wrk -t"$threads" -c"$conns" -d5s "http://127.0.0.1:$edge_port/" >"$dir/strace.wrk"
-kill -INT "$strace_pid"
-wait "$strace_pid" 2>/dev/null || true
-requests=$(awk '/requests in/ { print $1 }' "$dir/strace.wrk")
-echo "system calls per request under strace ($requests requests; wrk's and the origin's not counted):"
-awk -v n="$requests" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls = $4; name = $NF; printf "  %-16s %8.2f\n", name, calls / n; total += calls }
-  END { printf "  %-16s %8.2f\n", "all", total / n }' "$dir/strace.txt"
+# syscalls NAME PORT: system calls per request of the proxy NAME under a run of its own.
+syscalls() {
+  local attach=() p
+  for p in $(proxy_pids "$1"); do attach+=(-p "$p"); done
+  strace -c -f -o "$dir/strace-$1.txt" "${attach[@]}" &
+  local strace_pid=$!
+  sleep 1
+  wrk -t"$threads" -c"$conns" -d5s "http://127.0.0.1:$2/" >"$dir/strace-$1.wrk"
+  kill -INT "$strace_pid"
+  wait "$strace_pid" 2>/dev/null || true
+  local requests; requests=$(awk '/requests in/ { print $1 }' "$dir/strace-$1.wrk")
+  echo "$1: system calls per request under strace ($requests requests; wrk's and the origin's not counted):"
+  awk -v n="$requests" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls = $4; name = $NF; printf "  %-16s %8.2f\n", name, calls / n; total += calls }
+    END { printf "  %-16s %8.2f\n", "all", total / n }' "$dir/strace-$1.txt"
+}
+syscalls edge "$edge_port"
+syscalls nginx "$nginx_port"

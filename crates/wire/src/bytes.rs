@@ -1,6 +1,6 @@
 //! Byte classes from RFC 9110 §5.6.2 and §5.5, as 256-entry tables.
 
-use crate::simd::{any_odd_64, odd_mask, LANES};
+use crate::simd::{odd_mask, skip_plain_64, LANES};
 
 macro_rules! byte_map {
     ($($pat:pat_param)|+) => {{
@@ -168,35 +168,59 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
 }
 
 /// The first byte at or after `from` outside `0x20..=0x7e`: the end of a plain line (its CR or
-/// LF), or the first byte the parser must look at. Sixteen bytes a step, a bit mask each; past
-/// the first 32 bytes (most lines end before), whole 64-byte blocks are skipped with four
-/// compares and one mask. The last step takes the last sixteen bytes of `bytes`, overlapping what
-/// was looked at, instead of a byte loop.
+/// LF), or the first byte the parser must look at. Sixteen bytes a step, a bit mask each; a line
+/// longer than 64 bytes (most end before) goes on in [`first_odd_byte_far`]. The last step takes
+/// the last sixteen bytes of `bytes`, overlapping what was looked at, instead of a byte loop.
 #[inline]
 pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
     let n = bytes.len();
-    let block = |i: usize| -> &[u8; LANES] { bytes[i..i + LANES].try_into().expect("16 bytes") };
     let mut i = from;
-    let mut steps = 0;
-    while i + LANES <= n {
-        let odd = odd_mask(block(i));
+    for _ in 0..4 {
+        if i + LANES > n {
+            return last_odd_byte(bytes, i);
+        }
+        let odd = odd_mask(block(bytes, i));
         if odd != 0 {
             return Some(i + odd.trailing_zeros() as usize);
         }
         i += LANES;
-        steps += 1;
-        if steps == 2 {
-            while i + 64 <= n && !any_odd_64(bytes[i..i + 64].try_into().expect("64 bytes")) {
-                i += 64;
-            }
-        }
     }
+    first_odd_byte_far(bytes, i)
+}
+
+/// [`first_odd_byte`] past the first 64 bytes of a line: whole 64-byte blocks skipped
+/// ([`skip_plain_64`]: four compares and one mask each, or two with AVX2), then 16 bytes a
+/// step. Out of line, so that the short lines' loop keeps its registers.
+#[inline(never)]
+fn first_odd_byte_far(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = skip_plain_64(bytes, from);
+    while i + LANES <= bytes.len() {
+        let odd = odd_mask(block(bytes, i));
+        if odd != 0 {
+            return Some(i + odd.trailing_zeros() as usize);
+        }
+        i += LANES;
+    }
+    last_odd_byte(bytes, i)
+}
+
+/// The 16 bytes of `bytes` from `i`.
+#[inline(always)]
+fn block(bytes: &[u8], i: usize) -> &[u8; LANES] {
+    bytes[i..i + LANES].try_into().expect("16 bytes")
+}
+
+/// [`first_odd_byte`] for the fewer than 16 bytes left from `i`: the last 16 bytes of `bytes`
+/// when there are that many, else a byte at a time.
+#[inline(always)]
+fn last_odd_byte(bytes: &[u8], i: usize) -> Option<usize> {
+    let n = bytes.len();
     if i >= n {
         return None;
     }
     if n >= LANES {
         let last = n - LANES;
-        let odd = odd_mask(block(last)) >> (i - last);
+        let odd = odd_mask(block(bytes, last)) >> (i - last);
         return (odd != 0).then(|| i + odd.trailing_zeros() as usize);
     }
     bytes[i..]

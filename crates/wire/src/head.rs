@@ -637,27 +637,75 @@ fn parse_field_line(
         push_field(head, span, bytes, token_len, token_len, names);
         return;
     }
+    if is_ows(bytes[0]) {
+        return parse_continuation_line(raw, line, head, out);
+    }
     parse_unusual_field_line(raw, line, token_len, head, out, names);
 }
 
 /// How many bytes of `raw[start..end]` from its start are `tchar`s. A name of letters, digits
-/// and `-` up to its colon within 16 bytes (most names) is taken from one vector compare; other
-/// lines go through the word loop. Bytes may be read past `end` (never past `raw`): the line's CR
-/// LF stops a name.
+/// and `-` up to its colon within 32 bytes (nearly every name) is taken from one vector compare
+/// per 16 bytes; other lines go through the word loop. Bytes may be read past `end` (never past
+/// `raw`): the line's CR LF stops a name.
 #[inline(always)]
 fn name_len(raw: &[u8], start: usize, end: usize) -> usize {
-    if let Some(block) = raw.get(start..start + LANES) {
-        let masks = name_masks(block.try_into().expect("16 bytes"));
+    // The length of a usual name whose colon is in the 16 bytes at `at`, if it is there.
+    let usual_in = |at: usize| -> Option<usize> {
+        let masks = name_masks(raw.get(at..at + LANES)?.try_into().expect("16 bytes"));
         let stop = masks.not_alnum_dash.trailing_zeros() as usize;
-        if stop < LANES && masks.colon >> stop & 1 == 1 && start + stop < end {
-            return stop;
+        match stop {
+            LANES.. => Some(LANES),
+            _ if masks.colon >> stop & 1 == 1 && at + stop < end => Some(stop),
+            _ => None,
         }
+    };
+    match usual_in(start) {
+        Some(LANES) => {
+            if let Some(stop @ 0..LANES) = usual_in(start + LANES) {
+                return LANES + stop;
+            }
+        }
+        Some(stop) => return stop,
+        None => {}
+    }
+    // A continuation line (obs-fold) has no name at all.
+    if raw.get(start).is_some_and(|&b| is_ows(b)) {
+        return 0;
     }
     token_prefix_len_in(raw, start, end)
 }
 
-/// A field line that is not `token ":" value`: obs-fold, a repeated status line, no colon,
-/// whitespace or other bytes in the name. `token_len` is how many bytes of it are `tchar`s.
+/// A line that starts with whitespace: obs-fold, folded into the previous field, or right after
+/// the status line.
+#[inline(never)]
+fn parse_continuation_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut Vec<Finding>) {
+    let span = line.content();
+    let bytes = &raw[span.clone()];
+    let at = |i: usize| head.offset + (span.start + i) as u64;
+    let whole = at(0)..at(bytes.len());
+    if let Some(prev) = head.fields.last_mut() {
+        out.push(Finding::new(
+            Kind::FieldObsFold,
+            whole,
+            "obs-fold: a continuation line folded into the previous field",
+        ));
+        prev.line.end = span.end;
+        prev.value.end = span.start + trim_ows_end(bytes);
+    } else {
+        out.push(Finding::new(
+            Kind::HeadWsAfterStartLine,
+            whole,
+            "a whitespace-led line right after the status line",
+        ));
+    }
+    if !line.plain {
+        check_value(bytes, at(0), out);
+    }
+}
+
+/// A field line that is not `token ":" value` and does not start with whitespace: a repeated
+/// status line, no colon, whitespace or other bytes in the name. `token_len` is how many bytes
+/// of it are `tchar`s.
 fn parse_unusual_field_line(
     raw: &[u8],
     line: &Line,
@@ -670,27 +718,6 @@ fn parse_unusual_field_line(
     let line = &raw[span.clone()];
     let at = |i: usize| head.offset + (span.start + i) as u64;
 
-    if is_ows(line[0]) {
-        if let Some(prev) = head.fields.last_mut() {
-            out.push(Finding::new(
-                Kind::FieldObsFold,
-                at(0)..at(line.len()),
-                "obs-fold: a continuation line folded into the previous field",
-            ));
-            prev.line.end = span.end;
-            prev.value.end = span.start + trim_ows_end(line);
-        } else {
-            out.push(Finding::new(
-                Kind::HeadWsAfterStartLine,
-                at(0)..at(line.len()),
-                "a whitespace-led line right after the status line",
-            ));
-        }
-        if !plain {
-            check_value(line, at(0), out);
-        }
-        return;
-    }
     if line.starts_with(b"HTTP/") {
         out.push(Finding::new(
             Kind::FieldStatusLineInHead,

@@ -4,12 +4,15 @@
 //!
 //! SSE2 is part of every x86-64 target, so the vector path is chosen when compiling, without a
 //! run-time check; other targets use the scalar twins, which the tests hold the vector code to
-//! for every byte value in every lane.
+//! for every byte value in every lane. The one loop that runs long enough to gain from 32-byte
+//! vectors, the skip over a long line's plain bytes, also has an AVX2 form, chosen at run time
+//! (the CPU is asked once; later asks read a cached flag).
 //!
-//! The crate's `unsafe` is all here, of two kinds: calling a `#[target_feature(enable =
+//! The crate's `unsafe` is all here, of three kinds: calling a `#[target_feature(enable =
 //! "sse2")]` function, which Rust counts as unsafe from a caller without the attribute even when
-//! the feature is on for the whole build (as the `cfg` below makes sure it is), and the one
-//! unaligned load of 16 bytes from a `&[u8; 16]`.
+//! the feature is on for the whole build (as the `cfg` below makes sure it is); calling the AVX2
+//! function, only after the CPU said it has AVX2; and the unaligned loads of 16 or 32 bytes from
+//! a `&[u8; 16]` or `&[u8; 32]`.
 
 /// Bytes classified at a time.
 pub(crate) const LANES: usize = 16;
@@ -34,6 +37,28 @@ pub(crate) fn any_odd_64(block: &[u8; 4 * LANES]) -> bool {
     return unsafe { sse2::any_odd_64(block) };
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     return scalar::any_odd_64(block);
+}
+
+/// The first of `from`, `from + 64`, `from + 128`, ... where the 64 bytes of `bytes` from there
+/// hold a byte outside `0x20..=0x7e`, or where fewer than 64 bytes are left: how a long line's
+/// plain bytes are skipped.
+#[inline]
+pub(crate) fn skip_plain_64(bytes: &[u8], from: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (asked just above).
+        return unsafe { avx2::skip_plain_64(bytes, from) };
+    }
+    skip_plain_64_by_16(bytes, from)
+}
+
+/// [`skip_plain_64`] with 16-byte vectors (or the scalar code).
+fn skip_plain_64_by_16(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 64 <= bytes.len() && !any_odd_64(bytes[i..i + 64].try_into().expect("64 bytes")) {
+        i += 64;
+    }
+    i
 }
 
 /// Bits set where `block[i]` is `:`, and where it is not an ASCII letter, digit or `-`: a field
@@ -128,6 +153,44 @@ mod sse2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::{
+        __m256i, _mm256_add_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+
+    /// Lanes outside `0x20..=0x7e` of the 32 bytes at `at`, as `sse2::odd` finds them.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn odd(bytes: &[u8], at: usize) -> __m256i {
+        let block: &[u8; 32] = bytes[at..at + 32].try_into().expect("32 bytes");
+        // SAFETY: `block` is 32 readable bytes, and an unaligned load needs no alignment.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+        _mm256_cmpgt_epi8(
+            _mm256_set1_epi8(0x21),
+            _mm256_add_epi8(v, _mm256_set1_epi8(1)),
+        )
+    }
+
+    /// Does the 64-byte block at `at` hold an odd byte?
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn block_odd(bytes: &[u8], at: usize) -> __m256i {
+        _mm256_or_si256(odd(bytes, at), odd(bytes, at + 32))
+    }
+
+    /// [`super::skip_plain_64`].
+    #[target_feature(enable = "avx2")]
+    pub(super) fn skip_plain_64(bytes: &[u8], from: usize) -> usize {
+        let mut i = from;
+        while i + 64 <= bytes.len() && _mm256_movemask_epi8(block_odd(bytes, i)) == 0 {
+            i += 64;
+        }
+        i
+    }
+}
+
 /// The same classes a byte at a time: the other targets' code, and the tests' reference.
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 mod scalar {
@@ -194,6 +257,37 @@ mod tests {
             }
         }
         assert!(!any_odd_64(&[b' '; 4 * LANES]));
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_to_the_block_of_its_first_odd_byte() {
+        // What the 16-byte code finds (the reference) and what the AVX2 code finds, for an odd
+        // byte at every place of a 400-byte line, skipped from several starts.
+        let avx2 = cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2");
+        let mut compared = 0;
+        for b in [b'\r', b'\n', 0x00, 0x1f, 0x7f, 0x80, 0xff] {
+            for at in 0..400 {
+                let mut line = vec![b'a'; 400];
+                line[at] = b;
+                for from in [0, 1, 31, 64, 127, 200] {
+                    let want = skip_plain_64_by_16(&line, from);
+                    assert_eq!(
+                        skip_plain_64(&line, from),
+                        want,
+                        "{b:#04x} at {at} from {from}"
+                    );
+                    #[cfg(target_arch = "x86_64")]
+                    if avx2 {
+                        // SAFETY: the CPU has AVX2 (asked above).
+                        let got = unsafe { avx2::skip_plain_64(&line, from) };
+                        assert_eq!(got, want, "avx2: {b:#04x} at {at} from {from}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(!avx2 || compared > 0);
+        assert_eq!(skip_plain_64(&[b' '; 300], 10), 266);
     }
 
     #[test]

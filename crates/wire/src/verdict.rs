@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::cause::{Cause, Phase};
-use crate::finding::{Finding, Kind};
+use crate::finding::{Finding, Kind, Severity};
 use crate::outcome::GeneratedBy;
 use crate::profile::{Disposition, Profile, EMPTY_REPLY};
 use crate::reader::{End, Report};
@@ -79,11 +79,16 @@ pub struct JudgeContext {
 /// Judges `report` under `profile`.
 pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
     let limit_findings = limit_findings(report, profile);
-    let mut all: Vec<&Finding> = report.findings.iter().chain(&limit_findings).collect();
-    // Findings mostly come in the order they are acted on: checked in one pass, sorted if not.
-    let key = |f: &&Finding| acted_on_at(f, report, profile);
-    if !all.is_sorted_by_key(key) {
-        all.sort_by_key(key);
+    let mut all: Vec<&Finding> = Vec::new();
+    // Most heads have no findings at all: nothing to gather.
+    if !report.findings.is_empty() || !limit_findings.is_empty() {
+        all.extend(report.findings.iter().chain(&limit_findings));
+        // Findings mostly come in the order they are acted on: checked in one pass, sorted if
+        // not.
+        let key = |f: &&Finding| acted_on_at(f, report, profile);
+        if !all.is_sorted_by_key(key) {
+            all.sort_by_key(key);
+        }
     }
 
     let mut verdict = Verdict {
@@ -110,7 +115,13 @@ pub fn judge(report: &Report, profile: &Profile, ctx: JudgeContext) -> Verdict {
         verdict.limit_findings = limit_findings;
         return verdict;
     }
+    let mut previous: Option<(Kind, Severity)> = None;
     for f in &all {
+        // A finding of the same kind and severity as the one before it (a run of obs-fold
+        // lines) can change nothing: its disposition was applied already.
+        if previous.replace((f.id, f.severity)) == Some((f.id, f.severity)) {
+            continue;
+        }
         // A finding its maker demoted below its kind's severity (a certificate problem the
         // edge in Full mode does not check) is reported, never decisive.
         if f.severity < f.id.severity() {
