@@ -684,11 +684,19 @@ fn parse_continuation_line(raw: &[u8], line: &Line, head: &mut Head, out: &mut V
     let at = |i: usize| head.offset + (span.start + i) as u64;
     let whole = at(0)..at(bytes.len());
     if let Some(prev) = head.fields.last_mut() {
-        out.push(Finding::new(
-            Kind::FieldObsFold,
-            whole,
-            "obs-fold: a continuation line folded into the previous field",
-        ));
+        // One finding a folded field: the next continuation line of the same field widens it.
+        let field_start = head.offset + prev.line.start as u64;
+        match out.last_mut() {
+            Some(f) if f.id == Kind::FieldObsFold && f.span.start >= field_start => {
+                f.span.end = whole.end;
+                f.message = "obs-fold: continuation lines folded into the previous field".into();
+            }
+            _ => out.push(Finding::new(
+                Kind::FieldObsFold,
+                whole,
+                "obs-fold: a continuation line folded into the previous field",
+            )),
+        }
         prev.line.end = span.end;
         prev.value.end = span.start + trim_ows_end(bytes);
     } else {
@@ -1003,5 +1011,22 @@ mod tests {
         assert!(!keeps_open(
             "HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn a_folded_field_is_one_finding_over_all_its_continuation_lines() {
+        let raw = "HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\n\tthree\r\nX-B: b\r\n c\r\n\
+                   Content-Length: 0\r\n\r\n";
+        let report = read_all(raw.as_bytes(), End::Eof, ReaderOptions::default());
+        let folds: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.id == Kind::FieldObsFold)
+            .map(|f| &raw[f.span.start as usize..f.span.end as usize])
+            .collect();
+        assert_eq!(folds, [" two\r\n\tthree", " c"]);
+        let head = report.head.expect("a head");
+        let values: Vec<_> = head.fields.iter().map(|f| head.value(f)).collect();
+        assert_eq!(values, [&b"one\r\n two\r\n\tthree"[..], b"b\r\n c", b"0"]);
     }
 }
