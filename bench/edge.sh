@@ -10,8 +10,9 @@
 # apart, from /proc, nginx's workers summed) per round, the best round of each and the
 # edge/nginx ratios of the best rounds and per round (with the median), the edge's system time
 # against nginx's whole CPU time (how low the CPU ratio could go if the edge's own code cost
-# nothing), and the edge's upstream connection reuse from its /metrics. BENCH_PROFILE=1 then profiles the edge under the same load: `perf record` (the
-# symbols that take its CPU) and `strace -c` (system calls per request, of the edge and of nginx).
+# nothing), and the edge's upstream connection reuse from its /metrics. BENCH_PROFILE=1 then
+# profiles the edge under the same load: `perf record` (the symbols that take its CPU) and
+# `strace -c` (system calls per request, of the edge and of nginx).
 #
 # Fairness: nginx runs BENCH_WORKERS worker processes, the edge BENCH_WORKERS runtime worker
 # threads (--workers); wrk, the origin and the proxy share the same cores.
@@ -189,6 +190,9 @@ awk '
   }' "$dir/results" | sort
 # Each round runs nginx then the edge back to back, so a round's pair saw the same machine.
 awk '
+  function sort(a, n,  i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+  }
   $1 == "nginx" { n++; nr[n] = $2; np[n] = $4; nc[n] = $5; nu[n] = $6; ns[n] = $7 }
   $1 == "edge"  { e++; er[e] = $2; ep[e] = $4; ec[e] = $5; eu[e] = $6; es[e] = $7 }
   END {
@@ -198,16 +202,8 @@ awk '
       # CPU per request of the edge could reach if its own code cost nothing.
       f[i] = es[i] / nc[i]
     }
-    for (i = 1; i <= e; i++) for (j = i + 1; j <= e; j++) {
-      if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-      if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
-      if (c[j] < c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }
-      if (f[j] < f[i]) { t = f[i]; f[i] = f[j]; f[j] = t }
-      if (nu[j] < nu[i]) { t = nu[i]; nu[i] = nu[j]; nu[j] = t }
-      if (ns[j] < ns[i]) { t = ns[i]; ns[i] = ns[j]; ns[j] = t }
-      if (eu[j] < eu[i]) { t = eu[i]; eu[i] = eu[j]; eu[j] = t }
-      if (es[j] < es[i]) { t = es[i]; es[i] = es[j]; es[j] = t }
-    }
+    # Each figure sorted on its own: the spread and the median of each.
+    sort(r, e); sort(q, e); sort(c, e); sort(f, e); sort(nu, e); sort(ns, e); sort(eu, e); sort(es, e)
     m = int((e + 1) / 2)
     printf "ratio edge/nginx per round: req/s %.2fx..%.2fx (median %.2fx), p99 %.2fx..%.2fx (median %.2fx), CPU per request %.2fx..%.2fx (median %.2fx)\n", r[1], r[e], r[m], q[1], q[e], q[m], c[1], c[e], c[m]
     printf "CPU per request, median of the rounds: nginx user %.2f us + system %.2f us, edge user %.2f us + system %.2f us\n", nu[m], ns[m], eu[m], es[m]

@@ -179,9 +179,8 @@ pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
         if i + LANES > n {
             return last_odd_byte(bytes, i);
         }
-        let odd = odd_mask(block(bytes, i));
-        if odd != 0 {
-            return Some(i + odd.trailing_zeros() as usize);
+        if let Some(at) = odd_in_block(bytes, i) {
+            return Some(at);
         }
         i += LANES;
     }
@@ -195,13 +194,19 @@ pub(crate) fn first_odd_byte(bytes: &[u8], from: usize) -> Option<usize> {
 fn first_odd_byte_far(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = skip_plain_64(bytes, from);
     while i + LANES <= bytes.len() {
-        let odd = odd_mask(block(bytes, i));
-        if odd != 0 {
-            return Some(i + odd.trailing_zeros() as usize);
+        if let Some(at) = odd_in_block(bytes, i) {
+            return Some(at);
         }
         i += LANES;
     }
     last_odd_byte(bytes, i)
+}
+
+/// The first odd byte of the 16 bytes of `bytes` from `i`, if there is one.
+#[inline(always)]
+fn odd_in_block(bytes: &[u8], i: usize) -> Option<usize> {
+    let odd = odd_mask(block(bytes, i));
+    (odd != 0).then(|| i + odd.trailing_zeros() as usize)
 }
 
 /// The 16 bytes of `bytes` from `i`.
